@@ -1,0 +1,232 @@
+//! Ports: the traits the use cases need from the outside world (store, Identity Center,
+//! clock). Adapters implement them; only the binary picks which. Nothing here names a
+//! database, an SDK or an HTTP library.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_jit_core::{AuditEvent, Grant, GrantId, GrantStatus, UserEmail};
+use jiff::Timestamp;
+
+/// Time, injected so that tests can fix it.
+#[async_trait]
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+    /// Waits (tests may advance a fixed clock instead).
+    async fn sleep(&self, duration: Duration);
+}
+
+/// What to do with a target's lock in the same transaction as a grant change.
+///
+/// A target (see [`aws_jit_core::grant::target_key`]) is locked by the grant working on it
+/// for as long as it talks to AWS, so two grants or revokes of one user's assignment never
+/// interleave. The lock is a lease: a crashed holder's lock lapses at `lease_until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockOp {
+    /// Leave the lock as it is.
+    Keep,
+    /// Take (or renew) the lock for this grant until the instant given.
+    Acquire(Timestamp),
+    /// Give the lock up.
+    Release,
+}
+
+/// A change to one grant, written atomically with its audit event and lock operation.
+#[derive(Debug, Clone)]
+pub struct GrantChange {
+    /// The grant as it should be after the change (its `version` is the new version).
+    pub grant: Grant,
+    /// The version the stored row must still have (optimistic concurrency).
+    pub expected_version: i64,
+    /// The audit event recording the change, if any.
+    pub event: Option<AuditEvent>,
+    /// The lock operation.
+    pub lock: LockOp,
+    /// When a failed removal should next be tried.
+    pub next_attempt_at: Option<Timestamp>,
+}
+
+/// Filters for listing grants.
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    /// Include ended grants (revoked, expired, failed).
+    pub include_ended: bool,
+    /// Only this user's (lowercase email).
+    pub user: Option<String>,
+    /// Only this access's (key).
+    pub access: Option<String>,
+    /// Only grants on this target.
+    pub target_key: Option<String>,
+    /// Only these statuses.
+    pub statuses: Vec<GrantStatus>,
+    /// At most this many (newest first); 0 means no limit.
+    pub limit: usize,
+}
+
+/// Filters for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only events of this grant.
+    pub grant_id: Option<String>,
+    /// Only events about this user.
+    pub user: Option<String>,
+    /// Only events after this sequence number (a cursor).
+    pub after_seq: Option<i64>,
+    /// At most this many, oldest first; 0 means no limit.
+    pub limit: usize,
+}
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another grant holds the target's lock.
+    #[error("another change to the same assignment is in progress (grant `{holder}`)")]
+    TargetBusy {
+        /// The grant holding the lock.
+        holder: String,
+    },
+    /// The row changed since it was read.
+    #[error("grant `{0}` was changed by another process: try again")]
+    Stale(String),
+    /// The grant does not exist.
+    #[error("no grant has id `{0}`")]
+    NotFound(String),
+    /// The backend failed.
+    #[error("store: {message}")]
+    Backend {
+        /// What the backend said.
+        message: String,
+        /// The backend's error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+/// Durable storage for grants, the audit log and small caches.
+#[async_trait]
+pub trait GrantStore: Send + Sync + std::fmt::Debug {
+    /// Records a new grant and its first audit event, taking the target's lock.
+    async fn insert_grant(
+        &self,
+        grant: &Grant,
+        event: &AuditEvent,
+        lease_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Applies a change atomically (row, audit event, lock).
+    async fn apply(&self, change: &GrantChange, now: Timestamp) -> Result<(), StoreError>;
+
+    /// One grant by id.
+    async fn grant(&self, id: &GrantId) -> Result<Option<Grant>, StoreError>;
+
+    /// Grants matching the filter, newest first.
+    async fn grants(&self, filter: &GrantFilter) -> Result<Vec<Grant>, StoreError>;
+
+    /// Work for a sweep at `now`: active grants past expiry, revocations due for a retry,
+    /// and provisioning grants whose lock has lapsed (their process died). Oldest first.
+    async fn due(&self, now: Timestamp, limit: usize) -> Result<Vec<Grant>, StoreError>;
+
+    /// The earliest instant at which [`GrantStore::due`] will return something, if any.
+    async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Audit events matching the query, oldest first.
+    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// A cached value (permission set ARNs, the Identity Center instance).
+    async fn cache_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Stores a cached value.
+    async fn cache_put(&self, key: &str, value: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Forgets a cached value.
+    async fn cache_delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// The Identity Center instance the tool works in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// `arn:aws:sso:::instance/ssoins-…`.
+    pub arn: String,
+    /// `d-…`.
+    pub identity_store_id: String,
+}
+
+/// One account assignment: a user holding a permission set on an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    /// The instance.
+    pub instance_arn: String,
+    /// The account.
+    pub account_id: String,
+    /// The permission set.
+    pub permission_set_arn: String,
+    /// The user's Identity Store id.
+    pub principal_id: String,
+}
+
+/// How an AWS call failed, classified for retry and reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderErrorKind {
+    /// The thing does not exist.
+    NotFound,
+    /// The tool's credentials may not do this.
+    AccessDenied,
+    /// AWS asked us to slow down (retryable).
+    Throttled,
+    /// A concurrent change is in progress (retryable).
+    Conflict,
+    /// AWS reported the asynchronous operation as failed.
+    Failed,
+    /// The operation did not finish within the polling budget.
+    StillInProgress,
+    /// Anything else (network, 5xx, unexpected answers).
+    Other,
+}
+
+/// An AWS failure with its classification and the service's message.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}: {message}")]
+pub struct ProviderError {
+    /// What kind of failure.
+    pub kind: ProviderErrorKind,
+    /// The AWS operation, e.g. `CreateAccountAssignment`.
+    pub operation: &'static str,
+    /// AWS's message (or the failure reason of an asynchronous operation).
+    pub message: String,
+    /// The SDK error.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// IAM Identity Center, as the use cases need it.
+#[async_trait]
+pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
+    /// Finds the instance (the first one; an organisation has one).
+    async fn discover_instance(&self) -> Result<Instance, ProviderError>;
+
+    /// Finds a user by email, case-insensitively, falling back to the user name.
+    async fn find_user(
+        &self,
+        instance: &Instance,
+        email: &UserEmail,
+    ) -> Result<Option<String>, ProviderError>;
+
+    /// Finds a permission set's ARN by name.
+    async fn find_permission_set(
+        &self,
+        instance: &Instance,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError>;
+
+    /// Whether the assignment exists now.
+    async fn assignment_exists(&self, assignment: &Assignment) -> Result<bool, ProviderError>;
+
+    /// Creates the assignment and waits (bounded) for AWS to report success or failure.
+    async fn create_assignment(&self, assignment: &Assignment) -> Result<(), ProviderError>;
+
+    /// Deletes the assignment and waits (bounded) for the outcome; absent counts as done.
+    async fn delete_assignment(&self, assignment: &Assignment) -> Result<(), ProviderError>;
+}

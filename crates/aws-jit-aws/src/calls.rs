@@ -1,0 +1,59 @@
+//! Counts AWS API calls with an SDK interceptor, and logs one debug line per call.
+//!
+//! Every HTTP attempt the SDK makes (retries included) passes through
+//! [`CallCounter::read_after_attempt`], which records the service, the operation and the
+//! HTTP status. The benchmark and `--verbose` read the counts; nothing else depends on them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// A shared tally of AWS calls by `Service.Operation`.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl CallCounter {
+    /// A snapshot of the counts.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.counts.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// All calls so far.
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+}
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "aws-jit-call-counter"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map_or(("?", "?"), |m| (m.service(), m.name()));
+        let status = context.response().map_or_else(
+            || "no response".to_owned(),
+            |r| r.status().as_u16().to_string(),
+        );
+        tracing::debug!(target: "aws_jit::aws_call", service, operation, %status, "aws call");
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry(format!("{service}.{operation}")).or_default() += 1;
+        }
+        Ok(())
+    }
+}

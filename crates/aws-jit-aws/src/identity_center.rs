@@ -1,0 +1,400 @@
+//! IAM Identity Center through `aws-sdk-ssoadmin` and `aws-sdk-identitystore`.
+//!
+//! Account assignment creation and deletion are asynchronous in AWS: the first answer may
+//! say `IN_PROGRESS`, and the tool polls the request's status with bounded backoff until it
+//! says `SUCCEEDED` or `FAILED` (whose reason is reported). `ConflictException` and
+//! throttling that outlast the SDK's own retries are retried here, also bounded. This
+//! adapter keeps no state: caching of ids is the app layer's business.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_jit_app::ports::{Assignment, IdentityCenter, Instance, ProviderError, ProviderErrorKind};
+use aws_jit_core::UserEmail;
+use aws_sdk_identitystore::types::{AlternateIdentifier, UniqueAttribute};
+use aws_sdk_ssoadmin::types::{
+    AccountAssignmentOperationStatus, ListAccountAssignmentsFilter, PrincipalType, StatusValues,
+    TargetType,
+};
+use aws_smithy_types::Document;
+
+use crate::errors::{classify, missing};
+
+/// Bounds on retries and polling.
+#[derive(Debug, Clone)]
+pub struct Patience {
+    /// Extra attempts after a conflict or throttling that the SDK gave up on.
+    pub conflict_retries: u32,
+    /// First delay between those attempts; doubles each time.
+    pub retry_delay: Duration,
+    /// First delay between status polls; doubles up to `poll_max_delay`.
+    pub poll_delay: Duration,
+    /// Longest delay between status polls.
+    pub poll_max_delay: Duration,
+    /// Total time to wait for an asynchronous operation.
+    pub poll_budget: Duration,
+}
+
+impl Default for Patience {
+    fn default() -> Self {
+        Patience {
+            conflict_retries: 5,
+            retry_delay: Duration::from_millis(250),
+            poll_delay: Duration::from_millis(250),
+            poll_max_delay: Duration::from_secs(2),
+            poll_budget: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The Identity Center adapter.
+#[derive(Debug, Clone)]
+pub struct AwsIdentityCenter {
+    sso: aws_sdk_ssoadmin::Client,
+    store: aws_sdk_identitystore::Client,
+    patience: Patience,
+}
+
+impl AwsIdentityCenter {
+    /// Wraps SDK clients.
+    pub fn new(
+        sso: aws_sdk_ssoadmin::Client,
+        store: aws_sdk_identitystore::Client,
+        patience: Patience,
+    ) -> Self {
+        AwsIdentityCenter {
+            sso,
+            store,
+            patience,
+        }
+    }
+
+    /// Runs `op`, retrying conflicts and throttling with doubling delays.
+    async fn retrying<T, F, Fut>(&self, mut op: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let mut delay = self.patience.retry_delay;
+        let mut attempt = 0;
+        loop {
+            match op().await {
+                Err(e)
+                    if matches!(
+                        e.kind,
+                        ProviderErrorKind::Conflict | ProviderErrorKind::Throttled
+                    ) && attempt < self.patience.conflict_retries =>
+                {
+                    attempt += 1;
+                    tracing::warn!(operation = e.operation, attempt, error = %e, "retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = delay.saturating_mul(2).min(Duration::from_secs(10));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Polls an assignment operation until it leaves `IN_PROGRESS`.
+    async fn await_status(
+        &self,
+        instance_arn: &str,
+        first: AccountAssignmentOperationStatus,
+        deletion: bool,
+    ) -> Result<(), ProviderError> {
+        let operation = if deletion {
+            "DescribeAccountAssignmentDeletionStatus"
+        } else {
+            "DescribeAccountAssignmentCreationStatus"
+        };
+        let mut status = first;
+        let mut delay = self.patience.poll_delay;
+        let mut waited = Duration::ZERO;
+        loop {
+            match status.status() {
+                Some(StatusValues::Succeeded) => return Ok(()),
+                Some(StatusValues::Failed) => {
+                    return Err(ProviderError {
+                        kind: ProviderErrorKind::Failed,
+                        operation,
+                        message: status
+                            .failure_reason()
+                            .unwrap_or("AWS reported the request as failed without a reason")
+                            .to_owned(),
+                        source: None,
+                    });
+                }
+                _ => {}
+            }
+            if waited >= self.patience.poll_budget {
+                return Err(ProviderError {
+                    kind: ProviderErrorKind::StillInProgress,
+                    operation,
+                    message: format!("still in progress after {}s", waited.as_secs()),
+                    source: None,
+                });
+            }
+            let request_id = status
+                .request_id()
+                .ok_or_else(|| missing(operation, "RequestId"))?
+                .to_owned();
+            tokio::time::sleep(delay).await;
+            waited += delay;
+            delay = delay.saturating_mul(2).min(self.patience.poll_max_delay);
+            status = self
+                .retrying(|| async {
+                    if deletion {
+                        self.sso
+                            .describe_account_assignment_deletion_status()
+                            .instance_arn(instance_arn)
+                            .account_assignment_deletion_request_id(&request_id)
+                            .send()
+                            .await
+                            .map_err(|e| classify(operation, e))?
+                            .account_assignment_deletion_status
+                            .ok_or_else(|| missing(operation, "AccountAssignmentDeletionStatus"))
+                    } else {
+                        self.sso
+                            .describe_account_assignment_creation_status()
+                            .instance_arn(instance_arn)
+                            .account_assignment_creation_request_id(&request_id)
+                            .send()
+                            .await
+                            .map_err(|e| classify(operation, e))?
+                            .account_assignment_creation_status
+                            .ok_or_else(|| missing(operation, "AccountAssignmentCreationStatus"))
+                    }
+                })
+                .await?;
+        }
+    }
+
+    async fn user_id_by(
+        &self,
+        identity_store_id: &str,
+        path: &str,
+        value: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let id = AlternateIdentifier::UniqueAttribute(
+            UniqueAttribute::builder()
+                .attribute_path(path)
+                .attribute_value(Document::String(value.to_owned()))
+                .build()
+                .map_err(|e| ProviderError {
+                    kind: ProviderErrorKind::Other,
+                    operation: "GetUserId",
+                    message: e.to_string(),
+                    source: None,
+                })?,
+        );
+        let answer = self
+            .retrying(|| async {
+                self.store
+                    .get_user_id()
+                    .identity_store_id(identity_store_id)
+                    .alternate_identifier(id.clone())
+                    .send()
+                    .await
+                    .map_err(|e| classify("GetUserId", e))
+            })
+            .await;
+        match answer {
+            Ok(out) => Ok(Some(out.user_id)),
+            Err(e) if e.kind == ProviderErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Case-insensitive search over every user: the last resort when the exact lookups miss.
+    async fn scan_users(
+        &self,
+        identity_store_id: &str,
+        wanted: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let mut pages = self
+            .store
+            .list_users()
+            .identity_store_id(identity_store_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListUsers", e))?;
+            for user in page.users() {
+                let by_name = user.user_name().is_some_and(|n| n.to_lowercase() == wanted);
+                let by_email = user
+                    .emails()
+                    .iter()
+                    .any(|e| e.value().is_some_and(|v| v.to_lowercase() == wanted));
+                if by_name || by_email {
+                    return Ok(Some(user.user_id().to_owned()));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[async_trait]
+impl IdentityCenter for AwsIdentityCenter {
+    async fn discover_instance(&self) -> Result<Instance, ProviderError> {
+        let out = self
+            .retrying(|| async {
+                self.sso
+                    .list_instances()
+                    .send()
+                    .await
+                    .map_err(|e| classify("ListInstances", e))
+            })
+            .await?;
+        let first = out.instances().first().ok_or_else(|| ProviderError {
+            kind: ProviderErrorKind::NotFound,
+            operation: "ListInstances",
+            message: "no IAM Identity Center instance is enabled in this account and region"
+                .to_owned(),
+            source: None,
+        })?;
+        Ok(Instance {
+            arn: first
+                .instance_arn()
+                .ok_or_else(|| missing("ListInstances", "InstanceArn"))?
+                .to_owned(),
+            identity_store_id: first
+                .identity_store_id()
+                .ok_or_else(|| missing("ListInstances", "IdentityStoreId"))?
+                .to_owned(),
+        })
+    }
+
+    async fn find_user(
+        &self,
+        instance: &Instance,
+        email: &UserEmail,
+    ) -> Result<Option<String>, ProviderError> {
+        let given = email.as_str();
+        let lower = email.normalized();
+        let store_id = instance.identity_store_id.as_str();
+        // Exact lookups first (one call in the common case), then a case-insensitive scan.
+        if let Some(id) = self.user_id_by(store_id, "emails.value", given).await? {
+            return Ok(Some(id));
+        }
+        if lower != given
+            && let Some(id) = self.user_id_by(store_id, "emails.value", &lower).await?
+        {
+            return Ok(Some(id));
+        }
+        if let Some(id) = self.user_id_by(store_id, "userName", given).await? {
+            return Ok(Some(id));
+        }
+        self.scan_users(store_id, &lower).await
+    }
+
+    async fn find_permission_set(
+        &self,
+        instance: &Instance,
+        name: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let mut pages = self
+            .sso
+            .list_permission_sets()
+            .instance_arn(&instance.arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListPermissionSets", e))?;
+            for arn in page.permission_sets() {
+                let described = self
+                    .retrying(|| async {
+                        self.sso
+                            .describe_permission_set()
+                            .instance_arn(&instance.arn)
+                            .permission_set_arn(arn)
+                            .send()
+                            .await
+                            .map_err(|e| classify("DescribePermissionSet", e))
+                    })
+                    .await?;
+                if described.permission_set().and_then(|p| p.name()) == Some(name) {
+                    return Ok(Some(arn.clone()));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn assignment_exists(&self, a: &Assignment) -> Result<bool, ProviderError> {
+        let filter = ListAccountAssignmentsFilter::builder()
+            .account_id(&a.account_id)
+            .build();
+        let mut pages = self
+            .sso
+            .list_account_assignments_for_principal()
+            .instance_arn(&a.instance_arn)
+            .principal_id(&a.principal_id)
+            .principal_type(PrincipalType::User)
+            .filter(filter)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListAccountAssignmentsForPrincipal", e))?;
+            let found = page.account_assignments().iter().any(|x| {
+                x.account_id() == Some(a.account_id.as_str())
+                    && x.permission_set_arn() == Some(a.permission_set_arn.as_str())
+            });
+            if found {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn create_assignment(&self, a: &Assignment) -> Result<(), ProviderError> {
+        let status = self
+            .retrying(|| async {
+                self.sso
+                    .create_account_assignment()
+                    .instance_arn(&a.instance_arn)
+                    .target_id(&a.account_id)
+                    .target_type(TargetType::AwsAccount)
+                    .permission_set_arn(&a.permission_set_arn)
+                    .principal_type(PrincipalType::User)
+                    .principal_id(&a.principal_id)
+                    .send()
+                    .await
+                    .map_err(|e| classify("CreateAccountAssignment", e))?
+                    .account_assignment_creation_status
+                    .ok_or_else(|| {
+                        missing("CreateAccountAssignment", "AccountAssignmentCreationStatus")
+                    })
+            })
+            .await?;
+        self.await_status(&a.instance_arn, status, false).await
+    }
+
+    async fn delete_assignment(&self, a: &Assignment) -> Result<(), ProviderError> {
+        let answer = self
+            .retrying(|| async {
+                self.sso
+                    .delete_account_assignment()
+                    .instance_arn(&a.instance_arn)
+                    .target_id(&a.account_id)
+                    .target_type(TargetType::AwsAccount)
+                    .permission_set_arn(&a.permission_set_arn)
+                    .principal_type(PrincipalType::User)
+                    .principal_id(&a.principal_id)
+                    .send()
+                    .await
+                    .map_err(|e| classify("DeleteAccountAssignment", e))?
+                    .account_assignment_deletion_status
+                    .ok_or_else(|| {
+                        missing("DeleteAccountAssignment", "AccountAssignmentDeletionStatus")
+                    })
+            })
+            .await;
+        match answer {
+            Ok(status) => self.await_status(&a.instance_arn, status, true).await,
+            // Already gone: removal is idempotent.
+            Err(e) if e.kind == ProviderErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The command line: clap definitions only. Parsing values into domain types happens in
+//! the commands, before anything touches AWS or the store.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Just-in-time, time-boxed AWS access.
+///
+/// Exit codes: 0 ok; 1 runtime failure (AWS, store); 2 usage error; 3 invalid config or
+/// request (unknown access, user or grant, bad duration); 4 not permitted.
+#[derive(Debug, Parser)]
+#[command(name = "aws-jit", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Directory holding access_configs.json and/or s3_configs.json.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_JIT_CONFIG_DIR",
+        default_value = "./configs"
+    )]
+    pub config_dir: PathBuf,
+
+    /// Store URL.
+    #[arg(
+        long,
+        global = true,
+        env = "AWS_JIT_DB",
+        default_value = "sqlite://./aws-jit.db"
+    )]
+    pub db: String,
+
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+
+    /// More diagnostics on stderr (-v: info, -vv: debug incl. one line per AWS call).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The exit codes, shown under `--help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  runtime failure (AWS or store error; a failed revocation stays due for `sweep`)
+  2  usage error
+  3  invalid config or request (unknown access, user or grant; bad duration)
+  4  not permitted";
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Text for people.
+    Human,
+    /// JSON for scripts.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the access configs (and, unless --offline, that their AWS resources exist).
+    Validate {
+        /// Skip the AWS checks.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Print the JSON Schema of a config file.
+    Schema {
+        /// Which file's schema.
+        #[arg(value_enum, default_value_t = SchemaFile::AccessConfigs)]
+        file: SchemaFile,
+    },
+    /// List the accesses that can be requested.
+    Accesses,
+    /// Grant an access to a user for a bounded time.
+    Grant(GrantArgs),
+    /// Revoke a grant: by access and user, or by grant id.
+    Revoke(RevokeArgs),
+    /// List grants (live ones unless --all).
+    Grants {
+        /// Include ended grants.
+        #[arg(long)]
+        all: bool,
+        /// Only this user's.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke every grant past its expiry, finish or undo interrupted ones, then exit.
+    Sweep,
+    /// Show the audit log.
+    Audit {
+        /// Only this grant's events.
+        #[arg(long)]
+        grant: Option<String>,
+        /// Only events about this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events after this sequence number.
+        #[arg(long)]
+        after: Option<i64>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+    },
+}
+
+/// Which schema to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaFile {
+    /// access_configs.json (Identity Center accesses).
+    AccessConfigs,
+    /// s3_configs.json (S3 accesses).
+    S3Configs,
+}
+
+/// `aws-jit grant`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    /// The access: its JSON key, its name, or its tool slug.
+    pub access: String,
+    /// The user's email.
+    #[arg(long, env = "KUBIYA_USER_EMAIL")]
+    pub user: Option<String>,
+    /// How long (e.g. PT1H or 1h30m); capped to the access's maximum, which is the default.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Why the access is needed (recorded in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// `aws-jit revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The access: its JSON key, its name, or its tool slug.
+    #[arg(
+        required_unless_present = "grant",
+        conflicts_with = "grant",
+        requires = "user"
+    )]
+    pub access: Option<String>,
+    /// The user whose grant to revoke.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// The grant's id.
+    #[arg(long)]
+    pub grant: Option<String>,
+}

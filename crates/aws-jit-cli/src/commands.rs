@@ -1,0 +1,316 @@
+//! The subcommands. Each validates its input into domain types first (so bad input never
+//! reaches AWS or the store), then calls the use cases and prints the result: the answer on
+//! stdout, warnings and diagnostics on stderr.
+
+use anyhow::anyhow;
+use aws_jit_app::ports::{AuditQuery, GrantFilter};
+use aws_jit_app::{AppError, GrantRequest};
+use aws_jit_core::{AccessDuration, AccessTarget, GrantId, UserEmail};
+use serde::Serialize;
+
+use crate::Failure;
+use crate::cli::{Cli, Command, GrantArgs, Output, RevokeArgs, SchemaFile};
+use crate::context::{load_catalog, log_call_counts, open_store, wire};
+use crate::output::{AccessView, AuditView, GrantView, access_line, audit_line, grant_line};
+
+const ACCESS_SCHEMA: &str = include_str!("../../../schema/access_configs.schema.json");
+const S3_SCHEMA: &str = include_str!("../../../schema/s3_configs.schema.json");
+
+fn invalid(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::Invalid(e.into())
+}
+
+fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::Runtime(e.into()))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Who is acting: the Kubiya user when set (the seed's convention), else the OS user.
+fn actor() -> String {
+    match std::env::var("KUBIYA_USER_EMAIL") {
+        Ok(email) if !email.trim().is_empty() => email.trim().to_lowercase(),
+        _ => format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+        ),
+    }
+}
+
+fn parse_user(user: Option<&str>) -> Result<UserEmail, Failure> {
+    let user = user.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+        invalid(anyhow!(
+            "no user given: pass --user EMAIL or set KUBIYA_USER_EMAIL"
+        ))
+    })?;
+    UserEmail::parse(user.trim()).map_err(invalid)
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Schema { file } => {
+            print!(
+                "{}",
+                match file {
+                    SchemaFile::AccessConfigs => ACCESS_SCHEMA,
+                    SchemaFile::S3Configs => S3_SCHEMA,
+                }
+            );
+            Ok(())
+        }
+        Command::Validate { offline } => validate(&cli, *offline).await,
+        Command::Accesses => accesses(&cli),
+        Command::Grant(args) => grant(&cli, args).await,
+        Command::Revoke(args) => revoke(&cli, args).await,
+        Command::Grants { all, user } => grants(&cli, *all, user.as_deref()).await,
+        Command::Sweep => sweep(&cli).await,
+        Command::Audit {
+            grant,
+            user,
+            after,
+            limit,
+        } => {
+            let store = open_store(&cli.db).await?;
+            let events = store
+                .audit(&AuditQuery {
+                    grant_id: grant.clone(),
+                    user: user.clone(),
+                    after_seq: *after,
+                    limit: *limit,
+                })
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?;
+            match cli.output {
+                Output::Json => print_json(&events.iter().map(AuditView::from).collect::<Vec<_>>()),
+                Output::Human => {
+                    for e in &events {
+                        println!("{}", audit_line(e));
+                    }
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let mut problems = Vec::new();
+    if !offline {
+        let wired = wire(&cli.db).await?;
+        for access in catalog.accesses() {
+            match wired.jit.check_access(access).await {
+                Ok(()) => {}
+                Err(AppError::UnknownPermissionSet(name)) => problems.push(format!(
+                    "{}: entry `{}`: field `permission_set`: `{name}` does not exist in IAM Identity Center",
+                    access.source.file_name(),
+                    access.key
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        log_call_counts(&wired.aws);
+    }
+    if !problems.is_empty() {
+        let n = problems.len();
+        return Err(invalid(anyhow!(
+            "{n} problem{} in the access configs\n  {}",
+            if n == 1 { "" } else { "s" },
+            problems.join("\n  ")
+        )));
+    }
+    let n = catalog.accesses().len();
+    match cli.output {
+        Output::Json => print_json(
+            &serde_json::json!({ "valid": true, "accesses": n, "checked_in_aws": !offline }),
+        ),
+        Output::Human => {
+            println!(
+                "{n} access{} valid{}",
+                if n == 1 { "" } else { "es" },
+                if offline {
+                    " (offline: AWS not checked)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn accesses(cli: &Cli) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    match cli.output {
+        Output::Json => print_json(
+            &catalog
+                .accesses()
+                .iter()
+                .map(AccessView::from)
+                .collect::<Vec<_>>(),
+        ),
+        Output::Human => {
+            for a in catalog.accesses() {
+                println!("{}", access_line(a));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let access = catalog.find(&args.access).map_err(invalid)?;
+    let user = parse_user(args.user.as_deref())?;
+    let duration = args
+        .duration
+        .as_deref()
+        .map(AccessDuration::parse)
+        .transpose()
+        .map_err(|e| invalid(anyhow::Error::new(e).context("--duration")))?;
+    if let AccessTarget::S3 { .. } = access.target {
+        return Err(AppError::Unsupported(access.key.clone()).into());
+    }
+    let wired = wire(&cli.db).await?;
+    let outcome = wired
+        .jit
+        .grant(GrantRequest {
+            access,
+            user,
+            requested_by: actor(),
+            duration,
+            reason: args.reason.clone(),
+        })
+        .await;
+    log_call_counts(&wired.aws);
+    let outcome = outcome?;
+    if let Some(asked) = outcome.duration.capped_from {
+        eprintln!(
+            "warning: requested {} is above the maximum of {} for `{}`: granted {}",
+            asked.human(),
+            access.session_duration.human(),
+            access.key,
+            outcome.duration.duration.human()
+        );
+    }
+    let g = &outcome.grant;
+    match cli.output {
+        Output::Json => print_json(&GrantView::from(g)),
+        Output::Human => {
+            println!(
+                "granted `{}` to {} until {} (grant {})",
+                g.access,
+                g.user,
+                GrantView::from(g).expires_at_str(),
+                g.id
+            );
+            if outcome.origin == aws_jit_core::AccessOrigin::Preexisting {
+                println!(
+                    "note: {} already held this assignment; it will be left in place when the grant ends",
+                    g.user
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
+    let id = match (&args.grant, &args.access) {
+        (Some(id), _) => Some(GrantId::new(id.clone())),
+        _ => None,
+    };
+    let target = match (&id, &args.access) {
+        (None, Some(query)) => {
+            let catalog = load_catalog(&cli.config_dir)?;
+            let access = catalog.find(query).map_err(invalid)?.clone();
+            Some((access, parse_user(args.user.as_deref())?))
+        }
+        _ => None,
+    };
+    let wired = wire(&cli.db).await?;
+    let id = match (id, target) {
+        (Some(id), _) => id,
+        (None, Some((access, user))) => wired.jit.find_live_grant(&access, &user).await?.id,
+        (None, None) => return Err(invalid(anyhow!("give an access and --user, or --grant ID"))),
+    };
+    let outcome = wired.jit.revoke(&id, &actor()).await;
+    log_call_counts(&wired.aws);
+    let outcome = outcome?;
+    let g = &outcome.grant;
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({
+            "grant": GrantView::from(g),
+            "assignment_kept": outcome.kept,
+        })),
+        Output::Human => {
+            println!("revoked `{}` from {} (grant {})", g.access, g.user, g.id);
+            if let Some(kept) = &outcome.kept {
+                println!("note: {kept}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn grants(cli: &Cli, all: bool, user: Option<&str>) -> Result<(), Failure> {
+    let store = open_store(&cli.db).await?;
+    let list = store
+        .grants(&GrantFilter {
+            include_ended: all,
+            user: user.map(str::to_lowercase),
+            ..GrantFilter::default()
+        })
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    match cli.output {
+        Output::Json => print_json(&list.iter().map(GrantView::from).collect::<Vec<_>>()),
+        Output::Human => {
+            if list.is_empty() {
+                eprintln!("no {}grants", if all { "" } else { "live " });
+            }
+            for g in &list {
+                println!("{}", grant_line(g));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn sweep(cli: &Cli) -> Result<(), Failure> {
+    let wired = wire(&cli.db).await?;
+    let report = wired.jit.sweep().await;
+    log_call_counts(&wired.aws);
+    let report = report?;
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({
+            "expired": report.expired,
+            "revoked": report.revoked,
+            "undone": report.undone,
+            "failed": report.failed.iter().map(|(id, e)| serde_json::json!({"id": id, "error": e})).collect::<Vec<_>>(),
+            "busy": report.busy,
+        }))?,
+        Output::Human => {
+            println!(
+                "sweep: {} expired, {} revoked, {} undone, {} failed, {} busy",
+                report.expired.len(),
+                report.revoked.len(),
+                report.undone.len(),
+                report.failed.len(),
+                report.busy.len()
+            );
+            for (id, error) in &report.failed {
+                eprintln!("error: grant {id}: {error}");
+            }
+        }
+    }
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Runtime(anyhow!(
+            "{} revocation(s) failed and stay due: run `aws-jit sweep` again",
+            report.failed.len()
+        )))
+    }
+}

@@ -1,0 +1,176 @@
+//! Wiring: reading the config directory, opening the store, connecting to AWS, the clock,
+//! and tracing. Each is done lazily, only by the commands that need it, so that
+//! `aws-jit grants` never builds an AWS client and `aws-jit schema` opens nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_jit_app::ports::{Clock, GrantStore, Instance};
+use aws_jit_app::{Jit, Settings};
+use aws_jit_aws::{Aws, AwsSettings};
+use aws_jit_core::{AccessDuration, Catalog, ConfigFile, ConfigSource};
+use jiff::Timestamp;
+
+use crate::Failure;
+
+/// The real clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    #[expect(clippy::disallowed_methods, reason = "the only wall-clock read")]
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// Sets up diagnostics on stderr: warnings by default, more with `-v`, or `RUST_LOG`.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,aws_smithy=warn,aws_config=warn",
+        _ => "debug,aws_smithy=info,aws_config=info,hyper=info,sqlx=info,rustls=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Reads and validates the config directory.
+pub fn load_catalog(dir: &Path) -> Result<Catalog, Failure> {
+    let mut texts = Vec::new();
+    for file in ConfigFile::ALL {
+        let path = dir.join(file.file_name());
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    Failure::Invalid(anyhow::anyhow!(
+                        "{}: the file is not valid UTF-8",
+                        path.display()
+                    ))
+                })?;
+                texts.push((file, text));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Failure::Runtime(
+                    anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+                ));
+            }
+        }
+    }
+    if texts.is_empty() {
+        return Err(Failure::Invalid(anyhow::anyhow!(
+            "`{}` holds neither access_configs.json nor s3_configs.json: set --config-dir or AWS_JIT_CONFIG_DIR",
+            dir.display()
+        )));
+    }
+    let sources: Vec<ConfigSource<'_>> = texts
+        .iter()
+        .map(|(file, text)| ConfigSource { file: *file, text })
+        .collect();
+    Catalog::parse(&sources).map_err(|e| Failure::Invalid(e.into()))
+}
+
+/// Opens the store.
+pub async fn open_store(url: &str) -> Result<Arc<dyn GrantStore>, Failure> {
+    aws_jit_store::open(url)
+        .await
+        .map_err(|e| Failure::Runtime(anyhow::Error::new(e)))
+}
+
+fn env_duration(name: &str) -> Result<Option<AccessDuration>, Failure> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => AccessDuration::parse(&v)
+            .map(Some)
+            .map_err(|e| Failure::Invalid(anyhow::Error::new(e).context(format!("`{name}`")))),
+        _ => Ok(None),
+    }
+}
+
+fn env_u32(name: &str) -> Result<Option<u32>, Failure> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
+            Failure::Invalid(anyhow::anyhow!(
+                "`{name}` must be a whole number, not `{v}`"
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// The use-case settings from the environment.
+pub fn settings() -> Result<Settings, Failure> {
+    let mut settings = Settings {
+        global_max: env_duration("MAX_DURATION")?,
+        ..Settings::default()
+    };
+    if let Some(lease) = env_duration("AWS_JIT_LOCK_LEASE")? {
+        settings.lock_lease = lease.to_std();
+    }
+    if let (Ok(arn), Ok(id)) = (
+        std::env::var("AWS_JIT_SSO_INSTANCE_ARN"),
+        std::env::var("AWS_JIT_IDENTITY_STORE_ID"),
+    ) {
+        settings.instance = Some(Instance {
+            arn,
+            identity_store_id: id,
+        });
+    }
+    Ok(settings)
+}
+
+/// AWS settings from the environment.
+pub fn aws_settings() -> Result<AwsSettings, Failure> {
+    let mut settings = AwsSettings::default();
+    if let Some(n) = env_u32("AWS_JIT_MAX_ATTEMPTS")? {
+        settings.max_attempts = n;
+    }
+    if let Some(n) = env_u32("AWS_JIT_CONFLICT_RETRIES")? {
+        settings.patience.conflict_retries = n;
+    }
+    Ok(settings)
+}
+
+/// Everything a command that changes access needs.
+#[derive(Debug)]
+pub struct Wired {
+    /// The use cases.
+    pub jit: Jit,
+    /// The AWS adapter (for call counts).
+    pub aws: Aws,
+}
+
+/// Opens the store and connects to AWS.
+pub async fn wire(db: &str) -> Result<Wired, Failure> {
+    let settings = settings()?;
+    let aws_settings = aws_settings()?;
+    let store = open_store(db).await?;
+    let aws = aws_jit_aws::connect(&aws_settings).await;
+    let jit = Jit::new(
+        store,
+        Arc::new(aws.identity_center.clone()),
+        Arc::new(SystemClock),
+        settings,
+    );
+    Ok(Wired { jit, aws })
+}
+
+/// Logs the AWS calls this process made (debug level), for `-vv` and the benchmark.
+pub fn log_call_counts(aws: &Aws) {
+    let counts = aws.calls.snapshot();
+    tracing::debug!(total = aws.calls.total(), ?counts, "aws calls this run");
+}

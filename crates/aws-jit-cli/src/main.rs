@@ -1,0 +1,80 @@
+//! The `aws-jit` binary: parses the command line, wires the adapters (this is the one place
+//! that chooses them), runs a command and maps its failure to an exit code.
+
+mod cli;
+mod commands;
+mod context;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+
+/// How a command failed, which decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Runtime failure (AWS, store): exit 1.
+    Runtime(anyhow::Error),
+    /// Invalid config or request: exit 3.
+    Invalid(anyhow::Error),
+    /// Not permitted: exit 4.
+    #[allow(dead_code, reason = "used once authorization arrives with the server")]
+    Denied(anyhow::Error),
+}
+
+impl Failure {
+    fn code(&self) -> u8 {
+        match self {
+            Failure::Runtime(_) => 1,
+            Failure::Invalid(_) => 3,
+            Failure::Denied(_) => 4,
+        }
+    }
+
+    fn error(&self) -> &anyhow::Error {
+        match self {
+            Failure::Runtime(e) | Failure::Invalid(e) | Failure::Denied(e) => e,
+        }
+    }
+}
+
+/// Lets `?` turn app errors into the right exit code.
+impl From<aws_jit_app::AppError> for Failure {
+    fn from(e: aws_jit_app::AppError) -> Self {
+        use aws_jit_app::AppError as E;
+        match e {
+            E::UnknownUser(_)
+            | E::UnknownPermissionSet(_)
+            | E::GrantNotFound(_)
+            | E::NoActiveGrant { .. }
+            | E::AlreadyEnded { .. }
+            | E::Unsupported(_) => Failure::Invalid(e.into()),
+            _ => Failure::Runtime(e.into()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    context::init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            // `{:#}` prints the whole context chain on one line.
+            eprintln!("error: {:#}", failure.error());
+            ExitCode::from(failure.code())
+        }
+    }
+}

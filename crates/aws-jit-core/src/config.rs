@@ -1,0 +1,850 @@
+//! The access catalog: the seed's `access_configs.json` and `s3_configs.json`, validated.
+//!
+//! Parsing is pure: callers hand in each file's name and text. Every problem is collected
+//! (not just the first), and each names the file, the entry key and the field. JSON syntax
+//! errors carry line and column. Duplicate keys, at the top level or inside an entry, are
+//! errors rather than silently last-wins. The JSON Schema in `schema/` describes the same
+//! rules; a test keeps the two in agreement. This module does not touch AWS: checks that need
+//! AWS (does the permission set exist?) live in the app layer.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+
+use crate::duration::AccessDuration;
+use crate::ids::{AccountId, BucketName, PermissionSetName};
+
+/// Which of the two seed files an access comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConfigFile {
+    /// `access_configs.json`: IAM Identity Center permission set assignments.
+    AccessConfigs,
+    /// `s3_configs.json`: S3 bucket access through IAM policies.
+    S3Configs,
+}
+
+impl ConfigFile {
+    /// Both files, in load order.
+    pub const ALL: [ConfigFile; 2] = [ConfigFile::AccessConfigs, ConfigFile::S3Configs];
+
+    /// The file's name in the config directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            ConfigFile::AccessConfigs => "access_configs.json",
+            ConfigFile::S3Configs => "s3_configs.json",
+        }
+    }
+
+    fn fields(self) -> &'static [FieldSpec] {
+        match self {
+            ConfigFile::AccessConfigs => SSO_FIELDS,
+            ConfigFile::S3Configs => S3_FIELDS,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct FieldSpec {
+    name: &'static str,
+    required: bool,
+}
+
+const fn req(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        required: true,
+    }
+}
+const fn opt(name: &'static str) -> FieldSpec {
+    FieldSpec {
+        name,
+        required: false,
+    }
+}
+
+const SSO_FIELDS: &[FieldSpec] = &[
+    req("name"),
+    opt("description"),
+    req("account_id"),
+    req("permission_set"),
+    req("session_duration"),
+];
+const S3_FIELDS: &[FieldSpec] = &[
+    req("name"),
+    opt("description"),
+    req("buckets"),
+    req("policy_template"),
+    req("session_duration"),
+];
+
+/// What an access grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessTarget {
+    /// A permission set assigned to the user on an account.
+    IdentityCenter {
+        /// The account the permission set is assigned on.
+        account_id: AccountId,
+        /// The permission set, by name.
+        permission_set: PermissionSetName,
+    },
+    /// S3 buckets through an IAM policy on the user.
+    S3 {
+        /// The buckets, each valid under S3's naming rules.
+        buckets: Vec<BucketName>,
+        /// A built-in template name or an existing policy's name or ARN.
+        policy_template: String,
+    },
+}
+
+/// One requestable access, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// The entry's JSON key.
+    pub key: String,
+    /// The human name (`name`).
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// The seed's tool slug: `name` lowercased with spaces as `_`.
+    pub slug: String,
+    /// The file it was defined in.
+    pub source: ConfigFile,
+    /// The longest a grant of it may last.
+    pub session_duration: AccessDuration,
+    /// What it grants.
+    pub target: AccessTarget,
+}
+
+/// The seed's slug: lowercase, spaces to `_`.
+pub fn slug(name: &str) -> String {
+    name.trim().to_lowercase().replace(' ', "_")
+}
+
+/// What is wrong with one place in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// The file is not valid JSON.
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's description.
+        message: String,
+    },
+    /// The top level is not an object of entries.
+    NotAnObject,
+    /// An entry key appears twice in the file.
+    DuplicateEntry,
+    /// The entry is not a JSON object.
+    EntryNotAnObject,
+    /// A field appears twice in the entry.
+    DuplicateField,
+    /// A field the format does not have.
+    UnknownField {
+        /// The fields this file allows.
+        allowed: Vec<&'static str>,
+    },
+    /// A required field is absent.
+    MissingField,
+    /// A field has the wrong JSON type.
+    WrongType {
+        /// What was expected, e.g. `a string`.
+        expected: &'static str,
+    },
+    /// A field's value is refused.
+    Invalid {
+        /// Why.
+        reason: String,
+    },
+    /// Two entries of one file share a slug, so their tools would share a name.
+    DuplicateSlug {
+        /// The slug.
+        slug: String,
+        /// The other entry's key.
+        other: String,
+    },
+}
+
+/// One problem, located by file, entry and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The file's name.
+    pub file: String,
+    /// The entry key, when the problem is inside an entry.
+    pub entry: Option<String>,
+    /// The field, when the problem is about one field.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub kind: ProblemKind,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let ProblemKind::Syntax { line, column, .. } = &self.kind {
+            write!(f, ":{line}:{column}")?;
+        }
+        if let Some(entry) = &self.entry {
+            write!(f, ": entry `{entry}`")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        f.write_str(": ")?;
+        match &self.kind {
+            ProblemKind::Syntax { message, .. } => write!(f, "invalid JSON: {message}"),
+            ProblemKind::NotAnObject => {
+                f.write_str("the file must be a JSON object whose keys name the accesses")
+            }
+            ProblemKind::DuplicateEntry => f.write_str("the entry is defined twice"),
+            ProblemKind::EntryNotAnObject => f.write_str("the entry must be a JSON object"),
+            ProblemKind::DuplicateField => f.write_str("the field is given twice"),
+            ProblemKind::UnknownField { allowed } => {
+                let list = allowed
+                    .iter()
+                    .map(|a| format!("`{a}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                write!(f, "unknown field: the fields allowed here are {list}")
+            }
+            ProblemKind::MissingField => f.write_str("required field is missing"),
+            ProblemKind::WrongType { expected } => write!(f, "must be {expected}"),
+            ProblemKind::Invalid { reason } => f.write_str(reason),
+            ProblemKind::DuplicateSlug { slug, other } => write!(
+                f,
+                "its tool slug `{slug}` is the same as entry `{other}`'s: give it a distinct `name`"
+            ),
+        }
+    }
+}
+
+/// Every problem found in a set of config files.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors {
+    /// The problems, in file order.
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{n} problem{} in the access configs",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Key/value pairs in document order, keeping duplicates so they can be reported.
+#[derive(Debug)]
+struct OrderedObject(Vec<(String, Value)>);
+
+/// An entry as found: an object (with duplicates kept) or some other JSON value.
+#[derive(Debug)]
+enum RawEntry {
+    Object(Vec<(String, Value)>),
+    Other,
+}
+
+struct OrderedObjectVisitor;
+
+impl<'de> Visitor<'de> for OrderedObjectVisitor {
+    type Value = OrderedObject;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut pairs = Vec::new();
+        while let Some((k, v)) = map.next_entry::<String, Value>()? {
+            pairs.push((k, v));
+        }
+        Ok(OrderedObject(pairs))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OrderedObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(OrderedObjectVisitor)
+    }
+}
+
+/// The top level: entry keys to entries, each entry parsed keeping its own duplicate fields.
+#[derive(Debug)]
+struct TopLevel(Vec<(String, RawEntry)>);
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TopLevel;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let entry = map.next_value::<EntrySeed>()?;
+                    entries.push((key, entry.0));
+                }
+                Ok(TopLevel(entries))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct EntrySeed(RawEntry);
+
+impl<'de> serde::Deserialize<'de> for EntrySeed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EntrySeed;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let obj = OrderedObjectVisitor.visit_map(map)?;
+                Ok(EntrySeed(RawEntry::Object(obj.0)))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(EntrySeed(RawEntry::Other))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(EntrySeed(RawEntry::Other))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(EntrySeed(RawEntry::Other))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(EntrySeed(RawEntry::Other))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(EntrySeed(RawEntry::Other))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(EntrySeed(RawEntry::Other))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(EntrySeed(RawEntry::Other))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A config file's name and contents, as read by the caller.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigSource<'a> {
+    /// Which file this is.
+    pub file: ConfigFile,
+    /// Its text.
+    pub text: &'a str,
+}
+
+/// The validated set of accesses from both files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    accesses: Vec<Access>,
+}
+
+/// Why an access could not be found by the name the user gave.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// Nothing matched.
+    #[error("no access is called `{query}`: run `aws-jit accesses` to list them{}", hint(.known))]
+    NotFound {
+        /// What the user asked for.
+        query: String,
+        /// A few known keys, to help.
+        known: Vec<String>,
+    },
+    /// Several accesses matched.
+    #[error("`{query}` matches several accesses: {}; use the entry key", .candidates.join(", "))]
+    Ambiguous {
+        /// What the user asked for.
+        query: String,
+        /// `file: key` of each match.
+        candidates: Vec<String>,
+    },
+}
+
+fn hint(known: &[String]) -> String {
+    if known.is_empty() {
+        " (none are configured)".to_owned()
+    } else {
+        format!(" (known: {})", known.join(", "))
+    }
+}
+
+impl Catalog {
+    /// Parses and validates the given files, collecting every problem.
+    pub fn parse(sources: &[ConfigSource<'_>]) -> Result<Catalog, ConfigErrors> {
+        let mut accesses = Vec::new();
+        let mut problems = Vec::new();
+        for source in sources {
+            parse_file(*source, &mut accesses, &mut problems);
+        }
+        if problems.is_empty() {
+            Ok(Catalog { accesses })
+        } else {
+            Err(ConfigErrors { problems })
+        }
+    }
+
+    /// Builds a catalog from already-validated accesses.
+    pub fn from_accesses(accesses: Vec<Access>) -> Catalog {
+        Catalog { accesses }
+    }
+
+    /// All accesses, in file and document order.
+    pub fn accesses(&self) -> &[Access] {
+        &self.accesses
+    }
+
+    /// Finds an access by its JSON key, its `name` or its slug.
+    pub fn find(&self, query: &str) -> Result<&Access, AddressError> {
+        let wanted_slug = slug(query);
+        let matches: Vec<&Access> = self
+            .accesses
+            .iter()
+            .filter(|a| a.key == query || a.name == query || a.slug == wanted_slug)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(one),
+            [] => Err(AddressError::NotFound {
+                query: query.to_owned(),
+                known: self
+                    .accesses
+                    .iter()
+                    .take(8)
+                    .map(|a| format!("`{}`", a.key))
+                    .collect(),
+            }),
+            several => {
+                // Several entries with the same key in different files: an exact key match
+                // does not disambiguate, so list them all.
+                Err(AddressError::Ambiguous {
+                    query: query.to_owned(),
+                    candidates: several
+                        .iter()
+                        .map(|a| format!("`{}` in {}", a.key, a.source.file_name()))
+                        .collect(),
+                })
+            }
+        }
+    }
+}
+
+struct EntryCtx<'a> {
+    file: ConfigFile,
+    key: &'a str,
+    fields: &'a [(String, Value)],
+    problems: &'a mut Vec<ConfigProblem>,
+}
+
+impl EntryCtx<'_> {
+    fn problem(&mut self, field: Option<&str>, kind: ProblemKind) {
+        self.problems.push(ConfigProblem {
+            file: self.file.file_name().to_owned(),
+            entry: Some(self.key.to_owned()),
+            field: field.map(str::to_owned),
+            kind,
+        });
+    }
+
+    fn get(&mut self, field: &str) -> Option<&Value> {
+        let found = self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v);
+        if found.is_none()
+            && self
+                .file
+                .fields()
+                .iter()
+                .any(|f| f.name == field && f.required)
+        {
+            self.problem(Some(field), ProblemKind::MissingField);
+        }
+        found
+    }
+
+    fn string(&mut self, field: &str) -> Option<String> {
+        match self.get(field)? {
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                self.problem(
+                    Some(field),
+                    ProblemKind::WrongType {
+                        expected: "a string",
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn non_empty_string(&mut self, field: &str) -> Option<String> {
+        let s = self.string(field)?;
+        if s.trim().is_empty() {
+            self.problem(
+                Some(field),
+                ProblemKind::Invalid {
+                    reason: "must not be empty".to_owned(),
+                },
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    fn parsed<T, E: fmt::Display>(
+        &mut self,
+        field: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let s = self.string(field)?;
+        match parse(&s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problem(
+                    Some(field),
+                    ProblemKind::Invalid {
+                        reason: e.to_string(),
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    fn check_field_names(&mut self) {
+        let allowed: Vec<&'static str> = self.file.fields().iter().map(|f| f.name).collect();
+        let mut seen: Vec<&str> = Vec::new();
+        let names: Vec<String> = self.fields.iter().map(|(k, _)| k.clone()).collect();
+        for name in &names {
+            if seen.contains(&name.as_str()) {
+                self.problem(Some(name), ProblemKind::DuplicateField);
+            } else if !allowed.contains(&name.as_str()) {
+                self.problem(
+                    Some(name),
+                    ProblemKind::UnknownField {
+                        allowed: allowed.clone(),
+                    },
+                );
+            }
+            seen.push(name);
+        }
+    }
+}
+
+fn parse_file(
+    source: ConfigSource<'_>,
+    accesses: &mut Vec<Access>,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let file_problem = |kind| ConfigProblem {
+        file: source.file.file_name().to_owned(),
+        entry: None,
+        field: None,
+        kind,
+    };
+    let top: TopLevel = match serde_json::from_str(source.text) {
+        Ok(t) => t,
+        Err(e) if e.classify() == serde_json::error::Category::Data => {
+            problems.push(file_problem(ProblemKind::NotAnObject));
+            return;
+        }
+        Err(e) => {
+            let message = e.to_string();
+            // serde_json appends " at line L column C"; we print those separately.
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(m, _)| m)
+                .to_owned();
+            problems.push(file_problem(ProblemKind::Syntax {
+                line: e.line(),
+                column: e.column(),
+                message,
+            }));
+            return;
+        }
+    };
+    let first_in_file = accesses.len();
+    let mut seen_keys: Vec<&str> = Vec::new();
+    for (key, entry) in &top.0 {
+        if seen_keys.contains(&key.as_str()) {
+            problems.push(ConfigProblem {
+                entry: Some(key.clone()),
+                ..file_problem(ProblemKind::DuplicateEntry)
+            });
+            continue;
+        }
+        seen_keys.push(key);
+        let RawEntry::Object(fields) = entry else {
+            problems.push(ConfigProblem {
+                entry: Some(key.clone()),
+                ..file_problem(ProblemKind::EntryNotAnObject)
+            });
+            continue;
+        };
+        let mut ctx = EntryCtx {
+            file: source.file,
+            key,
+            fields,
+            problems,
+        };
+        if let Some(access) = parse_entry(&mut ctx) {
+            let clash = accesses
+                .get(first_in_file..)
+                .unwrap_or_default()
+                .iter()
+                .find(|a| a.slug == access.slug);
+            if let Some(other) = clash {
+                let kind = ProblemKind::DuplicateSlug {
+                    slug: access.slug.clone(),
+                    other: other.key.clone(),
+                };
+                ctx.problem(Some("name"), kind);
+            } else {
+                accesses.push(access);
+            }
+        }
+    }
+}
+
+fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
+    let before = ctx.problems.len();
+    ctx.check_field_names();
+    let name = ctx.non_empty_string("name");
+    let description = match ctx.fields.iter().any(|(k, _)| k == "description") {
+        true => ctx.string("description"),
+        false => Some(String::new()),
+    };
+    let target = match ctx.file {
+        ConfigFile::AccessConfigs => {
+            let account_id = ctx.parsed("account_id", AccountId::parse);
+            let permission_set = ctx.parsed("permission_set", PermissionSetName::parse);
+            match (account_id, permission_set) {
+                (Some(account_id), Some(permission_set)) => Some(AccessTarget::IdentityCenter {
+                    account_id,
+                    permission_set,
+                }),
+                _ => None,
+            }
+        }
+        ConfigFile::S3Configs => {
+            let buckets = parse_buckets(ctx);
+            let policy_template = ctx.non_empty_string("policy_template");
+            match (buckets, policy_template) {
+                (Some(buckets), Some(policy_template)) => Some(AccessTarget::S3 {
+                    buckets,
+                    policy_template,
+                }),
+                _ => None,
+            }
+        }
+    };
+    let session_duration = ctx.parsed("session_duration", AccessDuration::parse);
+    if ctx.problems.len() != before {
+        return None;
+    }
+    let name = name?;
+    Some(Access {
+        key: ctx.key.to_owned(),
+        slug: slug(&name),
+        name,
+        description: description?,
+        source: ctx.file,
+        session_duration: session_duration?,
+        target: target?,
+    })
+}
+
+fn parse_buckets(ctx: &mut EntryCtx<'_>) -> Option<Vec<BucketName>> {
+    let list = match ctx.get("buckets")? {
+        Value::Array(items) => items.clone(),
+        _ => {
+            ctx.problem(
+                Some("buckets"),
+                ProblemKind::WrongType {
+                    expected: "a list of bucket names",
+                },
+            );
+            return None;
+        }
+    };
+    if list.is_empty() {
+        ctx.problem(
+            Some("buckets"),
+            ProblemKind::Invalid {
+                reason: "must name at least one bucket".to_owned(),
+            },
+        );
+        return None;
+    }
+    let mut buckets: Vec<BucketName> = Vec::new();
+    let mut ok = true;
+    for (i, item) in list.iter().enumerate() {
+        let field = format!("buckets[{i}]");
+        let parsed = match item {
+            Value::String(s) => BucketName::parse(s).map_err(|e| ProblemKind::Invalid {
+                reason: e.to_string(),
+            }),
+            _ => Err(ProblemKind::WrongType {
+                expected: "a string",
+            }),
+        };
+        match parsed {
+            Ok(b) if buckets.contains(&b) => {
+                ok = false;
+                ctx.problem(
+                    Some(&field),
+                    ProblemKind::Invalid {
+                        reason: format!("`{b}` is listed twice"),
+                    },
+                );
+            }
+            Ok(b) => buckets.push(b),
+            Err(kind) => {
+                ok = false;
+                ctx.problem(Some(&field), kind);
+            }
+        }
+    }
+    ok.then_some(buckets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_SSO: &str = r#"{
+        "DB Access to Staging": {
+            "name": "Database Access to Staging",
+            "description": "Grants access to all staging RDS databases",
+            "account_id": "876809951775",
+            "permission_set": "ECRReadOnly",
+            "session_duration": "PT1H"
+        }
+    }"#;
+
+    fn sso(text: &str) -> Result<Catalog, ConfigErrors> {
+        Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text,
+        }])
+    }
+
+    fn messages(text: &str) -> Vec<String> {
+        sso(text)
+            .unwrap_err()
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_seed_example_loads() {
+        let catalog = sso(SEED_SSO).unwrap();
+        let access = &catalog.accesses()[0];
+        assert_eq!(access.key, "DB Access to Staging");
+        assert_eq!(access.slug, "database_access_to_staging");
+        assert_eq!(access.session_duration.as_seconds(), 3_600);
+    }
+
+    #[test]
+    fn an_access_is_found_by_key_name_or_slug() {
+        let catalog = sso(SEED_SSO).unwrap();
+        for q in [
+            "DB Access to Staging",
+            "Database Access to Staging",
+            "database_access_to_staging",
+        ] {
+            assert_eq!(catalog.find(q).unwrap().key, "DB Access to Staging");
+        }
+        let err = catalog.find("prod").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "no access is called `prod`: run `aws-jit accesses` to list them (known: `DB Access to Staging`)"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_collected_and_located() {
+        let text = r#"{
+            "A": {"name": "A", "account_id": "***1775", "permission_set": "bad name", "session_duration": "1y", "colour": "red"},
+            "B": {"name": "B", "account_id": "123456789012", "session_duration": 5}
+        }"#;
+        assert_eq!(
+            messages(text),
+            vec![
+                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `session_duration`",
+                "access_configs.json: entry `A`: field `account_id`: `***1775` looks masked: use the full 12-digit account id",
+                "access_configs.json: entry `A`: field `permission_set`: `bad name` is not a valid permission set name: 1 to 32 characters of letters, digits and `+=,.@-_`",
+                "access_configs.json: entry `A`: field `session_duration`: `1y` uses years, whose length varies: use days, hours, minutes or seconds",
+                "access_configs.json: entry `B`: field `permission_set`: required field is missing",
+                "access_configs.json: entry `B`: field `session_duration`: must be a string",
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        assert_eq!(
+            messages("{\n  \"A\": {,}\n}"),
+            vec!["access_configs.json:2:9: invalid JSON: key must be a string"]
+        );
+        assert_eq!(
+            messages("[]"),
+            vec![
+                "access_configs.json: the file must be a JSON object whose keys name the accesses"
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_entries_fields_and_slugs_are_refused() {
+        let text = r#"{
+            "A": {"name": "Same Name", "account_id": "123456789012", "permission_set": "P", "session_duration": "1h"},
+            "A": {"name": "Other", "account_id": "123456789012", "permission_set": "P", "session_duration": "1h"},
+            "B": {"name": "same name", "account_id": "123456789012", "permission_set": "P", "permission_set": "Q", "session_duration": "1h"},
+            "C": {"name": "same name", "account_id": "123456789012", "permission_set": "P", "session_duration": "1h"}
+        }"#;
+        assert_eq!(
+            messages(text),
+            vec![
+                "access_configs.json: entry `A`: the entry is defined twice",
+                "access_configs.json: entry `B`: field `permission_set`: the field is given twice",
+                "access_configs.json: entry `C`: field `name`: its tool slug `same_name` is the same as entry `A`'s: give it a distinct `name`",
+            ]
+        );
+    }
+
+    #[test]
+    fn s3_buckets_that_would_widen_a_policy_are_refused() {
+        let text = r#"{"R": {"name": "R", "buckets": ["ok-bucket", "*", "ok-bucket"], "policy_template": "S3ReadOnlyPolicy", "session_duration": "1h"}}"#;
+        let errs = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::S3Configs,
+            text,
+        }])
+        .unwrap_err();
+        let msgs: Vec<String> = errs.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "s3_configs.json: entry `R`: field `buckets[1]`: `*` is not a valid S3 bucket name: wildcards would widen the policy",
+                "s3_configs.json: entry `R`: field `buckets[2]`: `ok-bucket` is listed twice",
+            ]
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! The pure core of aws-jit: the access catalog (the seed's JSON configs) and its
+//! validation, durations, identifiers, the grant state machine and the audit model.
+//!
+//! Nothing here performs I/O, reads the clock or the environment, or knows about AWS,
+//! databases or HTTP: callers pass file contents and `now` in. That keeps every rule in this
+//! crate testable with plain values, and lets the adapters stay thin.
+
+#![warn(missing_docs)]
+
+pub mod audit;
+pub mod config;
+pub mod duration;
+pub mod grant;
+pub mod ids;
+
+pub use audit::{AuditAction, AuditEvent};
+pub use config::{Access, AccessTarget, Catalog, ConfigErrors, ConfigFile, ConfigSource};
+pub use duration::{AccessDuration, DurationError};
+pub use grant::{AccessOrigin, EndCause, Grant, GrantEvent, GrantStatus};
+pub use ids::{AccountId, BucketName, GrantId, PermissionSetName, UserEmail};

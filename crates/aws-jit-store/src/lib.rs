@@ -1,0 +1,43 @@
+//! Durable storage for aws-jit: grants, the append-only audit log, target locks and caches.
+//!
+//! [`open`] picks the backend from the URL scheme (the one place that does). SQLite is the
+//! embedded, single-instance default: WAL mode, `synchronous = FULL` (a committed grant
+//! survives power loss, not just a crash), migrations embedded and applied on open by
+//! `PRAGMA user_version`. PostgreSQL (multi-replica) follows in a later change behind the
+//! same [`aws_jit_app::ports::GrantStore`] trait.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use aws_jit_app::ports::{GrantStore, StoreError};
+
+pub use sqlite::SqliteStore;
+
+/// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`), creating and
+/// migrating it if needed.
+pub async fn open(url: &str) -> Result<Arc<dyn GrantStore>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err(StoreError::Backend {
+            message: "PostgreSQL support is not built yet: use a `sqlite://` URL".to_owned(),
+            source: None,
+        })
+    } else {
+        Err(StoreError::Backend {
+            message: format!("`{url}` is not a store URL: use e.g. `sqlite://./aws-jit.db`"),
+            source: None,
+        })
+    }
+}
+
+pub(crate) fn backend(
+    message: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> StoreError {
+    StoreError::Backend {
+        message: format!("{message}: {e}"),
+        source: Some(Box::new(e)),
+    }
+}
