@@ -1,1 +1,278 @@
-//! placeholder
+//! Test support: a moto server per test process (the real AWS SDK talks to it over HTTP),
+//! helpers to seed and inspect it through the SDK, and a fixed clock.
+//!
+//! Nothing here fakes AWS: moto is the emulator, and the code under test uses the same SDK
+//! clients it uses in production. `publish = false`; never a dependency of a shipped crate.
+
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support fails loudly"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_jit_app::ports::Clock;
+use aws_sdk_identitystore::types::{Email, Name};
+use jiff::Timestamp;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The moto server shared by one test process.
+#[derive(Debug)]
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    _child: Mutex<Child>,
+}
+
+fn moto_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("AWS_JIT_MOTO_SERVER") {
+        return PathBuf::from(path);
+    }
+    let local = workspace_root().join(".venv/bin/moto_server");
+    assert!(
+        local.exists(),
+        "moto is not installed: run `scripts/test` (it installs the pinned moto into .venv), \
+         or set AWS_JIT_MOTO_SERVER"
+    );
+    local
+}
+
+/// Starts moto once per process on a free loopback port. The server dies with the test
+/// process: a watchdog kills it when our end of its stdin closes.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let binary = moto_binary();
+        let python = binary.with_file_name("python");
+        let watchdog = "import subprocess, sys\n\
+             p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
+             print('started', flush=True)\n\
+             sys.stdin.read()\n\
+             p.kill()\n";
+        let mut child = Command::new(python)
+            .arg("-c")
+            .arg(watchdog)
+            .arg(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start moto");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("moto watchdog");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Moto {
+                    endpoint,
+                    _child: Mutex::new(child),
+                };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("moto did not start on port {port}");
+    })
+}
+
+/// Environment variables that point the AWS SDK at moto.
+pub fn aws_env(moto: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_CONFIG_FILE", "/dev/null".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned()),
+        // moto answers 500 for what it lacks; SDK retries would only cost time.
+        ("AWS_JIT_MAX_ATTEMPTS", "1".to_owned()),
+    ]
+}
+
+/// A unique suffix per call, for names that must not collide between tests.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}{}{}",
+        std::process::id() % 10_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A unique 12-digit account id per call.
+pub fn unique_account() -> String {
+    static N: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "{:06}{:06}",
+        std::process::id() % 1_000_000,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// SDK clients pointed at moto, for seeding and for checking what the tool did.
+#[derive(Debug, Clone)]
+pub struct MotoAws {
+    /// sso-admin.
+    pub sso: aws_sdk_ssoadmin::Client,
+    /// identitystore.
+    pub ids: aws_sdk_identitystore::Client,
+    /// The instance ARN.
+    pub instance_arn: String,
+    /// The identity store id.
+    pub identity_store_id: String,
+}
+
+impl MotoAws {
+    /// Connects to the shared moto.
+    pub async fn connect() -> MotoAws {
+        let moto = moto();
+        let creds =
+            aws_sdk_ssoadmin::config::Credentials::new("testing", "testing", None, None, "test");
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&moto.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .load()
+            .await;
+        let sso = aws_sdk_ssoadmin::Client::new(&sdk);
+        let ids = aws_sdk_identitystore::Client::new(&sdk);
+        let instances = sso.list_instances().send().await.expect("ListInstances");
+        let first = instances.instances().first().expect("moto has an instance");
+        MotoAws {
+            instance_arn: first.instance_arn().expect("arn").to_owned(),
+            identity_store_id: first.identity_store_id().expect("store id").to_owned(),
+            sso,
+            ids,
+        }
+    }
+
+    /// Creates a user whose user name and primary email are `email`; returns its id.
+    pub async fn create_user(&self, email: &str) -> String {
+        self.ids
+            .create_user()
+            .identity_store_id(&self.identity_store_id)
+            .user_name(email)
+            .display_name(email)
+            .name(
+                Name::builder()
+                    .given_name("Test")
+                    .family_name("User")
+                    .build(),
+            )
+            .emails(
+                Email::builder()
+                    .value(email)
+                    .primary(true)
+                    .r#type("work")
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateUser")
+            .user_id
+    }
+
+    /// Creates a permission set (with the explicit session duration moto needs).
+    pub async fn create_permission_set(&self, name: &str) -> String {
+        self.sso
+            .create_permission_set()
+            .instance_arn(&self.instance_arn)
+            .name(name)
+            .session_duration("PT1H")
+            .send()
+            .await
+            .expect("CreatePermissionSet")
+            .permission_set()
+            .and_then(|p| p.permission_set_arn())
+            .expect("arn")
+            .to_owned()
+    }
+
+    /// Assigns directly (standing access, not through the tool).
+    pub async fn assign(&self, account: &str, permission_set_arn: &str, principal_id: &str) {
+        self.sso
+            .create_account_assignment()
+            .instance_arn(&self.instance_arn)
+            .target_id(account)
+            .target_type(aws_sdk_ssoadmin::types::TargetType::AwsAccount)
+            .permission_set_arn(permission_set_arn)
+            .principal_type(aws_sdk_ssoadmin::types::PrincipalType::User)
+            .principal_id(principal_id)
+            .send()
+            .await
+            .expect("CreateAccountAssignment");
+    }
+
+    /// How many assignments of this permission set the principal holds on the account.
+    pub async fn assignments(
+        &self,
+        account: &str,
+        permission_set_arn: &str,
+        principal_id: &str,
+    ) -> usize {
+        self.sso
+            .list_account_assignments()
+            .instance_arn(&self.instance_arn)
+            .account_id(account)
+            .permission_set_arn(permission_set_arn)
+            .send()
+            .await
+            .expect("ListAccountAssignments")
+            .account_assignments()
+            .iter()
+            .filter(|a| a.principal_id() == Some(principal_id))
+            .count()
+    }
+}
+
+/// A clock the test moves by hand; `sleep` advances it instead of waiting.
+#[derive(Debug)]
+pub struct FixedClock {
+    now: Mutex<Timestamp>,
+}
+
+impl FixedClock {
+    /// A clock at `now`.
+    pub fn at(now: Timestamp) -> FixedClock {
+        FixedClock {
+            now: Mutex::new(now),
+        }
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().expect("clock");
+        *now = now.checked_add(by).expect("in range");
+    }
+}
+
+#[async_trait]
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        *self.now.lock().expect("clock")
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.advance(duration);
+    }
+}
