@@ -127,7 +127,7 @@ pub struct GrantArgs {
     #[arg(long, env = "KUBIYA_USER_EMAIL")]
     pub user: Option<String>,
     /// How long (e.g. PT1H or 1h30m); capped to the access's maximum, which is the default.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Why the access is needed (recorded in the audit log).
     #[arg(long)]
