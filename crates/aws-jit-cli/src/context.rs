@@ -121,6 +121,9 @@ pub fn settings() -> Result<Settings, Failure> {
     if let Some(lease) = env_duration("AWS_JIT_LOCK_LEASE")? {
         settings.lock_lease = lease.to_std();
     }
+    if let Some(base) = env_duration("AWS_JIT_RETRY_BASE")? {
+        settings.retry_base = base.to_std();
+    }
     if let (Ok(arn), Ok(id)) = (
         std::env::var("AWS_JIT_SSO_INSTANCE_ARN"),
         std::env::var("AWS_JIT_IDENTITY_STORE_ID"),

@@ -378,3 +378,160 @@ async fn a_warm_grant_makes_at_most_three_aws_calls() {
     assert!(revoke.status.success());
     assert_eq!(aws_calls(&revoke), 1);
 }
+
+mod crash_recovery {
+    //! A crash is simulated by writing the records a killed process leaves behind (through
+    //! the real store, with the lapsed lock a dead holder leaves), plus the AWS state it
+    //! may have left; then `aws-jit sweep` must converge.
+
+    use super::*;
+    use aws_jit_app::ports::{GrantChange, GrantStore, LockOp};
+    use aws_jit_core::grant::NewGrant;
+    use aws_jit_core::{
+        AccessOrigin, AuditAction, AuditEvent, Catalog, ConfigFile, ConfigSource, GrantId,
+        GrantStatus, UserEmail,
+    };
+    use jiff::{SignedDuration, Timestamp};
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "tests build records for the real clock"
+    )]
+    fn now() -> Timestamp {
+        Timestamp::now()
+    }
+
+    async fn store(tool: &Tool) -> std::sync::Arc<dyn GrantStore> {
+        aws_jit_store::open(&tool.db()).await.unwrap()
+    }
+
+    /// Writes a grant as a process that died while provisioning it would have left it.
+    async fn leave_provisioning(f: &Fixture, tool: &Tool, origin: AccessOrigin) -> String {
+        let text = std::fs::read_to_string(tool.config_dir.join("access_configs.json")).unwrap();
+        let catalog = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text: &text,
+        }])
+        .unwrap();
+        let user = UserEmail::parse(&f.email).unwrap();
+        let id = unique("crash");
+        let at = now() - SignedDuration::from_secs(5);
+        let grant = NewGrant {
+            id: GrantId::new(id.clone()),
+            access: &catalog.accesses()[0],
+            user: &user,
+            requested_by: "tester",
+            principal_id: Some(f.user_id.clone()),
+            instance_arn: Some(f.aws.instance_arn.clone()),
+            permission_set_arn: Some(f.permission_set_arn.clone()),
+            reason: None,
+            now: at,
+            expires_at: at + SignedDuration::from_secs(3_600),
+        }
+        .into_grant();
+        let event = AuditEvent {
+            seq: 0,
+            time: at,
+            actor: "tester".to_owned(),
+            action: AuditAction::GrantRequested,
+            grant_id: id.clone(),
+            access: grant.access.clone(),
+            user: grant.user.clone(),
+            detail: String::new(),
+        };
+        let store = store(tool).await;
+        // The lease lapsed a second ago: its holder is dead.
+        let lapsed = now() - SignedDuration::from_secs(1);
+        store
+            .insert_grant(&grant, &event, lapsed, at)
+            .await
+            .unwrap();
+        if origin != AccessOrigin::Unknown {
+            let mut intent = grant.clone();
+            intent.origin = origin;
+            intent.version = 1;
+            let change = GrantChange {
+                grant: intent,
+                expected_version: 0,
+                event: None,
+                lock: LockOp::Keep,
+                next_attempt_at: None,
+            };
+            store.apply(&change, at).await.unwrap();
+        }
+        id
+    }
+
+    #[tokio::test]
+    async fn a_grant_interrupted_after_creating_the_assignment_is_undone() {
+        let f = Fixture::new().await;
+        let tool = f.tool("1h");
+        let id = leave_provisioning(&f, &tool, AccessOrigin::CreatedByTool).await;
+        f.aws
+            .assign(&f.account, &f.permission_set_arn, &f.user_id)
+            .await;
+        let report = tool.json(&["sweep"]);
+        assert_eq!(report["undone"][0], id.as_str(), "{report}");
+        assert_eq!(f.assignments().await, 0);
+        let actions = tool.audit_actions(&id);
+        assert_eq!(actions.last().unwrap(), "grant.failed");
+        assert_eq!(terminal_count(&actions), 1);
+    }
+
+    #[tokio::test]
+    async fn a_grant_interrupted_before_reaching_aws_is_closed_without_touching_aws() {
+        let f = Fixture::new().await;
+        // Standing access the interrupted grant never touched must survive the undo.
+        f.aws
+            .assign(&f.account, &f.permission_set_arn, &f.user_id)
+            .await;
+        let tool = f.tool("1h");
+        let id = leave_provisioning(&f, &tool, AccessOrigin::Unknown).await;
+        let report = tool.json(&["sweep"]);
+        assert_eq!(report["undone"][0], id.as_str(), "{report}");
+        assert_eq!(f.assignments().await, 1);
+        let g = store(&tool)
+            .await
+            .grant(&GrantId::new(id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.status, GrantStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_revoke_that_fails_in_aws_stays_due_and_a_later_sweep_finishes_it() {
+        let f = Fixture::new().await;
+        let tool = f.tool("1h");
+        let grant = tool.json(&["grant", "jit", "--user", &f.email]);
+        let id = grant["id"].as_str().unwrap();
+        // AWS unreachable: a closed port.
+        let out = tool
+            .command(&["revoke", "--grant", id])
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("AWS_JIT_RETRY_BASE", "1s")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("will retry"), "{err}");
+        assert_eq!(f.assignments().await, 1, "still there: the revoke failed");
+        let g = store(&tool)
+            .await
+            .grant(&GrantId::new(id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.status, GrantStatus::Revoking);
+        assert_eq!(g.attempts, 1);
+
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        let report = tool.json(&["sweep"]);
+        assert_eq!(report["revoked"][0], id, "{report}");
+        assert_eq!(f.assignments().await, 0);
+        let actions = tool.audit_actions(id);
+        assert!(actions.contains(&"grant.revoke_failed".to_owned()));
+        assert_eq!(actions.last().unwrap(), "grant.revoked");
+        assert_eq!(terminal_count(&actions), 1);
+    }
+}
