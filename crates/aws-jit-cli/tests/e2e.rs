@@ -2,6 +2,12 @@
 //! SQLite store. What the tool did in AWS is checked through the SDK, never the store.
 //! One test binary on purpose: each one re-links the AWS SDK.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

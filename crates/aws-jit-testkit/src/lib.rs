@@ -7,7 +7,8 @@
 #![allow(
     clippy::expect_used,
     clippy::panic,
-    reason = "test support fails loudly"
+    clippy::zombie_processes,
+    reason = "test support fails loudly; moto lives as long as the test process"
 )]
 
 use std::io::{BufRead, BufReader};
