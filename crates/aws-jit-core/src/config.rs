@@ -370,12 +370,14 @@ pub enum AddressError {
         known: Vec<String>,
     },
     /// Several accesses matched.
-    #[error("`{query}` matches several accesses: {}; use the entry key", .candidates.join(", "))]
+    #[error("`{query}` matches several accesses: {}; {hint}", .candidates.join(", "))]
     Ambiguous {
         /// What the user asked for.
         query: String,
         /// `file: key` of each match.
         candidates: Vec<String>,
+        /// How to get out of it.
+        hint: &'static str,
     },
 }
 
@@ -432,9 +434,13 @@ impl Catalog {
                     .collect(),
             }),
             several => {
-                // Several entries with the same key in different files: an exact key match
-                // does not disambiguate, so list them all.
+                let same_key = several.iter().all(|a| a.key == query);
                 Err(AddressError::Ambiguous {
+                    hint: if same_key {
+                        "rename one of the entries: keys must differ to be addressed"
+                    } else {
+                        "use the entry key"
+                    },
                     query: query.to_owned(),
                     candidates: several
                         .iter()
@@ -777,6 +783,27 @@ mod tests {
             err,
             "no access is called `prod`: run `aws-jit accesses` to list them (known: `DB Access to Staging`)"
         );
+    }
+
+    #[test]
+    fn a_name_shared_by_both_files_is_ambiguous_and_lists_the_candidates() {
+        let s3 = r#"{"DB Access to Staging": {"name": "Staging Buckets", "buckets": ["staging-data"], "policy_template": "S3ReadOnlyPolicy", "session_duration": "1h"}}"#;
+        let catalog = Catalog::parse(&[
+            ConfigSource {
+                file: ConfigFile::AccessConfigs,
+                text: SEED_SSO,
+            },
+            ConfigSource {
+                file: ConfigFile::S3Configs,
+                text: s3,
+            },
+        ])
+        .unwrap();
+        assert_eq!(
+            catalog.find("DB Access to Staging").unwrap_err().to_string(),
+            "`DB Access to Staging` matches several accesses: `DB Access to Staging` in access_configs.json, `DB Access to Staging` in s3_configs.json; rename one of the entries: keys must differ to be addressed"
+        );
+        assert_eq!(catalog.find("staging_buckets").unwrap().source, ConfigFile::S3Configs);
     }
 
     #[test]
