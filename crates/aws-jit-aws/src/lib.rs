@@ -52,9 +52,25 @@ pub struct Aws {
     pub calls: CallCounter,
 }
 
+/// Whether every configured AWS endpoint is plain HTTP (a local emulator or proxy).
+///
+/// Then the SDK gets an HTTP client without TLS: building the TLS one loads and parses the
+/// system's root certificates, which costs more than the rest of a CLI run's start-up.
+fn endpoints_are_plain_http() -> bool {
+    let endpoints: Vec<String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_ENDPOINT_URL"))
+        .map(|(_, v)| v)
+        .collect();
+    !endpoints.is_empty() && endpoints.iter().all(|e| e.starts_with("http://"))
+}
+
 /// Loads the SDK configuration and builds the clients.
 pub async fn connect(settings: &AwsSettings) -> Aws {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if endpoints_are_plain_http() {
+        loader = loader.http_client(aws_smithy_http_client::Builder::new().build_http());
+    }
+    let sdk = loader
         .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
         .timeout_config(
             TimeoutConfig::builder()

@@ -800,10 +800,16 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            catalog.find("DB Access to Staging").unwrap_err().to_string(),
+            catalog
+                .find("DB Access to Staging")
+                .unwrap_err()
+                .to_string(),
             "`DB Access to Staging` matches several accesses: `DB Access to Staging` in access_configs.json, `DB Access to Staging` in s3_configs.json; rename one of the entries: keys must differ to be addressed"
         );
-        assert_eq!(catalog.find("staging_buckets").unwrap().source, ConfigFile::S3Configs);
+        assert_eq!(
+            catalog.find("staging_buckets").unwrap().source,
+            ConfigFile::S3Configs
+        );
     }
 
     #[test]

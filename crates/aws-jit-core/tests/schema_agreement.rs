@@ -15,7 +15,10 @@ fn the_schemas_and_the_loader_agree_on_the_corpus() {
     let access = jsonschema::validator_for(&serde_json::from_str(ACCESS_SCHEMA).unwrap()).unwrap();
     let s3 = jsonschema::validator_for(&serde_json::from_str(S3_SCHEMA).unwrap()).unwrap();
     let mut checked = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
