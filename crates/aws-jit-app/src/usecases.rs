@@ -273,17 +273,18 @@ impl Jit {
         }
     }
 
-    /// Inserts the grant, waiting while another change to the same target is in progress.
-    async fn insert_locked(&self, grant: &Grant, event: &AuditEvent) -> Result<(), AppError> {
+    /// Runs a store write that takes a target lock, retrying while another process holds
+    /// it, for at most `lock_wait`. `write` gets the current time.
+    async fn wait_for_target<T, F, Fut>(&self, mut write: F) -> Result<T, AppError>
+    where
+        F: FnMut(Timestamp) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
         let started = self.clock.now();
         let mut delay = Duration::from_millis(50);
         loop {
             let now = self.clock.now();
-            match self
-                .store
-                .insert_grant(grant, event, self.lease_until(now), now)
-                .await
-            {
+            match write(now).await {
                 Err(StoreError::TargetBusy { .. })
                     if now.duration_since(started).unsigned_abs() < self.settings.lock_wait =>
                 {
@@ -295,23 +296,28 @@ impl Jit {
         }
     }
 
-    /// Applies a change that takes the target's lock, waiting while it is busy.
-    async fn apply_locked(&self, change: &mut GrantChange) -> Result<(), AppError> {
-        let started = self.clock.now();
-        let mut delay = Duration::from_millis(50);
-        loop {
-            let now = self.clock.now();
-            change.lock = LockOp::Acquire(self.lease_until(now));
-            match self.store.apply(change, now).await {
-                Err(StoreError::TargetBusy { .. })
-                    if now.duration_since(started).unsigned_abs() < self.settings.lock_wait =>
-                {
-                    self.clock.sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(1));
-                }
-                other => return other.map_err(AppError::from),
+    /// Inserts the grant, taking its target's lock.
+    async fn insert_locked(&self, grant: &Grant, event: &AuditEvent) -> Result<(), AppError> {
+        self.wait_for_target(|now| {
+            self.store
+                .insert_grant(grant, event, self.lease_until(now), now)
+        })
+        .await
+    }
+
+    /// Applies a change that takes the target's lock.
+    async fn apply_locked(&self, change: GrantChange) -> Result<Grant, AppError> {
+        self.wait_for_target(|now| {
+            let change = GrantChange {
+                lock: LockOp::Acquire(self.lease_until(now)),
+                ..change.clone()
+            };
+            async move {
+                self.store.apply(&change, now).await?;
+                Ok(change.grant)
             }
-        }
+        })
+        .await
     }
 
     fn event(&self, grant: &Grant, actor: &str, action: AuditAction, detail: String) -> AuditEvent {
@@ -627,15 +633,15 @@ impl Jit {
             ))
         };
         revoking.version = grant.version + 1;
-        let mut change = GrantChange {
-            grant: revoking,
-            expected_version: grant.version,
-            event,
-            lock: LockOp::Keep,
-            next_attempt_at: None,
-        };
-        self.apply_locked(&mut change).await?;
-        let revoking = change.grant;
+        let revoking = self
+            .apply_locked(GrantChange {
+                grant: revoking,
+                expected_version: grant.version,
+                event,
+                lock: LockOp::Keep,
+                next_attempt_at: None,
+            })
+            .await?;
         self.remove_access(revoking, actor).await
     }
 
