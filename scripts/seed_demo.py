@@ -26,6 +26,16 @@ def main() -> None:
         ids.create_user(IdentityStoreId=store_id, UserName=email, DisplayName=local.title(),
                         Name={"GivenName": local.title(), "FamilyName": "Demo"},
                         Emails=[{"Value": email, "Type": "work", "Primary": True}])
+    iam = boto3.client("iam", **kw)
+    s3 = boto3.client("s3", **kw)
+    for email in users:
+        iam.create_user(UserName=email, Tags=[{"Key": "email", "Value": email}])
+    s3_path = os.path.join(config_dir, "s3_configs.json")
+    if os.path.exists(s3_path):
+        with open(s3_path) as f:
+            for entry in json.load(f).values():
+                for bucket in entry["buckets"]:
+                    s3.create_bucket(Bucket=bucket)
     path = os.path.join(config_dir, "access_configs.json")
     names = set()
     if os.path.exists(path):

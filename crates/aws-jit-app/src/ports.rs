@@ -172,6 +172,8 @@ pub struct Assignment {
 pub enum ProviderErrorKind {
     /// The thing does not exist.
     NotFound,
+    /// The thing exists already (e.g. a policy name is taken).
+    AlreadyExists,
     /// The tool's credentials may not do this.
     AccessDenied,
     /// AWS asked us to slow down (retryable).
@@ -229,4 +231,99 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
 
     /// Deletes the assignment and waits (bounded) for the outcome; absent counts as done.
     async fn delete_assignment(&self, assignment: &Assignment) -> Result<(), ProviderError>;
+}
+
+/// An IAM user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamUser {
+    /// The user name.
+    pub name: String,
+    /// `arn:PARTITION:iam::ACCOUNT:user/PATH/NAME`.
+    pub arn: String,
+    /// The user's tags (key, value).
+    pub tags: Vec<(String, String)>,
+}
+
+impl IamUser {
+    /// The account id from the ARN.
+    pub fn account_id(&self) -> Option<&str> {
+        self.arn.split(':').nth(4)
+    }
+
+    /// The partition from the ARN (`aws`, `aws-us-gov`, `aws-cn`).
+    pub fn partition(&self) -> Option<&str> {
+        self.arn.split(':').nth(1)
+    }
+
+    /// Whether the user's `email` tag matches, case-insensitively.
+    pub fn has_email_tag(&self, email: &UserEmail) -> bool {
+        let wanted = email.normalized();
+        self.tags
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("email") && v.trim().to_lowercase() == wanted)
+    }
+}
+
+/// A customer-managed policy to create for one grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPolicy {
+    /// Its deterministic name.
+    pub name: String,
+    /// Its path (`/aws-jit/`).
+    pub path: String,
+    /// The document (JSON).
+    pub document: String,
+    /// A description, also a marker of the tool's ownership.
+    pub description: String,
+    /// Tags identifying the grant.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A policy found under the tool's path, with its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundPolicy {
+    /// Its ARN.
+    pub arn: String,
+    /// Its name.
+    pub name: String,
+    /// Its tags.
+    pub tags: Vec<(String, String)>,
+}
+
+/// IAM, as the S3 use cases need it.
+#[async_trait]
+pub trait Iam: Send + Sync + std::fmt::Debug {
+    /// The user with this name, with its tags.
+    async fn get_user(&self, name: &str) -> Result<Option<IamUser>, ProviderError>;
+
+    /// The first user whose `email` tag matches (lists every user: the slow path).
+    async fn scan_users_by_email(
+        &self,
+        email: &UserEmail,
+    ) -> Result<Option<IamUser>, ProviderError>;
+
+    /// Whether a policy with this ARN exists.
+    async fn policy_exists(&self, arn: &str) -> Result<bool, ProviderError>;
+
+    /// Whether the policy is attached to the user.
+    async fn policy_attached(&self, user: &str, policy_arn: &str) -> Result<bool, ProviderError>;
+
+    /// Creates a policy; returns its ARN.
+    async fn create_policy(&self, policy: &NewPolicy) -> Result<String, ProviderError>;
+
+    /// Attaches a policy to a user.
+    async fn attach_policy(&self, user: &str, policy_arn: &str) -> Result<(), ProviderError>;
+
+    /// Detaches a policy from a user; not attached counts as done.
+    async fn detach_policy(&self, user: &str, policy_arn: &str) -> Result<(), ProviderError>;
+
+    /// Deletes a generated policy (detaching it from any other entity first); absent
+    /// counts as done.
+    async fn delete_policy(&self, policy_arn: &str) -> Result<(), ProviderError>;
+
+    /// Every policy under `path`, with its tags.
+    async fn policies_under(&self, path: &str) -> Result<Vec<FoundPolicy>, ProviderError>;
+
+    /// The account and partition of the tool's own credentials.
+    async fn caller_account(&self) -> Result<(String, String), ProviderError>;
 }

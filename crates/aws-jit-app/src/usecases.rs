@@ -16,10 +16,49 @@ use aws_jit_core::{
 };
 use jiff::Timestamp;
 
-use crate::ports::{
-    Assignment, Clock, GrantChange, GrantFilter, GrantStore, IdentityCenter, Instance, LockOp,
-    ProviderError, StoreError,
+use aws_jit_core::policy::{
+    BuiltinTemplate, GENERATED_POLICY_PATH, PolicyError, generated_policy_name, render_s3_policy,
 };
+
+use crate::ports::{
+    Assignment, Clock, GrantChange, GrantFilter, GrantStore, Iam, IamUser, IdentityCenter,
+    Instance, LockOp, NewPolicy, ProviderError, ProviderErrorKind, StoreError,
+};
+
+/// The tag naming the grant on everything the tool creates in AWS.
+pub const TAG_GRANT: &str = "aws-jit:grant-id";
+
+/// What a grant changes in AWS.
+#[derive(Debug, Clone)]
+enum AwsTarget {
+    /// An Identity Center account assignment.
+    Assignment(Assignment),
+    /// An existing policy attached to an IAM user (never deleted).
+    Attachment { user: String, policy_arn: String },
+    /// A policy generated for this grant alone, created, attached, and deleted at the end.
+    GeneratedPolicy { user: String, policy: NewPolicy },
+}
+
+impl AwsTarget {
+    fn created(&self) -> &'static str {
+        match self {
+            AwsTarget::Assignment(_) => "assignment created",
+            AwsTarget::Attachment { .. } => "policy attached",
+            AwsTarget::GeneratedPolicy { .. } => "policy generated and attached",
+        }
+    }
+}
+
+/// The AWS identifiers a grant needs, resolved before anything is recorded.
+#[derive(Debug)]
+struct Resolved {
+    principal_id: Option<String>,
+    instance_arn: Option<String>,
+    permission_set_arn: Option<String>,
+    iam_user: Option<String>,
+    policy_arn: Option<String>,
+    target: AwsTarget,
+}
 
 /// Tunables of the use cases.
 #[derive(Debug, Clone)]
@@ -36,6 +75,8 @@ pub struct Settings {
     pub retry_max: Duration,
     /// A configured instance, skipping discovery.
     pub instance: Option<Instance>,
+    /// Whether `sweep` also looks for generated policies left behind (S3 accesses exist).
+    pub scan_generated_policies: bool,
 }
 
 impl Default for Settings {
@@ -47,6 +88,7 @@ impl Default for Settings {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
             instance: None,
+            scan_generated_policies: false,
         }
     }
 }
@@ -58,6 +100,17 @@ pub enum AppError {
     /// No Identity Center user has this email (or user name).
     #[error("no IAM Identity Center user has the email or user name `{0}`")]
     UnknownUser(String),
+    /// No IAM user has this name or `email` tag.
+    #[error("no IAM user is named `{0}` or has it as its `email` tag")]
+    UnknownIamUser(String),
+    /// The policy named by an S3 access's template does not exist.
+    #[error(
+        "policy `{0}` does not exist (neither customer-managed in the account nor AWS-managed)"
+    )]
+    UnknownPolicy(String),
+    /// The policy cannot be generated.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// The permission set named by the access does not exist.
     #[error("permission set `{0}` does not exist in the IAM Identity Center instance")]
     UnknownPermissionSet(String),
@@ -80,9 +133,6 @@ pub enum AppError {
         /// Its terminal status.
         status: GrantStatus,
     },
-    /// The access kind is not handled by this build.
-    #[error("access `{0}` is an S3 access: S3 grants are not available yet")]
-    Unsupported(String),
     /// A status change the lifecycle does not allow (a bug or a concurrent change).
     #[error(transparent)]
     InvalidTransition(#[from] aws_jit_core::grant::TransitionError),
@@ -160,6 +210,11 @@ pub struct SweepReport {
     pub failed: Vec<(String, String)>,
     /// Grants skipped because another process is working on them.
     pub busy: Vec<String>,
+    /// Generated policies of ended grants that were still in AWS, now deleted.
+    pub orphans_removed: Vec<String>,
+    /// Policies under the tool's path that no grant in this store accounts for: reported,
+    /// never touched (another installation may own them).
+    pub orphans_unknown: Vec<String>,
 }
 
 /// The actor name for work the tool does by itself.
@@ -178,6 +233,7 @@ fn permission_set_cache_key(instance: &Instance, name: &str) -> String {
 pub struct Jit {
     store: Arc<dyn GrantStore>,
     sso: Arc<dyn IdentityCenter>,
+    iam: Arc<dyn Iam>,
     clock: Arc<dyn Clock>,
     settings: Settings,
 }
@@ -187,15 +243,22 @@ impl Jit {
     pub fn new(
         store: Arc<dyn GrantStore>,
         sso: Arc<dyn IdentityCenter>,
+        iam: Arc<dyn Iam>,
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
         Jit {
             store,
             sso,
+            iam,
             clock,
             settings,
         }
+    }
+
+    /// The settings, to adjust after wiring.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
     }
 
     /// The store, for queries.
@@ -229,15 +292,17 @@ impl Jit {
     }
 
     /// Forgets cached AWS lookups (after AWS said a cached id no longer exists).
-    async fn forget_cached(
-        &self,
-        instance: &Instance,
-        permission_set: &str,
-    ) -> Result<(), AppError> {
-        self.store.cache_delete(CACHE_INSTANCE).await?;
-        self.store
-            .cache_delete(&permission_set_cache_key(instance, permission_set))
-            .await?;
+    async fn forget_cached(&self, access: &Access) -> Result<(), AppError> {
+        if let AccessTarget::IdentityCenter { permission_set, .. } = &access.target {
+            let instance = self.instance().await?;
+            self.store.cache_delete(CACHE_INSTANCE).await?;
+            self.store
+                .cache_delete(&permission_set_cache_key(
+                    &instance,
+                    permission_set.as_str(),
+                ))
+                .await?;
+        }
         Ok(())
     }
 
@@ -269,7 +334,17 @@ impl Jit {
                     .await
                     .map(drop)
             }
-            AccessTarget::S3 { .. } => Ok(()),
+            AccessTarget::S3 {
+                policy_template, ..
+            } => {
+                if BuiltinTemplate::parse(policy_template).is_some() {
+                    return Ok(());
+                }
+                let (account, partition) = self.iam.caller_account().await?;
+                self.existing_policy_arn(policy_template, &account, &partition)
+                    .await
+                    .map(drop)
+            }
         }
     }
 
@@ -354,44 +429,31 @@ impl Jit {
         Ok(change.grant)
     }
 
-    /// Grants an access: resolve, record, create the assignment, activate.
+    /// Grants an access: resolve, record, create the access in AWS, activate.
     #[tracing::instrument(skip_all, fields(access = %request.access.key, user = %request.user))]
     pub async fn grant(&self, request: GrantRequest<'_>) -> Result<GrantOutcome, AppError> {
         let access = request.access;
-        let AccessTarget::IdentityCenter {
-            account_id,
-            permission_set,
-        } = &access.target
-        else {
-            return Err(AppError::Unsupported(access.key.clone()));
-        };
         let duration = effective_duration(
             request.duration,
             access.session_duration,
             self.settings.global_max,
         );
-        let instance = self.instance().await?;
-        let principal_id = self
-            .sso
-            .find_user(&instance, &request.user)
-            .await?
-            .ok_or_else(|| AppError::UnknownUser(request.user.to_string()))?;
-        let permission_set_arn = self
-            .permission_set_arn(&instance, permission_set.as_str())
-            .await?;
-
         let now = self.clock.now();
+        let id = GrantId::new(new_grant_id(now));
         let expires_at = now
             .saturating_add(duration.duration.to_signed())
             .unwrap_or(now);
+        let resolved = self.resolve(access, &request.user, &id, expires_at).await?;
         let grant = NewGrant {
-            id: GrantId::new(new_grant_id(now)),
+            id,
             access,
             user: &request.user,
             requested_by: &request.requested_by,
-            principal_id: Some(principal_id.clone()),
-            instance_arn: Some(instance.arn.clone()),
-            permission_set_arn: Some(permission_set_arn.clone()),
+            principal_id: resolved.principal_id.clone(),
+            instance_arn: resolved.instance_arn.clone(),
+            permission_set_arn: resolved.permission_set_arn.clone(),
+            iam_user: resolved.iam_user.clone(),
+            policy_arn: resolved.policy_arn.clone(),
             reason: request.reason.clone(),
             now,
             expires_at,
@@ -412,14 +474,8 @@ impl Jit {
         );
         self.insert_locked(&grant, &requested).await?;
 
-        let assignment = Assignment {
-            instance_arn: instance.arn.clone(),
-            account_id: account_id.to_string(),
-            permission_set_arn,
-            principal_id,
-        };
         match self
-            .provision(&grant, &assignment, &request.requested_by)
+            .provision(&grant, &resolved.target, &request.requested_by)
             .await
         {
             Ok((grant, origin)) => Ok(GrantOutcome {
@@ -428,29 +484,178 @@ impl Jit {
                 origin,
             }),
             Err(e) => {
-                if matches!(&e, AppError::ProvisioningFailed { source, .. } if source.kind == crate::ports::ProviderErrorKind::NotFound)
+                if matches!(&e, AppError::ProvisioningFailed { source, .. } if source.kind == ProviderErrorKind::NotFound)
                 {
                     // A cached id may be stale (e.g. the permission set was recreated).
-                    self.forget_cached(&instance, permission_set.as_str())
-                        .await?;
+                    self.forget_cached(access).await?;
                 }
                 Err(e)
             }
         }
     }
 
-    /// Creates (or joins) the assignment for a recorded grant that holds its target lock.
+    /// Resolves everything a grant needs from AWS, read-only: nothing is recorded yet.
+    async fn resolve(
+        &self,
+        access: &Access,
+        user: &UserEmail,
+        id: &GrantId,
+        expires_at: Timestamp,
+    ) -> Result<Resolved, AppError> {
+        match &access.target {
+            AccessTarget::IdentityCenter {
+                account_id,
+                permission_set,
+            } => {
+                let instance = self.instance().await?;
+                let principal_id = self
+                    .sso
+                    .find_user(&instance, user)
+                    .await?
+                    .ok_or_else(|| AppError::UnknownUser(user.to_string()))?;
+                let permission_set_arn = self
+                    .permission_set_arn(&instance, permission_set.as_str())
+                    .await?;
+                Ok(Resolved {
+                    principal_id: Some(principal_id.clone()),
+                    instance_arn: Some(instance.arn.clone()),
+                    permission_set_arn: Some(permission_set_arn.clone()),
+                    iam_user: None,
+                    policy_arn: None,
+                    target: AwsTarget::Assignment(Assignment {
+                        instance_arn: instance.arn,
+                        account_id: account_id.to_string(),
+                        permission_set_arn,
+                        principal_id,
+                    }),
+                })
+            }
+            AccessTarget::S3 {
+                buckets,
+                policy_template,
+            } => {
+                let iam_user = self.iam_user(user).await?;
+                let account = iam_user.account_id().unwrap_or_default().to_owned();
+                let partition = iam_user.partition().unwrap_or("aws").to_owned();
+                let (policy_arn, target) = match BuiltinTemplate::parse(policy_template) {
+                    Some(template) => {
+                        let document =
+                            render_s3_policy(template, buckets, &partition, Some(expires_at))?;
+                        let name = generated_policy_name(&access.slug, user.as_str(), id.as_str());
+                        let arn = format!(
+                            "arn:{partition}:iam::{account}:policy{GENERATED_POLICY_PATH}{name}"
+                        );
+                        let policy = NewPolicy {
+                            name,
+                            path: GENERATED_POLICY_PATH.to_owned(),
+                            document: document.to_json(),
+                            description: format!(
+                                "aws-jit grant {id} of `{}` for {}; deleted when the grant ends",
+                                access.key,
+                                user.normalized()
+                            ),
+                            tags: vec![
+                                (TAG_GRANT.to_owned(), id.to_string()),
+                                ("aws-jit:access".to_owned(), access.slug.clone()),
+                                ("aws-jit:user".to_owned(), user.normalized()),
+                            ],
+                        };
+                        let target = AwsTarget::GeneratedPolicy {
+                            user: iam_user.name.clone(),
+                            policy,
+                        };
+                        (arn, target)
+                    }
+                    None => {
+                        let arn = self
+                            .existing_policy_arn(policy_template, &account, &partition)
+                            .await?;
+                        let target = AwsTarget::Attachment {
+                            user: iam_user.name.clone(),
+                            policy_arn: arn.clone(),
+                        };
+                        (arn, target)
+                    }
+                };
+                Ok(Resolved {
+                    principal_id: None,
+                    instance_arn: None,
+                    permission_set_arn: None,
+                    iam_user: Some(iam_user.name),
+                    policy_arn: Some(policy_arn),
+                    target,
+                })
+            }
+        }
+    }
+
+    /// The IAM user for an email: the user named by it (one call in the common case), else
+    /// the user whose `email` tag matches, remembered in the store so that only the first
+    /// lookup lists the account's users.
+    pub async fn iam_user(&self, email: &UserEmail) -> Result<IamUser, AppError> {
+        let lower = email.normalized();
+        if let Some(user) = self.iam.get_user(email.as_str()).await? {
+            return Ok(user);
+        }
+        if lower != email.as_str()
+            && let Some(user) = self.iam.get_user(&lower).await?
+        {
+            return Ok(user);
+        }
+        let key = format!("iam.user-by-email:{lower}");
+        if let Some(name) = self.store.cache_get(&key).await?
+            && let Some(user) = self.iam.get_user(&name).await?
+            && user.has_email_tag(email)
+        {
+            return Ok(user);
+        }
+        let user = self
+            .iam
+            .scan_users_by_email(email)
+            .await?
+            .ok_or_else(|| AppError::UnknownIamUser(email.to_string()))?;
+        self.store
+            .cache_put(&key, &user.name, self.clock.now())
+            .await?;
+        Ok(user)
+    }
+
+    /// The ARN of an existing policy named by a template: an ARN as given, else a
+    /// customer-managed policy of the account, else an AWS-managed one.
+    async fn existing_policy_arn(
+        &self,
+        template: &str,
+        account: &str,
+        partition: &str,
+    ) -> Result<String, AppError> {
+        let candidates = if template.starts_with("arn:") {
+            vec![template.to_owned()]
+        } else {
+            vec![
+                format!("arn:{partition}:iam::{account}:policy/{template}"),
+                format!("arn:{partition}:iam::aws:policy/{template}"),
+            ]
+        };
+        for arn in candidates {
+            if self.iam.policy_exists(&arn).await? {
+                return Ok(arn);
+            }
+        }
+        Err(AppError::UnknownPolicy(template.to_owned()))
+    }
+
+    /// Creates (or joins) the AWS access for a recorded grant that holds its target lock.
     async fn provision(
         &self,
         grant: &Grant,
-        assignment: &Assignment,
+        target: &AwsTarget,
         actor: &str,
     ) -> Result<(Grant, AccessOrigin), AppError> {
         let others = self.others_on_target(grant, &GrantStatus::ALL).await?;
         let tool_owned = others
             .iter()
             .any(|g| g.status.may_hold_access() && g.origin == AccessOrigin::CreatedByTool);
-        let exists = match self.sso.assignment_exists(assignment).await {
+        let exists = match self.exists(target).await {
             Ok(exists) => exists,
             Err(e) => return self.fail_provisioning(grant, actor, e).await,
         };
@@ -461,9 +666,9 @@ impl Jit {
                 AccessOrigin::Preexisting
             };
             let how = if tool_owned {
-                "joined the assignment of another live grant"
+                "joined the access of another live grant"
             } else {
-                "the user already held this assignment (standing access): it will be left in place"
+                "the user already held this access (standing access): it will be left in place"
             };
             (grant.clone(), origin, how)
         } else {
@@ -471,18 +676,16 @@ impl Jit {
             let mut intent = grant.clone();
             intent.origin = AccessOrigin::CreatedByTool;
             let intent = self.write(grant, intent, None, LockOp::Keep, None).await?;
-            if let Err(e) = self.sso.create_assignment(assignment).await {
-                return self.undo_failed_create(&intent, assignment, actor, e).await;
+            if let Err(e) = self.create(target).await {
+                return self.undo_failed_create(&intent, actor, e).await;
             }
-            (intent, AccessOrigin::CreatedByTool, "assignment created")
+            (intent, AccessOrigin::CreatedByTool, target.created())
         };
         let now = self.clock.now();
         let mut active = grant.clone();
-        let length = grant.expires_at.duration_since(grant.requested_at);
         active.status = grant.status.apply(GrantEvent::Activated, None)?;
         active.origin = origin;
         active.granted_at = Some(now);
-        active.expires_at = now.saturating_add(length).unwrap_or(grant.expires_at);
         let event = self.event(
             &grant,
             actor,
@@ -493,6 +696,33 @@ impl Jit {
             .write(&grant, active, Some(event), LockOp::Release, None)
             .await?;
         Ok((active, origin))
+    }
+
+    async fn exists(&self, target: &AwsTarget) -> Result<bool, ProviderError> {
+        match target {
+            AwsTarget::Assignment(a) => self.sso.assignment_exists(a).await,
+            AwsTarget::Attachment { user, policy_arn } => {
+                self.iam.policy_attached(user, policy_arn).await
+            }
+            // Named after this grant alone: it cannot exist before the grant.
+            AwsTarget::GeneratedPolicy { .. } => Ok(false),
+        }
+    }
+
+    async fn create(&self, target: &AwsTarget) -> Result<(), ProviderError> {
+        match target {
+            AwsTarget::Assignment(a) => self.sso.create_assignment(a).await,
+            AwsTarget::Attachment { user, policy_arn } => {
+                self.iam.attach_policy(user, policy_arn).await
+            }
+            AwsTarget::GeneratedPolicy { user, policy } => {
+                let arn = match self.iam.create_policy(policy).await {
+                    Ok(arn) => arn,
+                    Err(e) => return Err(e),
+                };
+                self.iam.attach_policy(user, &arn).await
+            }
+        }
     }
 
     async fn fail_provisioning<T>(
@@ -519,14 +749,13 @@ impl Jit {
     async fn undo_failed_create<T>(
         &self,
         grant: &Grant,
-        assignment: &Assignment,
         actor: &str,
         error: ProviderError,
     ) -> Result<T, AppError> {
-        let cleanup = if error.kind == crate::ports::ProviderErrorKind::Failed {
+        let cleanup = if error.kind == ProviderErrorKind::Failed {
             Ok(()) // AWS reported the creation as failed: nothing was created.
         } else {
-            self.sso.delete_assignment(assignment).await
+            self.remove_from_aws(grant).await
         };
         match cleanup {
             Ok(()) => self.fail_provisioning(grant, actor, error).await,
@@ -652,14 +881,13 @@ impl Jit {
             .await?;
         let kept = if let Some(other) = active_others.first() {
             Some(format!(
-                "assignment kept: grant `{}` on the same assignment is still active",
+                "access kept: grant `{}` on the same access is still active",
                 other.id
             ))
         } else {
             match grant.origin {
                 AccessOrigin::Preexisting => Some(
-                    "assignment kept: the user held it before this grant (standing access)"
-                        .to_owned(),
+                    "access kept: the user held it before this grant (standing access)".to_owned(),
                 ),
                 AccessOrigin::Unknown => {
                     Some("nothing to remove: the grant never reached AWS".to_owned())
@@ -668,7 +896,7 @@ impl Jit {
             }
         };
         if kept.is_none()
-            && let Err(error) = self.delete_for(&grant).await
+            && let Err(error) = self.remove_from_aws(&grant).await
         {
             return self.record_removal_failure(grant, actor, error).await;
         }
@@ -683,7 +911,7 @@ impl Jit {
         };
         let detail = kept
             .clone()
-            .unwrap_or_else(|| "assignment deleted".to_owned());
+            .unwrap_or_else(|| removed_detail(&grant).to_owned());
         let event = self.event(&grant, actor, action, detail);
         let ended = self
             .write(&grant, ended, Some(event), LockOp::Release, None)
@@ -691,13 +919,25 @@ impl Jit {
         Ok(RevokeOutcome { grant: ended, kept })
     }
 
-    async fn delete_for(&self, grant: &Grant) -> Result<(), ProviderError> {
+    /// Removes what the grant's record says the tool created or attached.
+    async fn remove_from_aws(&self, grant: &Grant) -> Result<(), ProviderError> {
         let missing = |what: &str| ProviderError {
-            kind: crate::ports::ProviderErrorKind::Other,
-            operation: "DeleteAccountAssignment",
+            kind: ProviderErrorKind::Other,
+            operation: "remove",
             message: format!("the grant record has no {what}"),
             source: None,
         };
+        if let Some(policy_arn) = &grant.policy_arn {
+            let user = grant
+                .iam_user
+                .as_deref()
+                .ok_or_else(|| missing("IAM user"))?;
+            self.iam.detach_policy(user, policy_arn).await?;
+            if grant.policy_generated {
+                self.iam.delete_policy(policy_arn).await?;
+            }
+            return Ok(());
+        }
         let assignment = Assignment {
             instance_arn: grant
                 .instance_arn
@@ -789,7 +1029,38 @@ impl Jit {
                 Err(e) => return Err(e),
             }
         }
+        if self.settings.scan_generated_policies {
+            self.remove_orphan_policies(&mut report).await?;
+        }
         Ok(report)
+    }
+
+    /// Deletes generated policies still present although their grant has ended. A policy
+    /// is removed only when the store knows its grant, the grant recorded exactly this
+    /// policy as generated, and the policy carries the grant's tag: never by name alone.
+    async fn remove_orphan_policies(&self, report: &mut SweepReport) -> Result<(), AppError> {
+        for policy in self.iam.policies_under(GENERATED_POLICY_PATH).await? {
+            let grant_id = policy
+                .tags
+                .iter()
+                .find(|(k, _)| k == TAG_GRANT)
+                .map(|(_, v)| GrantId::new(v.clone()));
+            let grant = match &grant_id {
+                Some(id) => self.store.grant(id).await?,
+                None => None,
+            };
+            match grant {
+                Some(g) if g.policy_generated && g.policy_arn.as_deref() == Some(&policy.arn) => {
+                    if g.status.is_terminal() {
+                        self.iam.delete_policy(&policy.arn).await?;
+                        tracing::warn!(grant_id = %g.id, policy = %policy.arn, "removed an orphaned generated policy");
+                        report.orphans_removed.push(policy.arn);
+                    }
+                }
+                _ => report.orphans_unknown.push(policy.arn),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -806,4 +1077,13 @@ fn new_grant_id(now: Timestamp) -> String {
 /// A timestamp truncated to whole seconds, for messages.
 fn whole_seconds(t: Timestamp) -> Timestamp {
     Timestamp::from_second(t.as_second()).unwrap_or(t)
+}
+
+/// What removing a grant's access did, for the audit log.
+fn removed_detail(grant: &Grant) -> &'static str {
+    match (&grant.policy_arn, grant.policy_generated) {
+        (Some(_), true) => "policy detached and deleted",
+        (Some(_), false) => "policy detached",
+        (None, _) => "assignment deleted",
+    }
 }

@@ -24,6 +24,9 @@ where
                     ProviderErrorKind::Throttled
                 }
                 "ConflictException" => ProviderErrorKind::Conflict,
+                "EntityAlreadyExists" | "EntityAlreadyExistsException" => {
+                    ProviderErrorKind::AlreadyExists
+                }
                 _ => ProviderErrorKind::Other,
             };
             let message = match service.message() {

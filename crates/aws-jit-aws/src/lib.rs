@@ -8,6 +8,7 @@
 
 mod calls;
 mod errors;
+mod iam;
 mod identity_center;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
 pub use calls::CallCounter;
+pub use iam::AwsIam;
 pub use identity_center::{AwsIdentityCenter, Patience};
 
 /// How to reach AWS.
@@ -48,6 +50,8 @@ impl Default for AwsSettings {
 pub struct Aws {
     /// Identity Center.
     pub identity_center: AwsIdentityCenter,
+    /// IAM.
+    pub iam: AwsIam,
     /// Calls made so far.
     pub calls: CallCounter,
 }
@@ -91,8 +95,19 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
             .interceptor(calls.clone())
             .build(),
     );
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
     Aws {
         identity_center: AwsIdentityCenter::new(sso, store, settings.patience.clone()),
+        iam: AwsIam::new(iam, sts),
         calls,
     }
 }

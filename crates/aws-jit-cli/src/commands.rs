@@ -5,6 +5,7 @@
 use anyhow::anyhow;
 use aws_jit_app::ports::{AuditQuery, GrantFilter};
 use aws_jit_app::{AppError, GrantRequest};
+use aws_jit_core::policy::BuiltinTemplate;
 use aws_jit_core::{AccessDuration, AccessTarget, GrantId, UserEmail};
 use serde::Serialize;
 
@@ -107,6 +108,11 @@ async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
                     access.source.file_name(),
                     access.key
                 )),
+                Err(AppError::UnknownPolicy(name)) => problems.push(format!(
+                    "{}: entry `{}`: field `policy_template`: `{name}` is not a built-in template and no such IAM policy exists",
+                    access.source.file_name(),
+                    access.key
+                )),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -169,9 +175,6 @@ async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
         .map(AccessDuration::parse)
         .transpose()
         .map_err(|e| invalid(anyhow::Error::new(e).context("--duration")))?;
-    if let AccessTarget::S3 { .. } = access.target {
-        return Err(AppError::Unsupported(access.key.clone()).into());
-    }
     let wired = wire(&cli.db).await?;
     let outcome = wired
         .jit
@@ -279,7 +282,17 @@ async fn grants(cli: &Cli, all: bool, user: Option<&str>) -> Result<(), Failure>
 }
 
 async fn sweep(cli: &Cli) -> Result<(), Failure> {
-    let wired = wire(&cli.db).await?;
+    // Generated policies exist only where S3 accesses use built-in templates: look for
+    // leftovers only then. The sweep itself needs no config.
+    let scan = match load_catalog(&cli.config_dir) {
+        Ok(catalog) => catalog.accesses().iter().any(|a| {
+            matches!(&a.target, AccessTarget::S3 { policy_template, .. }
+                if BuiltinTemplate::parse(policy_template).is_some())
+        }),
+        Err(_) => false,
+    };
+    let mut wired = wire(&cli.db).await?;
+    wired.jit.settings_mut().scan_generated_policies = scan;
     let report = wired.jit.sweep().await;
     log_call_counts(&wired.aws);
     let report = report?;
@@ -290,6 +303,8 @@ async fn sweep(cli: &Cli) -> Result<(), Failure> {
             "undone": report.undone,
             "failed": report.failed.iter().map(|(id, e)| serde_json::json!({"id": id, "error": e})).collect::<Vec<_>>(),
             "busy": report.busy,
+            "orphans_removed": report.orphans_removed,
+            "orphans_unknown": report.orphans_unknown,
         }))?,
         Output::Human => {
             println!(
@@ -300,6 +315,14 @@ async fn sweep(cli: &Cli) -> Result<(), Failure> {
                 report.failed.len(),
                 report.busy.len()
             );
+            for arn in &report.orphans_removed {
+                println!("removed orphaned generated policy {arn}");
+            }
+            for arn in &report.orphans_unknown {
+                eprintln!(
+                    "warning: {arn} is under the tool's path but no grant here accounts for it: left in place"
+                );
+            }
             for (id, error) in &report.failed {
                 eprintln!("error: grant {id}: {error}");
             }

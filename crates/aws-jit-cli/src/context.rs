@@ -166,6 +166,7 @@ pub async fn wire(db: &str) -> Result<Wired, Failure> {
     let jit = Jit::new(
         store,
         Arc::new(aws.identity_center.clone()),
+        Arc::new(aws.iam.clone()),
         Arc::new(SystemClock),
         settings,
     );

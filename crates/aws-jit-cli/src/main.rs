@@ -50,7 +50,9 @@ impl From<aws_jit_app::AppError> for Failure {
             | E::GrantNotFound(_)
             | E::NoActiveGrant { .. }
             | E::AlreadyEnded { .. }
-            | E::Unsupported(_) => Failure::Invalid(e.into()),
+            | E::UnknownIamUser(_)
+            | E::UnknownPolicy(_)
+            | E::Policy(_) => Failure::Invalid(e.into()),
             _ => Failure::Runtime(e.into()),
         }
     }

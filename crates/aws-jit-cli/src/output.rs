@@ -21,6 +21,10 @@ pub struct GrantView {
     requested_by: String,
     account_id: Option<String>,
     permission_set: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iam_user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_arn: Option<String>,
     requested_at: String,
     granted_at: Option<String>,
     expires_at: String,
@@ -42,6 +46,8 @@ impl From<&Grant> for GrantView {
             requested_by: g.requested_by.clone(),
             account_id: g.account_id.clone(),
             permission_set: g.permission_set.clone(),
+            iam_user: g.iam_user.clone(),
+            policy_arn: g.policy_arn.clone(),
             requested_at: rfc3339(g.requested_at),
             granted_at: g.granted_at.map(rfc3339),
             expires_at: rfc3339(g.expires_at),

@@ -649,7 +649,7 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         }
         ConfigFile::S3Configs => {
             let buckets = parse_buckets(ctx);
-            let policy_template = ctx.non_empty_string("policy_template");
+            let policy_template = ctx.parsed("policy_template", check_policy_template);
             match (buckets, policy_template) {
                 (Some(buckets), Some(policy_template)) => Some(AccessTarget::S3 {
                     buckets,
@@ -673,6 +673,35 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         session_duration: session_duration?,
         target: target?,
     })
+}
+
+/// A built-in template, an IAM policy name, or an IAM policy ARN.
+fn check_policy_template(value: &str) -> Result<String, String> {
+    let name_ok = |n: &str| {
+        (1..=128).contains(&n.len())
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    };
+    let ok = if let Some(rest) = value.strip_prefix("arn:") {
+        // arn:PARTITION:iam::ACCOUNT|aws:policy/[PATH/]NAME
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        matches!(parts.as_slice(), [partition, "iam", "", account, resource]
+            if partition.starts_with("aws")
+                && (*account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
+                && resource.strip_prefix("policy/").is_some_and(|p| p.rsplit('/').next().is_some_and(name_ok) && !p.contains('*')))
+    } else {
+        name_ok(value)
+    };
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "`{value}` is neither a built-in template ({}) nor an IAM policy name or ARN",
+            crate::policy::BuiltinTemplate::ALL
+                .map(|t| format!("`{}`", t.name()))
+                .join(", ")
+        ))
+    }
 }
 
 fn parse_buckets(ctx: &mut EntryCtx<'_>) -> Option<Vec<BucketName>> {

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 
 use crate::config::{Access, AccessTarget};
 use crate::ids::{GrantId, UserEmail};
+use crate::policy::BuiltinTemplate;
 
 /// Where a grant is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -207,8 +208,9 @@ impl AccessOrigin {
 }
 
 /// The AWS thing a grant gives, as a stable key: grants with equal keys share one AWS
-/// assignment, so ending one must not cut off another.
-pub fn target_key(user: &UserEmail, target: &AccessTarget) -> String {
+/// assignment (or policy attachment), so ending one must not cut off another. A generated
+/// policy belongs to one grant alone, so its key is the grant's own.
+pub fn target_key(user: &UserEmail, target: &AccessTarget, grant_id: &GrantId) -> String {
     match target {
         AccessTarget::IdentityCenter {
             account_id,
@@ -220,17 +222,11 @@ pub fn target_key(user: &UserEmail, target: &AccessTarget) -> String {
             user.normalized()
         ),
         AccessTarget::S3 {
-            buckets,
-            policy_template,
-        } => {
-            let buckets: Vec<&str> = buckets.iter().map(|b| b.as_str()).collect();
-            format!(
-                "s3:{}:{}:{}",
-                policy_template,
-                buckets.join(","),
-                user.normalized()
-            )
-        }
+            policy_template, ..
+        } => match BuiltinTemplate::parse(policy_template) {
+            Some(_) => format!("iam-generated:{grant_id}"),
+            None => format!("iam-attach:{policy_template}:{}", user.normalized()),
+        },
     }
 }
 
@@ -257,6 +253,12 @@ pub struct Grant {
     pub instance_arn: Option<String>,
     /// The resolved permission set ARN.
     pub permission_set_arn: Option<String>,
+    /// The IAM user (S3 accesses).
+    pub iam_user: Option<String>,
+    /// The attached policy's ARN (S3 accesses).
+    pub policy_arn: Option<String>,
+    /// Whether the policy was generated for this grant (and is deleted with it).
+    pub policy_generated: bool,
     /// Where it is in its life.
     pub status: GrantStatus,
     /// Why it is ending or ended.
@@ -305,6 +307,10 @@ pub struct NewGrant<'a> {
     pub instance_arn: Option<String>,
     /// The resolved permission set ARN.
     pub permission_set_arn: Option<String>,
+    /// The IAM user (S3 accesses).
+    pub iam_user: Option<String>,
+    /// The policy to attach (S3 accesses).
+    pub policy_arn: Option<String>,
     /// Why.
     pub reason: Option<String>,
     /// When.
@@ -316,6 +322,9 @@ pub struct NewGrant<'a> {
 impl NewGrant<'_> {
     /// The record, in `provisioning`.
     pub fn into_grant(self) -> Grant {
+        let policy_generated = matches!(&self.access.target,
+            AccessTarget::S3 { policy_template, .. } if BuiltinTemplate::parse(policy_template).is_some());
+        let target_key = target_key(self.user, &self.access.target, &self.id);
         let (account_id, permission_set) = match &self.access.target {
             AccessTarget::IdentityCenter {
                 account_id,
@@ -331,12 +340,15 @@ impl NewGrant<'_> {
             access: self.access.key.clone(),
             user: self.user.normalized(),
             requested_by: self.requested_by.to_owned(),
-            target_key: target_key(self.user, &self.access.target),
+            target_key,
             account_id,
             permission_set,
             principal_id: self.principal_id,
             instance_arn: self.instance_arn,
             permission_set_arn: self.permission_set_arn,
+            iam_user: self.iam_user,
+            policy_arn: self.policy_arn,
+            policy_generated,
             status: GrantStatus::Provisioning,
             end_cause: None,
             origin: AccessOrigin::Unknown,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod duration;
 pub mod grant;
 pub mod ids;
+pub mod policy;
 
 pub use audit::{AuditAction, AuditEvent};
 pub use config::{Access, AccessTarget, Catalog, ConfigErrors, ConfigFile, ConfigSource};

@@ -16,7 +16,10 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 
 use crate::backend;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_grants.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_grants.sql"),
+    include_str!("../migrations/sqlite/0002_s3_grants.sql"),
+];
 
 /// A grant store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -49,7 +52,8 @@ fn db(e: sqlx::Error) -> StoreError {
 
 const GRANT_COLUMNS: &str = "id, access, user_email, requested_by, target_key, account_id, \
      permission_set, principal_id, instance_arn, permission_set_arn, status, end_cause, origin, \
-     reason, requested_at, granted_at, expires_at, ended_at, last_error, attempts, version";
+     reason, requested_at, granted_at, expires_at, ended_at, last_error, attempts, version, \
+     iam_user, policy_arn, policy_generated";
 
 fn grant_from_row(row: &SqliteRow) -> Result<Grant, StoreError> {
     let status: String = row.try_get("status").map_err(db)?;
@@ -81,6 +85,9 @@ fn grant_from_row(row: &SqliteRow) -> Result<Grant, StoreError> {
         last_error: row.try_get("last_error").map_err(db)?,
         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
         version: row.try_get("version").map_err(db)?,
+        iam_user: row.try_get("iam_user").map_err(db)?,
+        policy_arn: row.try_get("policy_arn").map_err(db)?,
+        policy_generated: row.try_get::<i64, _>("policy_generated").map_err(db)? != 0,
     })
 }
 
@@ -251,7 +258,7 @@ impl GrantStore for SqliteStore {
         .await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO grants ({GRANT_COLUMNS}) VALUES \
-             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
         .bind(grant.id.as_str())
         .bind(&grant.access)
@@ -274,6 +281,9 @@ impl GrantStore for SqliteStore {
         .bind(&grant.last_error)
         .bind(i64::from(grant.attempts))
         .bind(grant.version)
+        .bind(&grant.iam_user)
+        .bind(&grant.policy_arn)
+        .bind(i64::from(grant.policy_generated))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
