@@ -407,29 +407,63 @@ mod crash_recovery {
         Timestamp::now()
     }
 
-    async fn store(tool: &Tool) -> std::sync::Arc<dyn GrantStore> {
+    pub(super) async fn store(tool: &Tool) -> std::sync::Arc<dyn GrantStore> {
         aws_jit_store::open(&tool.db()).await.unwrap()
     }
 
-    /// Writes a grant as a process that died while provisioning it would have left it.
-    async fn leave_provisioning(f: &Fixture, tool: &Tool, origin: AccessOrigin) -> String {
-        let text = std::fs::read_to_string(tool.config_dir.join("access_configs.json")).unwrap();
-        let catalog = Catalog::parse(&[ConfigSource {
-            file: ConfigFile::AccessConfigs,
-            text: &text,
-        }])
-        .unwrap();
-        let user = UserEmail::parse(&f.email).unwrap();
-        let id = unique("crash");
+    /// The AWS identifiers a crashed grant had recorded.
+    pub(super) struct Recorded {
+        pub principal_id: Option<String>,
+        pub instance_arn: Option<String>,
+        pub permission_set_arn: Option<String>,
+        pub iam_user: Option<String>,
+        pub policy_arn: Option<String>,
+    }
+
+    impl Recorded {
+        fn sso(f: &Fixture) -> Recorded {
+            Recorded {
+                principal_id: Some(f.user_id.clone()),
+                instance_arn: Some(f.aws.instance_arn.clone()),
+                permission_set_arn: Some(f.permission_set_arn.clone()),
+                iam_user: None,
+                policy_arn: None,
+            }
+        }
+    }
+
+    /// Writes a grant of the tool's only access as a process that died while provisioning
+    /// it would have left it; returns its id.
+    pub(super) async fn leave_provisioning(
+        tool: &Tool,
+        email: &str,
+        id: &str,
+        recorded: Recorded,
+        origin: AccessOrigin,
+    ) {
+        let mut sources = Vec::new();
+        let mut texts = Vec::new();
+        for file in ConfigFile::ALL {
+            if let Ok(text) = std::fs::read_to_string(tool.config_dir.join(file.file_name())) {
+                texts.push((file, text));
+            }
+        }
+        for (file, text) in &texts {
+            sources.push(ConfigSource { file: *file, text });
+        }
+        let catalog = Catalog::parse(&sources).unwrap();
+        let user = UserEmail::parse(email).unwrap();
         let at = now() - SignedDuration::from_secs(5);
         let grant = NewGrant {
-            id: GrantId::new(id.clone()),
+            id: GrantId::new(id),
             access: &catalog.accesses()[0],
             user: &user,
             requested_by: "tester",
-            principal_id: Some(f.user_id.clone()),
-            instance_arn: Some(f.aws.instance_arn.clone()),
-            permission_set_arn: Some(f.permission_set_arn.clone()),
+            principal_id: recorded.principal_id,
+            instance_arn: recorded.instance_arn,
+            permission_set_arn: recorded.permission_set_arn,
+            iam_user: recorded.iam_user,
+            policy_arn: recorded.policy_arn,
             reason: None,
             now: at,
             expires_at: at + SignedDuration::from_secs(3_600),
@@ -440,7 +474,7 @@ mod crash_recovery {
             time: at,
             actor: "tester".to_owned(),
             action: AuditAction::GrantRequested,
-            grant_id: id.clone(),
+            grant_id: id.to_owned(),
             access: grant.access.clone(),
             user: grant.user.clone(),
             detail: String::new(),
@@ -465,14 +499,21 @@ mod crash_recovery {
             };
             store.apply(&change, at).await.unwrap();
         }
-        id
     }
 
     #[tokio::test]
     async fn a_grant_interrupted_after_creating_the_assignment_is_undone() {
         let f = Fixture::new().await;
         let tool = f.tool("1h");
-        let id = leave_provisioning(&f, &tool, AccessOrigin::CreatedByTool).await;
+        let id = unique("crash");
+        leave_provisioning(
+            &tool,
+            &f.email,
+            &id,
+            Recorded::sso(&f),
+            AccessOrigin::CreatedByTool,
+        )
+        .await;
         f.aws
             .assign(&f.account, &f.permission_set_arn, &f.user_id)
             .await;
@@ -492,7 +533,15 @@ mod crash_recovery {
             .assign(&f.account, &f.permission_set_arn, &f.user_id)
             .await;
         let tool = f.tool("1h");
-        let id = leave_provisioning(&f, &tool, AccessOrigin::Unknown).await;
+        let id = unique("crash");
+        leave_provisioning(
+            &tool,
+            &f.email,
+            &id,
+            Recorded::sso(&f),
+            AccessOrigin::Unknown,
+        )
+        .await;
         let report = tool.json(&["sweep"]);
         assert_eq!(report["undone"][0], id.as_str(), "{report}");
         assert_eq!(f.assignments().await, 1);
@@ -540,4 +589,250 @@ mod crash_recovery {
         assert_eq!(actions.last().unwrap(), "grant.revoked");
         assert_eq!(terminal_count(&actions), 1);
     }
+}
+
+mod s3 {
+    //! S3 accesses: generated least-privilege policies and pre-existing ones, checked in
+    //! IAM through the SDK.
+
+    use super::*;
+
+    fn tool(template: &str, buckets: &[&str]) -> Tool {
+        let dir = tempfile::tempdir().unwrap();
+        let config_dir = dir.path().join("configs");
+        std::fs::create_dir(&config_dir).unwrap();
+        let config = serde_json::json!({
+            "data": {
+                "name": "Data Lake Read",
+                "description": "test",
+                "buckets": buckets,
+                "policy_template": template,
+                "session_duration": "PT1H",
+            }
+        });
+        std::fs::write(config_dir.join("s3_configs.json"), config.to_string()).unwrap();
+        Tool { dir, config_dir }
+    }
+
+    async fn user(aws: &MotoAws) -> String {
+        let email = format!("{}@example.com", unique("s3user"));
+        aws.create_iam_user(&email, None).await;
+        email
+    }
+
+    #[tokio::test]
+    async fn a_generated_policy_is_scoped_to_exactly_the_buckets_and_deleted_on_revoke() {
+        let aws = MotoAws::connect().await;
+        let email = user(&aws).await;
+        let tool = tool("S3ReadOnlyPolicy", &["lake-raw", "lake-curated"]);
+        let grant = tool.json(&["grant", "data_lake_read", "--user", &email]);
+        let arn = grant["policy_arn"].as_str().unwrap().to_owned();
+        assert!(arn.contains(":policy/aws-jit/jit-data_lake_read-"), "{arn}");
+        assert!(arn.ends_with(grant["id"].as_str().unwrap()));
+        assert_eq!(aws.attached(&email).await, vec![arn.clone()]);
+
+        let doc: Value = serde_json::from_str(&aws.policy_document(&arn).await).unwrap();
+        let resources: Vec<&str> = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Resource"].as_array().unwrap())
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            resources,
+            [
+                "arn:aws:s3:::lake-raw",
+                "arn:aws:s3:::lake-curated",
+                "arn:aws:s3:::lake-raw/*",
+                "arn:aws:s3:::lake-curated/*"
+            ]
+        );
+        let expiry = &doc["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"];
+        assert_eq!(
+            expiry.as_str().unwrap(),
+            grant["expires_at"].as_str().unwrap()
+        );
+
+        tool.ok(&["revoke", "data_lake_read", "--user", &email]);
+        assert!(aws.attached(&email).await.is_empty());
+        assert!(
+            !aws.policy_exists(&arn).await,
+            "the generated policy must be deleted"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_iam_user_is_found_by_its_email_tag() {
+        let aws = MotoAws::connect().await;
+        let name = unique("svc-");
+        let email = format!("{}@Example.com", unique("Tagged"));
+        aws.create_iam_user(&name, Some(&email)).await;
+        let tool = tool("S3ReadOnlyPolicy", &["tagged-bucket"]);
+        let grant = tool.json(&["grant", "data", "--user", &email.to_lowercase()]);
+        assert_eq!(grant["iam_user"], name.as_str());
+        assert_eq!(aws.attached(&name).await.len(), 1);
+        tool.ok(&["revoke", "data", "--user", &email]);
+        assert!(aws.attached(&name).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn two_grants_for_the_same_user_are_cleaned_up_independently() {
+        let aws = MotoAws::connect().await;
+        let email = user(&aws).await;
+        let tool = tool("S3ReadWritePolicy", &["shared-bucket"]);
+        let first = tool.json(&["grant", "data", "--user", &email]);
+        let second = tool.json(&["grant", "data", "--user", &email]);
+        let (a, b) = (
+            first["policy_arn"].as_str().unwrap(),
+            second["policy_arn"].as_str().unwrap(),
+        );
+        assert_ne!(a, b);
+        assert_eq!(aws.attached(&email).await.len(), 2);
+        tool.ok(&["revoke", "--grant", first["id"].as_str().unwrap()]);
+        assert_eq!(aws.attached(&email).await, vec![b.to_owned()]);
+        assert!(!aws.policy_exists(a).await);
+        assert!(aws.policy_exists(b).await);
+        tool.ok(&["revoke", "--grant", second["id"].as_str().unwrap()]);
+        assert!(!aws.policy_exists(b).await);
+    }
+
+    #[tokio::test]
+    async fn a_pre_existing_policy_is_attached_then_detached_and_never_deleted() {
+        let aws = MotoAws::connect().await;
+        let email = user(&aws).await;
+        let name = unique("TeamRead");
+        let arn = aws.create_policy(&name, "/", &[]).await;
+        let tool = tool(&name, &["team-bucket"]);
+        tool.ok(&["validate"]);
+        let grant = tool.json(&["grant", "data", "--user", &email]);
+        assert_eq!(grant["policy_arn"], arn.as_str());
+        assert_eq!(aws.attached(&email).await, vec![arn.clone()]);
+        tool.ok(&["revoke", "data", "--user", &email]);
+        assert!(aws.attached(&email).await.is_empty());
+        assert!(
+            aws.policy_exists(&arn).await,
+            "pre-existing policies are never deleted"
+        );
+
+        // Attached before the grant: the revoke leaves it attached.
+        aws.attach(&email, &arn).await;
+        tool.ok(&["grant", "data", "--user", &email]);
+        tool.ok(&["revoke", "data", "--user", &email]);
+        assert_eq!(aws.attached(&email).await, vec![arn.clone()]);
+    }
+
+    #[tokio::test]
+    async fn a_template_naming_a_missing_policy_is_refused_and_changes_nothing() {
+        let aws = MotoAws::connect().await;
+        let email = user(&aws).await;
+        let tool = tool("NoSuchPolicy", &["some-bucket"]);
+        tool.ok(&["validate", "--offline"]);
+        let (code, err) = tool.fails(&["validate"]);
+        assert_eq!(code, 3);
+        assert!(
+            err.contains("field `policy_template`: `NoSuchPolicy`"),
+            "{err}"
+        );
+        let (code, err) = tool.fails(&["grant", "data", "--user", &email]);
+        assert_eq!(code, 3);
+        assert!(
+            err.contains("policy `NoSuchPolicy` does not exist"),
+            "{err}"
+        );
+        assert!(
+            tool.json(&["grants", "--all"])
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(aws.attached(&email).await.is_empty());
+        let (code, err) = tool.fails(&["grant", "data", "--user", "nobody@example.com"]);
+        assert_eq!(code, 3, "{err}");
+    }
+
+    #[tokio::test]
+    async fn sweep_deletes_a_generated_policy_left_behind_by_an_ended_grant() {
+        let aws = MotoAws::connect().await;
+        let email = user(&aws).await;
+        let tool = tool("S3ReadOnlyPolicy", &["orphan-bucket"]);
+        let grant = tool.json(&["grant", "data", "--user", &email]);
+        let id = grant["id"].as_str().unwrap();
+        let arn = grant["policy_arn"].as_str().unwrap();
+        tool.ok(&["revoke", "--grant", id]);
+        // The same policy reappears (e.g. restored by hand, or a lost delete).
+        let name = arn.rsplit('/').next().unwrap();
+        let again = aws
+            .create_policy(name, "/aws-jit/", &[("aws-jit:grant-id", id)])
+            .await;
+        assert_eq!(again, arn);
+        // A policy under the path that this store knows nothing about.
+        let stranger = aws
+            .create_policy(
+                &unique("jit-stranger-"),
+                "/aws-jit/",
+                &[("aws-jit:grant-id", "not-ours")],
+            )
+            .await;
+        let report = tool.json(&["sweep"]);
+        assert!(
+            report["orphans_removed"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(arn)),
+            "{report}"
+        );
+        assert!(
+            report["orphans_unknown"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from(stranger.as_str()))
+        );
+        assert!(!aws.policy_exists(arn).await);
+        assert!(
+            aws.policy_exists(&stranger).await,
+            "unknown policies are left alone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_creating_and_attaching_a_generated_policy_is_cleaned_up_by_sweep() {
+    let aws = MotoAws::connect().await;
+    let email = format!("{}@example.com", unique("s3crash"));
+    aws.create_iam_user(&email, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("configs");
+    std::fs::create_dir(&config_dir).unwrap();
+    let config = serde_json::json!({"data": {"name": "Crash Data", "buckets": ["crash-bucket"],
+        "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT1H"}});
+    std::fs::write(config_dir.join("s3_configs.json"), config.to_string()).unwrap();
+    let tool = Tool { dir, config_dir };
+    let id = unique("crash");
+    let name = format!("jit-crash_data-{email}-{id}");
+    // The process created the policy, then died before attaching it.
+    let arn = aws
+        .create_policy(&name, "/aws-jit/", &[("aws-jit:grant-id", &id)])
+        .await;
+    let recorded = crash_recovery::Recorded {
+        principal_id: None,
+        instance_arn: None,
+        permission_set_arn: None,
+        iam_user: Some(email.clone()),
+        policy_arn: Some(arn.clone()),
+    };
+    crash_recovery::leave_provisioning(
+        &tool,
+        &email,
+        &id,
+        recorded,
+        aws_jit_core::AccessOrigin::CreatedByTool,
+    )
+    .await;
+    let report = tool.json(&["sweep"]);
+    assert_eq!(report["undone"][0], id.as_str(), "{report}");
+    assert!(!aws.policy_exists(&arn).await);
+    assert!(aws.attached(&email).await.is_empty());
+    let actions = tool.audit_actions(&id);
+    assert_eq!(actions.last().unwrap(), "grant.failed");
 }

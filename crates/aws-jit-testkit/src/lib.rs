@@ -136,6 +136,8 @@ pub struct MotoAws {
     pub sso: aws_sdk_ssoadmin::Client,
     /// identitystore.
     pub ids: aws_sdk_identitystore::Client,
+    /// iam.
+    pub iam: aws_sdk_iam::Client,
     /// The instance ARN.
     pub instance_arn: String,
     /// The identity store id.
@@ -157,6 +159,7 @@ impl MotoAws {
             .await;
         let sso = aws_sdk_ssoadmin::Client::new(&sdk);
         let ids = aws_sdk_identitystore::Client::new(&sdk);
+        let iam = aws_sdk_iam::Client::new(&sdk);
         let instances = sso.list_instances().send().await.expect("ListInstances");
         let first = instances.instances().first().expect("moto has an instance");
         MotoAws {
@@ -164,7 +167,111 @@ impl MotoAws {
             identity_store_id: first.identity_store_id().expect("store id").to_owned(),
             sso,
             ids,
+            iam,
         }
+    }
+
+    /// Creates an IAM user, optionally with an `email` tag.
+    pub async fn create_iam_user(&self, name: &str, email_tag: Option<&str>) {
+        let mut request = self.iam.create_user().user_name(name);
+        if let Some(email) = email_tag {
+            request = request.tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("email")
+                    .value(email)
+                    .build()
+                    .expect("tag"),
+            );
+        }
+        request.send().await.expect("CreateUser");
+    }
+
+    /// Creates a customer-managed policy; returns its ARN.
+    pub async fn create_policy(&self, name: &str, path: &str, tags: &[(&str, &str)]) -> String {
+        let document = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#;
+        let mut request = self
+            .iam
+            .create_policy()
+            .policy_name(name)
+            .path(path)
+            .policy_document(document);
+        for (k, v) in tags {
+            request = request.tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build()
+                    .expect("tag"),
+            );
+        }
+        request
+            .send()
+            .await
+            .expect("CreatePolicy")
+            .policy()
+            .and_then(|p| p.arn())
+            .expect("arn")
+            .to_owned()
+    }
+
+    /// Attaches a policy directly (standing access).
+    pub async fn attach(&self, user: &str, policy_arn: &str) {
+        self.iam
+            .attach_user_policy()
+            .user_name(user)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .expect("AttachUserPolicy");
+    }
+
+    /// The ARNs of the policies attached to a user.
+    pub async fn attached(&self, user: &str) -> Vec<String> {
+        self.iam
+            .list_attached_user_policies()
+            .user_name(user)
+            .send()
+            .await
+            .expect("ListAttachedUserPolicies")
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect()
+    }
+
+    /// Whether a policy exists.
+    pub async fn policy_exists(&self, arn: &str) -> bool {
+        self.iam.get_policy().policy_arn(arn).send().await.is_ok()
+    }
+
+    /// A policy's default document, parsed.
+    pub async fn policy_document(&self, arn: &str) -> String {
+        let policy = self
+            .iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .expect("GetPolicy");
+        let version = policy
+            .policy()
+            .and_then(|p| p.default_version_id())
+            .expect("default version")
+            .to_owned();
+        let document = self
+            .iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .expect("GetPolicyVersion")
+            .policy_version()
+            .and_then(|v| v.document())
+            .expect("document")
+            .to_owned();
+        // IAM returns the document URL-encoded.
+        percent_decode(&document)
     }
 
     /// Creates a user whose user name and primary email are `email`; returns its id.
@@ -276,4 +383,30 @@ impl Clock for FixedClock {
     async fn sleep(&self, duration: Duration) {
         self.advance(duration);
     }
+}
+
+/// Decodes `%XX` escapes (IAM returns policy documents URL-encoded).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes.get(i), bytes.get(i + 1..i + 3)) {
+            (Some(b'%'), Some(hex)) => {
+                let decoded = std::str::from_utf8(hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(b) = decoded {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            (Some(b), _) => out.push(*b),
+            (None, _) => {}
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
