@@ -188,6 +188,23 @@ pub struct GrantOutcome {
     pub origin: AccessOrigin,
 }
 
+/// What a grant would do (`aws-jit plan`).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The access's key.
+    pub access: String,
+    /// The user.
+    pub user: String,
+    /// The duration it would get.
+    pub duration: EffectiveDuration,
+    /// When it would end (if granted now).
+    pub expires_at: Timestamp,
+    /// The AWS changes, in order, in words.
+    pub changes: Vec<String>,
+    /// The generated policy document, when there is one.
+    pub policy_document: Option<String>,
+}
+
 /// What a revoke did.
 #[derive(Debug, Clone)]
 pub struct RevokeOutcome {
@@ -492,6 +509,80 @@ impl Jit {
                 Err(e)
             }
         }
+    }
+
+    /// What a grant would change in AWS, found with read-only calls; changes nothing.
+    pub async fn plan(&self, request: GrantRequest<'_>) -> Result<Plan, AppError> {
+        let access = request.access;
+        let duration = effective_duration(
+            request.duration,
+            access.session_duration,
+            self.settings.global_max,
+        );
+        let now = self.clock.now();
+        let id = GrantId::new(new_grant_id(now));
+        let expires_at = now
+            .saturating_add(duration.duration.to_signed())
+            .unwrap_or(now);
+        let resolved = self.resolve(access, &request.user, &id, expires_at).await?;
+        let exists = self.exists(&resolved.target).await?;
+        let until = whole_seconds(expires_at);
+        let mut changes = Vec::new();
+        let mut policy_document = None;
+        match &resolved.target {
+            AwsTarget::Assignment(a) => {
+                if exists {
+                    changes.push(format!(
+                        "none: the user already holds permission set `{}` on account {}; it is kept when the grant ends unless another grant of the tool created it",
+                        a.permission_set_arn, a.account_id
+                    ));
+                } else {
+                    changes.push(format!(
+                        "create account assignment: permission set `{}` on account {} for principal `{}` ({})",
+                        a.permission_set_arn, a.account_id, a.principal_id, request.user
+                    ));
+                    changes.push(format!("delete that assignment at {until}, or on revoke"));
+                }
+            }
+            AwsTarget::Attachment { user, policy_arn } => {
+                if exists {
+                    changes.push(format!(
+                        "none: `{policy_arn}` is already attached to IAM user `{user}` and stays attached when the grant ends"
+                    ));
+                } else {
+                    changes.push(format!(
+                        "attach existing policy `{policy_arn}` to IAM user `{user}`"
+                    ));
+                    changes.push(format!(
+                        "detach it (never delete it) at {until}, or on revoke"
+                    ));
+                }
+            }
+            AwsTarget::GeneratedPolicy { user, policy } => {
+                changes.push(format!(
+                    "create policy `{}` at path `{}`, tagged {}",
+                    policy.name,
+                    policy.path,
+                    policy
+                        .tags
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                changes.push(format!("attach it to IAM user `{user}`"));
+                changes.push(format!("detach and delete it at {until}, or on revoke"));
+                policy_document = Some(policy.document.clone());
+            }
+        }
+        Ok(Plan {
+            access: access.key.clone(),
+            user: request.user.normalized(),
+            duration,
+            expires_at: until,
+            changes,
+            policy_document,
+        })
     }
 
     /// Resolves everything a grant needs from AWS, read-only: nothing is recorded yet.

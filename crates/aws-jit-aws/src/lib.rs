@@ -111,3 +111,100 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
         calls,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Keeps `aws-jit iam-policy` honest: every SDK operation this adapter calls must be
+    //! allowed by the policy the tool computes for a config with every kind of access.
+
+    use aws_jit_core::policy::tool_policy;
+    use aws_jit_core::{Catalog, ConfigFile, ConfigSource};
+
+    const SOURCES: &[&str] = &[include_str!("identity_center.rs"), include_str!("iam.rs")];
+
+    /// `create_account_assignment` → `CreateAccountAssignment`.
+    fn pascal(snake: &str) -> String {
+        snake
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Every `self.<client>.<operation>(` in the adapter's non-test code, as IAM actions.
+    fn operations_called() -> Vec<String> {
+        let mut found = Vec::new();
+        for source in SOURCES {
+            // Without white space, `self\n    .iam\n    .get_user()` reads `self.iam.get_user()`.
+            let code: String = source
+                .split("#[cfg(test)]")
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            for (client, prefix) in [
+                ("self.sso", "sso"),
+                ("self.store", "identitystore"),
+                ("self.iam", "iam"),
+                ("self.sts", "sts"),
+            ] {
+                for (at, _) in code.match_indices(client) {
+                    let rest = &code[at + client.len()..];
+                    let Some(rest) = rest.strip_prefix('.') else {
+                        continue;
+                    };
+                    let op: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                        .collect();
+                    if !op.is_empty() && rest[op.len()..].starts_with('(') {
+                        found.push(format!("{prefix}:{}", pascal(&op)));
+                    }
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    #[test]
+    fn the_computed_tool_policy_allows_every_operation_the_adapter_calls() {
+        let sso = r#"{"A": {"name": "A", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H"}}"#;
+        let s3 = r#"{"G": {"name": "G", "buckets": ["b-one"], "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT1H"},
+                     "E": {"name": "E", "buckets": ["b-two"], "policy_template": "TeamRead", "session_duration": "PT1H"}}"#;
+        let catalog = Catalog::parse(&[
+            ConfigSource {
+                file: ConfigFile::AccessConfigs,
+                text: sso,
+            },
+            ConfigSource {
+                file: ConfigFile::S3Configs,
+                text: s3,
+            },
+        ])
+        .unwrap();
+        let allowed: Vec<&str> = tool_policy(&catalog)
+            .statement
+            .iter()
+            .flat_map(|s| s.action.iter().copied())
+            .collect();
+        let called = operations_called();
+        assert!(called.len() >= 20, "the scan found too little: {called:?}");
+        for op in called {
+            // GetCallerIdentity needs no permission in IAM.
+            if op == "sts:GetCallerIdentity" {
+                continue;
+            }
+            assert!(
+                allowed.contains(&op.as_str()),
+                "`aws-jit iam-policy` does not allow {op}"
+            );
+        }
+    }
+}

@@ -79,6 +79,10 @@ pub enum Command {
     Accesses,
     /// Grant an access to a user for a bounded time.
     Grant(GrantArgs),
+    /// Show what a grant would change in AWS, without changing anything.
+    Plan(GrantArgs),
+    /// Print the least-privilege IAM policy aws-jit's own role needs for these configs.
+    IamPolicy,
     /// Revoke a grant: by access and user, or by grant id.
     Revoke(RevokeArgs),
     /// List grants (live ones unless --all).

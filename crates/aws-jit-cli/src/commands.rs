@@ -63,6 +63,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Validate { offline } => validate(&cli, *offline).await,
         Command::Accesses => accesses(&cli),
         Command::Grant(args) => grant(&cli, args).await,
+        Command::Plan(args) => plan(&cli, args).await,
+        Command::IamPolicy => {
+            let catalog = load_catalog(&cli.config_dir)?;
+            print_json(&aws_jit_core::policy::tool_policy(&catalog))
+        }
         Command::Revoke(args) => revoke(&cli, args).await,
         Command::Grants { all, user } => grants(&cli, *all, user.as_deref()).await,
         Command::Sweep => sweep(&cli).await,
@@ -165,8 +170,11 @@ fn accesses(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
-    let catalog = load_catalog(&cli.config_dir)?;
+/// Validates `grant`/`plan` arguments into a request, before anything touches AWS.
+fn grant_request<'a>(
+    catalog: &'a aws_jit_core::Catalog,
+    args: &GrantArgs,
+) -> Result<GrantRequest<'a>, Failure> {
     let access = catalog.find(&args.access).map_err(invalid)?;
     let user = parse_user(args.user.as_deref())?;
     let duration = args
@@ -175,17 +183,62 @@ async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
         .map(AccessDuration::parse)
         .transpose()
         .map_err(|e| invalid(anyhow::Error::new(e).context("--duration")))?;
+    Ok(GrantRequest {
+        access,
+        user,
+        requested_by: actor(),
+        duration,
+        reason: args.reason.clone(),
+    })
+}
+
+async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let request = grant_request(&catalog, args)?;
     let wired = wire(&cli.db).await?;
-    let outcome = wired
-        .jit
-        .grant(GrantRequest {
-            access,
-            user,
-            requested_by: actor(),
-            duration,
-            reason: args.reason.clone(),
-        })
-        .await;
+    let plan = wired.jit.plan(request).await;
+    log_call_counts(&wired.aws);
+    let plan = plan?;
+    let document: Option<serde_json::Value> = plan
+        .policy_document
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok());
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({
+            "access": plan.access,
+            "user": plan.user,
+            "duration": plan.duration.duration.to_string(),
+            "expires_at": plan.expires_at.to_string(),
+            "changes": plan.changes,
+            "policy_document": document,
+        })),
+        Output::Human => {
+            println!(
+                "granting `{}` to {} for {} (until about {}) would:",
+                plan.access,
+                plan.user,
+                plan.duration.duration.human(),
+                plan.expires_at
+            );
+            for change in &plan.changes {
+                println!("  - {change}");
+            }
+            if let Some(doc) = &document {
+                println!("policy document:");
+                print_json(doc)?;
+            }
+            println!("nothing was changed (dry run)");
+            Ok(())
+        }
+    }
+}
+
+async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let request = grant_request(&catalog, args)?;
+    let access = request.access;
+    let wired = wire(&cli.db).await?;
+    let outcome = wired.jit.grant(request).await;
     log_call_counts(&wired.aws);
     let outcome = outcome?;
     if let Some(asked) = outcome.duration.capped_from {

@@ -663,6 +663,50 @@ mod s3 {
     }
 
     #[tokio::test]
+    async fn plan_shows_the_changes_and_makes_none() {
+        let aws = MotoAws::connect().await;
+        let email = user(&aws).await;
+        let tool = tool("S3ReadOnlyPolicy", &["plan-bucket"]);
+        let plan = tool.json(&["plan", "data", "--user", &email, "--duration", "30m"]);
+        assert_eq!(plan["duration"], "PT30M");
+        let changes: Vec<&str> = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert!(
+            changes[0].starts_with("create policy `jit-data_lake_read-"),
+            "{changes:?}"
+        );
+        assert_eq!(
+            plan["policy_document"]["Statement"][0]["Resource"][0],
+            "arn:aws:s3:::plan-bucket"
+        );
+        assert!(aws.attached(&email).await.is_empty());
+        assert!(
+            tool.json(&["grants", "--all"])
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(tool.json(&["audit"]).as_array().unwrap().is_empty());
+
+        let policy = tool.json(&["iam-policy"]);
+        let sids: Vec<&str> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect();
+        assert!(sids.contains(&"ManageGeneratedPolicies"), "{sids:?}");
+        assert!(
+            !sids.contains(&"IdentityCenterLookups"),
+            "no SSO rights without SSO accesses"
+        );
+    }
+
+    #[tokio::test]
     async fn an_iam_user_is_found_by_its_email_tag() {
         let aws = MotoAws::connect().await;
         let name = unique("svc-");

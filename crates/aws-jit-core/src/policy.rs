@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::config::{AccessTarget, Catalog};
 use crate::ids::BucketName;
 
 /// IAM's limit for a managed policy document, in characters excluding white space.
@@ -123,25 +124,9 @@ pub struct Statement {
     pub action: Vec<&'static str>,
     /// The resources, in bucket order.
     pub resource: Vec<String>,
-    /// The expiry fail-safe.
+    /// Conditions, e.g. the expiry fail-safe `{"DateLessThan": {"aws:CurrentTime": …}}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub condition: Option<ExpiryCondition>,
-}
-
-/// `{"DateLessThan": {"aws:CurrentTime": "…"}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ExpiryCondition {
-    /// The condition block.
-    #[serde(rename = "DateLessThan")]
-    pub date_less_than: CurrentTime,
-}
-
-/// `{"aws:CurrentTime": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CurrentTime {
-    /// The instant access ends, RFC 3339 UTC.
-    #[serde(rename = "aws:CurrentTime")]
-    pub current_time: String,
+    pub condition: Option<serde_json::Value>,
 }
 
 /// Why a policy cannot be made.
@@ -179,12 +164,11 @@ pub fn render_s3_policy(
     if buckets.is_empty() {
         return Err(PolicyError::NoBuckets);
     }
-    let condition = expires_at.map(|t| ExpiryCondition {
-        date_less_than: CurrentTime {
-            current_time: Timestamp::from_second(t.as_second())
-                .unwrap_or(t)
-                .to_string(),
-        },
+    let condition = expires_at.map(|t| {
+        let at = Timestamp::from_second(t.as_second())
+            .unwrap_or(t)
+            .to_string();
+        serde_json::json!({ "DateLessThan": { "aws:CurrentTime": at } })
     });
     let arn = |suffix: &str| -> Vec<String> {
         buckets
@@ -220,6 +204,133 @@ pub fn render_s3_policy(
         return Err(PolicyError::TooLarge { chars });
     }
     Ok(document)
+}
+
+/// The permissions aws-jit's own role needs for the configured accesses, least privilege:
+/// Identity Center calls only when SSO accesses exist, assignment changes only on the
+/// configured accounts, policy creation and deletion only under the tool's path, and
+/// attachment only of the generated policies and the configured existing ones.
+pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
+    let mut statement = Vec::new();
+    let mut accounts: Vec<String> = Vec::new();
+    let mut existing: Vec<String> = Vec::new();
+    let mut generated = false;
+    for access in catalog.accesses() {
+        match &access.target {
+            AccessTarget::IdentityCenter { account_id, .. } => {
+                let arn = format!("arn:aws:sso:::account/{account_id}");
+                if !accounts.contains(&arn) {
+                    accounts.push(arn);
+                }
+            }
+            AccessTarget::S3 {
+                policy_template, ..
+            } => match BuiltinTemplate::parse(policy_template) {
+                Some(_) => generated = true,
+                None => {
+                    let arn = if policy_template.starts_with("arn:") {
+                        policy_template.clone()
+                    } else {
+                        format!("arn:aws:iam::*:policy/{policy_template}")
+                    };
+                    if !existing.contains(&arn) {
+                        existing.push(arn);
+                    }
+                }
+            },
+        }
+    }
+    let allow = |sid, action: &[&'static str], resource: Vec<String>, condition| Statement {
+        sid,
+        effect: "Allow",
+        action: action.to_vec(),
+        resource,
+        condition,
+    };
+    if !accounts.is_empty() {
+        statement.push(allow(
+            "IdentityCenterLookups",
+            &[
+                "identitystore:GetUserId",
+                "identitystore:ListUsers",
+                "sso:DescribeAccountAssignmentCreationStatus",
+                "sso:DescribeAccountAssignmentDeletionStatus",
+                "sso:DescribePermissionSet",
+                "sso:ListAccountAssignmentsForPrincipal",
+                "sso:ListInstances",
+                "sso:ListPermissionSets",
+            ],
+            vec!["*".to_owned()],
+            None,
+        ));
+        let mut resource = vec![
+            "arn:aws:sso:::instance/*".to_owned(),
+            "arn:aws:sso:::permissionSet/*/*".to_owned(),
+        ];
+        resource.extend(accounts);
+        statement.push(allow(
+            "AssignmentsOnConfiguredAccounts",
+            &["sso:CreateAccountAssignment", "sso:DeleteAccountAssignment"],
+            resource,
+            None,
+        ));
+    }
+    if generated || !existing.is_empty() {
+        statement.push(allow(
+            "IamUserLookups",
+            &[
+                "iam:GetUser",
+                "iam:ListAttachedUserPolicies",
+                "iam:ListUserTags",
+                "iam:ListUsers",
+            ],
+            vec!["*".to_owned()],
+            None,
+        ));
+        let mut attachable = existing.clone();
+        if generated {
+            attachable.insert(0, format!("arn:aws:iam::*:policy{GENERATED_POLICY_PATH}*"));
+        }
+        statement.push(allow(
+            "AttachOnlyJitPolicies",
+            &["iam:AttachUserPolicy", "iam:DetachUserPolicy"],
+            vec!["arn:aws:iam::*:user/*".to_owned()],
+            Some(serde_json::json!({ "ArnLike": { "iam:PolicyARN": attachable } })),
+        ));
+    }
+    if !existing.is_empty() {
+        statement.push(allow(
+            "ReadConfiguredPolicies",
+            &["iam:GetPolicy"],
+            existing,
+            None,
+        ));
+    }
+    if generated {
+        statement.push(allow(
+            "ManageGeneratedPolicies",
+            &[
+                "iam:CreatePolicy",
+                "iam:DeletePolicy",
+                "iam:GetPolicy",
+                "iam:ListEntitiesForPolicy",
+                "iam:ListPolicyTags",
+                "iam:TagPolicy",
+            ],
+            vec![format!("arn:aws:iam::*:policy{GENERATED_POLICY_PATH}*")],
+            None,
+        ));
+        statement.push(allow(
+            "FindGeneratedPolicies",
+            &["iam:ListPolicies"],
+            vec!["*".to_owned()],
+            None,
+        ));
+    }
+    PolicyDocument {
+        version: "2012-10-17",
+        statement,
+    }
 }
 
 /// Keeps the characters IAM allows in names (`[\w+=,.@-]`), replacing others with `-`.
@@ -288,6 +399,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_tool_policy_for_the_seed_configs_is_least_privilege() {
+        use crate::config::{ConfigFile, ConfigSource};
+        let sso = r#"{"DB Access to Staging": {"name": "Database Access to Staging", "account_id": "876809951775", "permission_set": "ECRReadOnly", "session_duration": "PT1H"}}"#;
+        let s3 = r#"{"Read": {"name": "Read", "buckets": ["bucket1"], "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT1H"},
+                     "Team": {"name": "Team", "buckets": ["bucket2"], "policy_template": "TeamRead", "session_duration": "PT1H"}}"#;
+        let catalog = Catalog::parse(&[
+            ConfigSource {
+                file: ConfigFile::AccessConfigs,
+                text: sso,
+            },
+            ConfigSource {
+                file: ConfigFile::S3Configs,
+                text: s3,
+            },
+        ])
+        .unwrap();
+        insta::assert_json_snapshot!("tool_policy_seed", tool_policy(&catalog));
+        let sso_only = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text: sso,
+        }])
+        .unwrap();
+        let doc = tool_policy(&sso_only).to_json();
+        assert!(
+            !doc.contains("iam:"),
+            "no IAM rights without S3 accesses: {doc}"
+        );
     }
 
     #[test]
