@@ -27,6 +27,10 @@ with open(os.path.join(configs, "access_configs.json"), "w") as f:
     json.dump({"bench": {"name": "Bench Access", "description": "benchmark",
                          "account_id": "111122223333", "permission_set": "BenchReadOnly",
                          "session_duration": "PT1H"}}, f)
+with open(os.path.join(configs, "s3_configs.json"), "w") as f:
+    json.dump({"bench-s3": {"name": "Bench S3", "description": "benchmark",
+                            "buckets": ["bench-bucket"], "policy_template": "S3ReadOnlyPolicy",
+                            "session_duration": "PT1H"}}, f)
 users = [f"bench{i}@example.com" for i in range(n + 1)]
 subprocess.run([os.path.join(root, ".venv/bin/python"), os.path.join(root, "scripts/seed_demo.py"),
                 endpoint, configs, *users], check=True, stdout=subprocess.DEVNULL)
@@ -74,6 +78,22 @@ def rss(args):
 
 grant_rss = rss(["grant", "bench", "--user", users[0]])
 revoke_rss = rss(["revoke", "bench", "--user", users[0]])
+
+# S3 accesses: a generated policy per grant.
+_, s3_grant = run(["grant", "bench-s3", "--user", users[0]], debug)
+_, s3_revoke = run(["revoke", "bench-s3", "--user", users[0]], debug)
+s3_grant_times = [run(["grant", "bench-s3", "--user", u])[0] for u in users[2:]]
+s3_revoke_times = [run(["revoke", "bench-s3", "--user", u])[0] for u in users[2:]]
+
+# IAM user lookup by `email` tag with 1,000 IAM users whose names are not the email.
+import boto3  # noqa: E402  (moto's install brings boto3)
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+for i in range(1000):
+    iam.create_user(UserName=f"filler-{i:04d}")
+iam.create_user(UserName="svc-tagged", Tags=[{"Key": "email", "Value": "tagged@example.com"}])
+t_scan, scan = run(["grant", "bench-s3", "--user", "tagged@example.com"], debug)
+t_cached, cached = run(["grant", "bench-s3", "--user", "tagged@example.com"], debug)
 moto.stdin.close()
 moto.wait()
 
@@ -91,4 +111,11 @@ print(f"AWS calls: cold grant {calls(cold)}, warm grant {calls(warm)}, revoke {c
 for label, out in (("cold grant", cold), ("warm grant", warm), ("revoke", rev)):
     ops = [line.split('operation="')[1].split('"')[0] for line in out.stderr.splitlines() if "aws call " in line]
     print(f"  {label}: {', '.join(ops)}")
+print(f"S3 grant  wall median {ms(s3_grant_times, 50):6.1f} ms  p90 {ms(s3_grant_times, 90):6.1f} ms; S3 revoke median {ms(s3_revoke_times, 50):6.1f} ms")
+print(f"AWS calls: S3 grant {calls(s3_grant)}, S3 revoke {calls(s3_revoke)}")
+for label, out in (("S3 grant", s3_grant), ("S3 revoke", s3_revoke)):
+    ops = [line.split('operation="')[1].split('"')[0] for line in out.stderr.splitlines() if "aws call " in line]
+    print(f"  {label}: {', '.join(ops)}")
+print(f"IAM user by email tag among 1,001 users: first lookup {calls(scan)} calls, {t_scan * 1000:.0f} ms; "
+      f"next (cached user name) {calls(cached)} calls, {t_cached * 1000:.0f} ms")
 print(f"binary size {os.path.getsize(binary) / 1048576:.1f} MiB (release, stripped)")

@@ -183,34 +183,65 @@ impl Iam for AwsIam {
     }
 
     async fn delete_policy(&self, policy_arn: &str) -> Result<(), ProviderError> {
-        // A policy attached anywhere cannot be deleted: detach it from every user first.
-        let entities = self
-            .iam
-            .list_entities_for_policy()
-            .policy_arn(policy_arn)
-            .send()
-            .await
-            .map_err(|e| classify("ListEntitiesForPolicy", e));
-        match entities {
-            Ok(out) => {
-                for user in out.policy_users() {
+        let delete = || async {
+            absent_is_done(
+                self.iam
+                    .delete_policy()
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| classify("DeletePolicy", e)),
+            )
+        };
+        match delete().await {
+            // Still attached somewhere (someone attached it by hand): detach it from every
+            // user, then delete. Only then, so that the common case is one call.
+            Err(e) if e.message.starts_with("DeleteConflict") => {
+                let entities = self
+                    .iam
+                    .list_entities_for_policy()
+                    .policy_arn(policy_arn)
+                    .send()
+                    .await
+                    .map_err(|e| classify("ListEntitiesForPolicy", e))?;
+                for user in entities.policy_users() {
                     if let Some(name) = user.user_name() {
                         self.detach_policy(name, policy_arn).await?;
                     }
                 }
+                for group in entities.policy_groups() {
+                    if let Some(name) = group.group_name() {
+                        absent_is_done(
+                            self.iam
+                                .detach_group_policy()
+                                .group_name(name)
+                                .policy_arn(policy_arn)
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(|e| classify("DetachGroupPolicy", e)),
+                        )?;
+                    }
+                }
+                for role in entities.policy_roles() {
+                    if let Some(name) = role.role_name() {
+                        absent_is_done(
+                            self.iam
+                                .detach_role_policy()
+                                .role_name(name)
+                                .policy_arn(policy_arn)
+                                .send()
+                                .await
+                                .map(drop)
+                                .map_err(|e| classify("DetachRolePolicy", e)),
+                        )?;
+                    }
+                }
+                delete().await
             }
-            Err(e) if e.kind == ProviderErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+            other => other,
         }
-        absent_is_done(
-            self.iam
-                .delete_policy()
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| classify("DeletePolicy", e)),
-        )
     }
 
     async fn policies_under(&self, path: &str) -> Result<Vec<FoundPolicy>, ProviderError> {
@@ -266,5 +297,64 @@ impl Iam for AwsIam {
             .unwrap_or("aws")
             .to_owned();
         Ok((account, partition))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! moto deletes attached policies without complaint; AWS refuses with `DeleteConflict`.
+
+    use super::*;
+    use aws_sdk_iam::Client;
+    use aws_sdk_iam::operation::delete_policy::{DeletePolicyError, DeletePolicyOutput};
+    use aws_sdk_iam::operation::detach_role_policy::DetachRolePolicyOutput;
+    use aws_sdk_iam::operation::list_entities_for_policy::ListEntitiesForPolicyOutput;
+    use aws_sdk_iam::types::PolicyRole;
+    use aws_sdk_iam::types::error::DeleteConflictException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    #[tokio::test]
+    async fn a_generated_policy_attached_elsewhere_is_detached_then_deleted() {
+        let delete = mock!(Client::delete_policy)
+            .sequence()
+            .error(|| {
+                DeletePolicyError::DeleteConflictException(
+                    DeleteConflictException::builder()
+                        .message("Cannot delete a policy attached to entities.")
+                        .meta(
+                            aws_smithy_types::error::ErrorMetadata::builder()
+                                .code("DeleteConflict")
+                                .message("Cannot delete a policy attached to entities.")
+                                .build(),
+                        )
+                        .build(),
+                )
+            })
+            .output(|| DeletePolicyOutput::builder().build())
+            .build();
+        let entities = mock!(Client::list_entities_for_policy).then_output(|| {
+            ListEntitiesForPolicyOutput::builder()
+                .policy_roles(
+                    PolicyRole::builder()
+                        .role_name("someone-elses-role")
+                        .build(),
+                )
+                .build()
+        });
+        let detach = mock!(Client::detach_role_policy)
+            .match_requests(|r| r.role_name() == Some("someone-elses-role"))
+            .then_output(|| DetachRolePolicyOutput::builder().build());
+        let iam = mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            &[&delete, &entities, &detach]
+        );
+        let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]);
+        AwsIam::new(iam, sts)
+            .delete_policy("arn:aws:iam::123456789012:policy/aws-jit/jit-x")
+            .await
+            .unwrap();
+        assert_eq!(delete.num_calls(), 2);
+        assert_eq!(detach.num_calls(), 1);
     }
 }

@@ -320,6 +320,15 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
             vec![format!("arn:aws:iam::*:policy{GENERATED_POLICY_PATH}*")],
             None,
         ));
+        // A generated policy attached by hand elsewhere must still be removable.
+        statement.push(allow(
+            "DetachGeneratedPoliciesEverywhere",
+            &["iam:DetachGroupPolicy", "iam:DetachRolePolicy"],
+            vec!["*".to_owned()],
+            Some(serde_json::json!({ "ArnLike": {
+                "iam:PolicyARN": [format!("arn:aws:iam::*:policy{GENERATED_POLICY_PATH}*")]
+            } })),
+        ));
         statement.push(allow(
             "FindGeneratedPolicies",
             &["iam:ListPolicies"],
