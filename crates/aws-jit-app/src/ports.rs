@@ -231,6 +231,47 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
 
     /// Deletes the assignment and waits (bounded) for the outcome; absent counts as done.
     async fn delete_assignment(&self, assignment: &Assignment) -> Result<(), ProviderError>;
+
+    /// Creates a permission set with its policies and provisions it to an account (waiting,
+    /// bounded, for the provisioning); returns its ARN.
+    async fn create_permission_set(
+        &self,
+        instance_arn: &str,
+        spec: &PermissionSetSpec,
+    ) -> Result<String, ProviderError>;
+
+    /// A permission set's name and description, if it exists.
+    async fn describe_permission_set(
+        &self,
+        instance_arn: &str,
+        arn: &str,
+    ) -> Result<Option<(String, String)>, ProviderError>;
+
+    /// Deletes a permission set; absent counts as done.
+    async fn delete_permission_set(
+        &self,
+        instance_arn: &str,
+        arn: &str,
+    ) -> Result<(), ProviderError>;
+}
+
+/// A permission set to create for one grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionSetSpec {
+    /// Its deterministic name.
+    pub name: String,
+    /// Its description, carrying the ownership marker.
+    pub description: String,
+    /// Its session duration (ISO 8601, at most `PT12H`).
+    pub session_duration: String,
+    /// The inline policy (JSON), if any.
+    pub inline_policy: Option<String>,
+    /// AWS-managed policies to attach.
+    pub managed_policies: Vec<String>,
+    /// Tags identifying the grant.
+    pub tags: Vec<(String, String)>,
+    /// The account to provision it to.
+    pub account_id: String,
 }
 
 /// An IAM user.

@@ -16,13 +16,15 @@ use aws_jit_core::{
 };
 use jiff::Timestamp;
 
+use aws_jit_core::config::{EphemeralPolicy, MAX_INLINE_POLICY_CHARS};
 use aws_jit_core::policy::{
-    BuiltinTemplate, GENERATED_POLICY_PATH, PolicyError, generated_policy_name, render_s3_policy,
+    BuiltinTemplate, GENERATED_POLICY_PATH, PolicyError, ephemeral_permission_set_name,
+    generated_policy_name, ownership_marker, render_s3_policy,
 };
 
 use crate::ports::{
     Assignment, Clock, GrantChange, GrantFilter, GrantStore, Iam, IamUser, IdentityCenter,
-    Instance, LockOp, NewPolicy, ProviderError, ProviderErrorKind, StoreError,
+    Instance, LockOp, NewPolicy, PermissionSetSpec, ProviderError, ProviderErrorKind, StoreError,
 };
 
 /// The tag naming the grant on everything the tool creates in AWS.
@@ -37,6 +39,12 @@ enum AwsTarget {
     Attachment { user: String, policy_arn: String },
     /// A policy generated for this grant alone, created, attached, and deleted at the end.
     GeneratedPolicy { user: String, policy: NewPolicy },
+    /// A permission set created for this grant alone, assigned, and deleted at the end.
+    /// `assignment.permission_set_arn` is empty until the set exists.
+    EphemeralPermissionSet {
+        assignment: Assignment,
+        spec: PermissionSetSpec,
+    },
 }
 
 impl AwsTarget {
@@ -45,6 +53,9 @@ impl AwsTarget {
             AwsTarget::Assignment(_) => "assignment created",
             AwsTarget::Attachment { .. } => "policy attached",
             AwsTarget::GeneratedPolicy { .. } => "policy generated and attached",
+            AwsTarget::EphemeralPermissionSet { .. } => {
+                "permission set created, provisioned and assigned"
+            }
         }
     }
 }
@@ -351,6 +362,7 @@ impl Jit {
                     .await
                     .map(drop)
             }
+            AccessTarget::EphemeralPermissionSet { .. } => self.instance().await.map(drop),
             AccessTarget::S3 {
                 policy_template, ..
             } => {
@@ -558,6 +570,32 @@ impl Jit {
                     ));
                 }
             }
+            AwsTarget::EphemeralPermissionSet { assignment, spec } => {
+                changes.push(format!(
+                    "create permission set `{}` (session {}) with {}{}",
+                    spec.name,
+                    spec.session_duration,
+                    if spec.inline_policy.is_some() {
+                        "an inline policy"
+                    } else {
+                        "no inline policy"
+                    },
+                    if spec.managed_policies.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and managed policies {}", spec.managed_policies.join(", "))
+                    }
+                ));
+                changes.push(format!("provision it to account {}", assignment.account_id));
+                changes.push(format!(
+                    "assign it on account {} to principal `{}` ({})",
+                    assignment.account_id, assignment.principal_id, request.user
+                ));
+                changes.push(format!(
+                    "delete the assignment and the permission set at {until}, or on revoke"
+                ));
+                policy_document = spec.inline_policy.clone();
+            }
             AwsTarget::GeneratedPolicy { user, policy } => {
                 changes.push(format!(
                     "create policy `{}` at path `{}`, tagged {}",
@@ -619,6 +657,48 @@ impl Jit {
                         permission_set_arn,
                         principal_id,
                     }),
+                })
+            }
+            AccessTarget::EphemeralPermissionSet { account_id, policy } => {
+                let instance = self.instance().await?;
+                let principal_id = self
+                    .sso
+                    .find_user(&instance, user)
+                    .await?
+                    .ok_or_else(|| AppError::UnknownUser(user.to_string()))?;
+                let spec = PermissionSetSpec {
+                    name: ephemeral_permission_set_name(id.as_str()),
+                    description: format!(
+                        "{} of `{}` for {}; deleted when the grant ends",
+                        ownership_marker(id.as_str()),
+                        access.key,
+                        user.normalized()
+                    ),
+                    session_duration: session_duration_for(expires_at, self.clock.now()),
+                    inline_policy: ephemeral_inline_policy(policy, Some(expires_at))?,
+                    managed_policies: policy.managed_policies.clone(),
+                    tags: vec![
+                        (TAG_GRANT.to_owned(), id.to_string()),
+                        ("aws-jit:access".to_owned(), access.slug.clone()),
+                        ("aws-jit:user".to_owned(), user.normalized()),
+                    ],
+                    account_id: account_id.to_string(),
+                };
+                Ok(Resolved {
+                    principal_id: Some(principal_id.clone()),
+                    instance_arn: Some(instance.arn.clone()),
+                    permission_set_arn: None,
+                    iam_user: None,
+                    policy_arn: None,
+                    target: AwsTarget::EphemeralPermissionSet {
+                        assignment: Assignment {
+                            instance_arn: instance.arn,
+                            account_id: account_id.to_string(),
+                            permission_set_arn: String::new(),
+                            principal_id,
+                        },
+                        spec,
+                    },
                 })
             }
             AccessTarget::S3 {
@@ -766,9 +846,14 @@ impl Jit {
             // Record the intent before creating, so that a crash after the create is undone.
             let mut intent = grant.clone();
             intent.origin = AccessOrigin::CreatedByTool;
-            let intent = self.write(grant, intent, None, LockOp::Keep, None).await?;
-            if let Err(e) = self.create(target).await {
-                return self.undo_failed_create(&intent, actor, e).await;
+            let mut intent = self.write(grant, intent, None, LockOp::Keep, None).await?;
+            match self.create(target).await {
+                Ok(created_arn) => {
+                    if created_arn.is_some() {
+                        intent.permission_set_arn = created_arn;
+                    }
+                }
+                Err(e) => return self.undo_failed_create(&intent, actor, e).await,
             }
             (intent, AccessOrigin::CreatedByTool, target.created())
         };
@@ -795,23 +880,37 @@ impl Jit {
             AwsTarget::Attachment { user, policy_arn } => {
                 self.iam.policy_attached(user, policy_arn).await
             }
-            // Named after this grant alone: it cannot exist before the grant.
-            AwsTarget::GeneratedPolicy { .. } => Ok(false),
+            // Named after this grant alone: they cannot exist before the grant.
+            AwsTarget::GeneratedPolicy { .. } | AwsTarget::EphemeralPermissionSet { .. } => {
+                Ok(false)
+            }
         }
     }
 
-    async fn create(&self, target: &AwsTarget) -> Result<(), ProviderError> {
+    /// Creates the access; returns the ARN of a permission set it created, if any.
+    async fn create(&self, target: &AwsTarget) -> Result<Option<String>, ProviderError> {
         match target {
-            AwsTarget::Assignment(a) => self.sso.create_assignment(a).await,
-            AwsTarget::Attachment { user, policy_arn } => {
-                self.iam.attach_policy(user, policy_arn).await
-            }
+            AwsTarget::Assignment(a) => self.sso.create_assignment(a).await.map(|()| None),
+            AwsTarget::Attachment { user, policy_arn } => self
+                .iam
+                .attach_policy(user, policy_arn)
+                .await
+                .map(|()| None),
             AwsTarget::GeneratedPolicy { user, policy } => {
-                let arn = match self.iam.create_policy(policy).await {
-                    Ok(arn) => arn,
-                    Err(e) => return Err(e),
+                let arn = self.iam.create_policy(policy).await?;
+                self.iam.attach_policy(user, &arn).await.map(|()| None)
+            }
+            AwsTarget::EphemeralPermissionSet { assignment, spec } => {
+                let arn = self
+                    .sso
+                    .create_permission_set(&assignment.instance_arn, spec)
+                    .await?;
+                let assignment = Assignment {
+                    permission_set_arn: arn.clone(),
+                    ..assignment.clone()
                 };
-                self.iam.attach_policy(user, &arn).await
+                self.sso.create_assignment(&assignment).await?;
+                Ok(Some(arn))
             }
         }
     }
@@ -1010,6 +1109,60 @@ impl Jit {
         Ok(RevokeOutcome { grant: ended, kept })
     }
 
+    /// Removes a grant's own permission set: its assignment, then the set itself, after
+    /// checking that the set carries this grant's ownership marker.
+    async fn remove_ephemeral_permission_set(&self, grant: &Grant) -> Result<(), ProviderError> {
+        let refuse = |message: String| ProviderError {
+            kind: ProviderErrorKind::Other,
+            operation: "DeletePermissionSet",
+            message,
+            source: None,
+        };
+        let instance_arn = grant
+            .instance_arn
+            .clone()
+            .ok_or_else(|| refuse("the grant record has no instance".to_owned()))?;
+        let name = grant.permission_set.clone().unwrap_or_default();
+        let arn = match &grant.permission_set_arn {
+            Some(arn) => Some(arn.clone()),
+            // Created but not yet recorded (a crash): find it by name, marker checked below.
+            None => {
+                let instance = Instance {
+                    arn: instance_arn.clone(),
+                    identity_store_id: String::new(),
+                };
+                self.sso.find_permission_set(&instance, &name).await?
+            }
+        };
+        let Some(arn) = arn else {
+            return Ok(()); // never created
+        };
+        let Some((found_name, description)) = self
+            .sso
+            .describe_permission_set(&instance_arn, &arn)
+            .await?
+        else {
+            return Ok(()); // already gone
+        };
+        let marker = ownership_marker(grant.id.as_str());
+        if found_name != name || !description.starts_with(&marker) {
+            return Err(refuse(format!(
+                "permission set `{arn}` does not carry this grant's marker (`{marker}`): left in place"
+            )));
+        }
+        if let (Some(account_id), Some(principal_id)) = (&grant.account_id, &grant.principal_id) {
+            self.sso
+                .delete_assignment(&Assignment {
+                    instance_arn: instance_arn.clone(),
+                    account_id: account_id.clone(),
+                    permission_set_arn: arn.clone(),
+                    principal_id: principal_id.clone(),
+                })
+                .await?;
+        }
+        self.sso.delete_permission_set(&instance_arn, &arn).await
+    }
+
     /// Removes what the grant's record says the tool created or attached.
     async fn remove_from_aws(&self, grant: &Grant) -> Result<(), ProviderError> {
         let missing = |what: &str| ProviderError {
@@ -1018,6 +1171,9 @@ impl Jit {
             message: format!("the grant record has no {what}"),
             source: None,
         };
+        if grant.permission_set_generated {
+            return self.remove_ephemeral_permission_set(grant).await;
+        }
         if let Some(policy_arn) = &grant.policy_arn {
             let user = grant
                 .iam_user
@@ -1172,9 +1328,63 @@ fn whole_seconds(t: Timestamp) -> Timestamp {
 
 /// What removing a grant's access did, for the audit log.
 fn removed_detail(grant: &Grant) -> &'static str {
+    if grant.permission_set_generated {
+        return "assignment and permission set deleted";
+    }
     match (&grant.policy_arn, grant.policy_generated) {
         (Some(_), true) => "policy detached and deleted",
         (Some(_), false) => "policy detached",
         (None, _) => "assignment deleted",
     }
+}
+
+/// A permission set's session length for a grant: the grant's length, within Identity
+/// Center's bounds of one to twelve hours.
+fn session_duration_for(expires_at: Timestamp, now: Timestamp) -> String {
+    let seconds = expires_at
+        .duration_since(now)
+        .as_secs()
+        .clamp(3_600, 43_200);
+    AccessDuration::from_seconds(u64::try_from(seconds).unwrap_or(3_600))
+        .map_or_else(|| "PT1H".to_owned(), |d| d.to_string())
+}
+
+/// The inline policy of an ephemeral permission set: the configured document, plus the S3
+/// template's statements (with their expiry condition) when buckets are given.
+fn ephemeral_inline_policy(
+    policy: &EphemeralPolicy,
+    expires_at: Option<Timestamp>,
+) -> Result<Option<String>, PolicyError> {
+    let mut document: Option<serde_json::Value> = policy
+        .inline_policy
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok());
+    if let Some((buckets, template)) = &policy.s3 {
+        let rendered = render_s3_policy(*template, buckets, "aws", expires_at)?;
+        let extra = serde_json::to_value(&rendered.statement).unwrap_or_default();
+        let doc = document
+            .get_or_insert_with(|| serde_json::json!({ "Version": "2012-10-17", "Statement": [] }));
+        let statements = match doc.get_mut("Statement") {
+            Some(serde_json::Value::Array(list)) => list,
+            Some(other) => {
+                *other = serde_json::Value::Array(vec![other.clone()]);
+                match other {
+                    serde_json::Value::Array(list) => list,
+                    _ => return Ok(None),
+                }
+            }
+            None => return Ok(None),
+        };
+        if let serde_json::Value::Array(more) = extra {
+            statements.extend(more);
+        }
+    }
+    let Some(doc) = document else {
+        return Ok(None);
+    };
+    let text = doc.to_string();
+    if text.len() > MAX_INLINE_POLICY_CHARS {
+        return Err(PolicyError::InlineTooLarge { chars: text.len() });
+    }
+    Ok(Some(text))
 }

@@ -9,12 +9,15 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_jit_app::ports::{Assignment, IdentityCenter, Instance, ProviderError, ProviderErrorKind};
+use aws_jit_app::ports::{
+    Assignment, IdentityCenter, Instance, PermissionSetSpec, ProviderError, ProviderErrorKind,
+};
 use aws_jit_core::UserEmail;
 use aws_sdk_identitystore::types::{AlternateIdentifier, UniqueAttribute};
 use aws_sdk_ssoadmin::types::{
-    AccountAssignmentOperationStatus, ListAccountAssignmentsFilter, PrincipalType, StatusValues,
-    TargetType,
+    AccountAssignmentOperationStatus, ListAccountAssignmentsFilter,
+    PermissionSetProvisioningStatus, PrincipalType, ProvisionTargetType, StatusValues,
+    Tag as SsoTag, TargetType,
 };
 use aws_smithy_types::Document;
 
@@ -164,6 +167,64 @@ impl AwsIdentityCenter {
                             .account_assignment_creation_status
                             .ok_or_else(|| missing(operation, "AccountAssignmentCreationStatus"))
                     }
+                })
+                .await?;
+        }
+    }
+
+    /// Waits for a permission set provisioning: a `SUCCEEDED` in the first answer is
+    /// trusted; `IN_PROGRESS` is polled with `DescribePermissionSetProvisioningStatus`.
+    async fn await_provisioning(
+        &self,
+        instance_arn: &str,
+        first: PermissionSetProvisioningStatus,
+    ) -> Result<(), ProviderError> {
+        const OPERATION: &str = "DescribePermissionSetProvisioningStatus";
+        let mut status = first;
+        let mut delay = self.patience.poll_delay;
+        let mut waited = Duration::ZERO;
+        loop {
+            match status.status() {
+                Some(StatusValues::Succeeded) => return Ok(()),
+                Some(StatusValues::Failed) => {
+                    return Err(ProviderError {
+                        kind: ProviderErrorKind::Failed,
+                        operation: OPERATION,
+                        message: status
+                            .failure_reason()
+                            .unwrap_or("AWS reported the provisioning as failed without a reason")
+                            .to_owned(),
+                        source: None,
+                    });
+                }
+                _ => {}
+            }
+            if waited >= self.patience.poll_budget {
+                return Err(ProviderError {
+                    kind: ProviderErrorKind::StillInProgress,
+                    operation: OPERATION,
+                    message: format!("still in progress after {}s", waited.as_secs()),
+                    source: None,
+                });
+            }
+            let request_id = status
+                .request_id()
+                .ok_or_else(|| missing(OPERATION, "RequestId"))?
+                .to_owned();
+            tokio::time::sleep(delay).await;
+            waited += delay;
+            delay = delay.saturating_mul(2).min(self.patience.poll_max_delay);
+            status = self
+                .retrying(|| async {
+                    self.sso
+                        .describe_permission_set_provisioning_status()
+                        .instance_arn(instance_arn)
+                        .provision_permission_set_request_id(&request_id)
+                        .send()
+                        .await
+                        .map_err(|e| classify(OPERATION, e))?
+                        .permission_set_provisioning_status
+                        .ok_or_else(|| missing(OPERATION, "PermissionSetProvisioningStatus"))
                 })
                 .await?;
         }
@@ -393,6 +454,141 @@ impl IdentityCenter for AwsIdentityCenter {
         match answer {
             Ok(status) => self.await_status(&a.instance_arn, status, true).await,
             // Already gone: removal is idempotent.
+            Err(e) if e.kind == ProviderErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_permission_set(
+        &self,
+        instance_arn: &str,
+        spec: &PermissionSetSpec,
+    ) -> Result<String, ProviderError> {
+        let mut request = self
+            .sso
+            .create_permission_set()
+            .instance_arn(instance_arn)
+            .name(&spec.name)
+            .description(&spec.description)
+            .session_duration(&spec.session_duration);
+        for (key, value) in &spec.tags {
+            let tag = SsoTag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .map_err(|e| ProviderError {
+                    kind: ProviderErrorKind::Other,
+                    operation: "CreatePermissionSet",
+                    message: e.to_string(),
+                    source: None,
+                })?;
+            request = request.tags(tag);
+        }
+        let arn = self
+            .retrying(|| async {
+                request
+                    .clone()
+                    .send()
+                    .await
+                    .map_err(|e| classify("CreatePermissionSet", e))?
+                    .permission_set
+                    .and_then(|p| p.permission_set_arn)
+                    .ok_or_else(|| missing("CreatePermissionSet", "PermissionSetArn"))
+            })
+            .await?;
+        if let Some(policy) = &spec.inline_policy {
+            self.retrying(|| async {
+                self.sso
+                    .put_inline_policy_to_permission_set()
+                    .instance_arn(instance_arn)
+                    .permission_set_arn(&arn)
+                    .inline_policy(policy)
+                    .send()
+                    .await
+                    .map_err(|e| classify("PutInlinePolicyToPermissionSet", e))
+            })
+            .await?;
+        }
+        for managed in &spec.managed_policies {
+            self.retrying(|| async {
+                self.sso
+                    .attach_managed_policy_to_permission_set()
+                    .instance_arn(instance_arn)
+                    .permission_set_arn(&arn)
+                    .managed_policy_arn(managed)
+                    .send()
+                    .await
+                    .map_err(|e| classify("AttachManagedPolicyToPermissionSet", e))
+            })
+            .await?;
+        }
+        let status = self
+            .retrying(|| async {
+                self.sso
+                    .provision_permission_set()
+                    .instance_arn(instance_arn)
+                    .permission_set_arn(&arn)
+                    .target_type(ProvisionTargetType::AwsAccount)
+                    .target_id(&spec.account_id)
+                    .send()
+                    .await
+                    .map_err(|e| classify("ProvisionPermissionSet", e))?
+                    .permission_set_provisioning_status
+                    .ok_or_else(|| {
+                        missing("ProvisionPermissionSet", "PermissionSetProvisioningStatus")
+                    })
+            })
+            .await?;
+        self.await_provisioning(instance_arn, status).await?;
+        Ok(arn)
+    }
+
+    async fn describe_permission_set(
+        &self,
+        instance_arn: &str,
+        arn: &str,
+    ) -> Result<Option<(String, String)>, ProviderError> {
+        let answer = self
+            .retrying(|| async {
+                self.sso
+                    .describe_permission_set()
+                    .instance_arn(instance_arn)
+                    .permission_set_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| classify("DescribePermissionSet", e))
+            })
+            .await;
+        match answer {
+            Ok(out) => Ok(out.permission_set().map(|p| {
+                (
+                    p.name().unwrap_or_default().to_owned(),
+                    p.description().unwrap_or_default().to_owned(),
+                )
+            })),
+            Err(e) if e.kind == ProviderErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_permission_set(
+        &self,
+        instance_arn: &str,
+        arn: &str,
+    ) -> Result<(), ProviderError> {
+        let answer = self
+            .retrying(|| async {
+                self.sso
+                    .delete_permission_set()
+                    .instance_arn(instance_arn)
+                    .permission_set_arn(arn)
+                    .send()
+                    .await
+                    .map_err(|e| classify("DeletePermissionSet", e))
+            })
+            .await;
+        match answer {
+            Ok(_) => Ok(()),
             Err(e) if e.kind == ProviderErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }

@@ -22,6 +22,8 @@ pub struct GrantView {
     account_id: Option<String>,
     permission_set: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    permission_set_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     iam_user: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     policy_arn: Option<String>,
@@ -46,6 +48,10 @@ impl From<&Grant> for GrantView {
             requested_by: g.requested_by.clone(),
             account_id: g.account_id.clone(),
             permission_set: g.permission_set.clone(),
+            permission_set_arn: g
+                .permission_set_generated
+                .then(|| g.permission_set_arn.clone())
+                .flatten(),
             iam_user: g.iam_user.clone(),
             policy_arn: g.policy_arn.clone(),
             requested_at: rfc3339(g.requested_at),
@@ -135,6 +141,14 @@ impl From<&Access> for AccessView {
                 view.account_id = Some(account_id.to_string());
                 view.permission_set = Some(permission_set.to_string());
             }
+            AccessTarget::EphemeralPermissionSet { account_id, policy } => {
+                view.kind = "sso-ephemeral";
+                view.account_id = Some(account_id.to_string());
+                if let Some((buckets, template)) = &policy.s3 {
+                    view.buckets = Some(buckets.iter().map(ToString::to_string).collect());
+                    view.policy_template = Some(template.name().to_owned());
+                }
+            }
             AccessTarget::S3 {
                 buckets,
                 policy_template,
@@ -155,6 +169,9 @@ pub fn access_line(a: &Access) -> String {
             account_id,
             permission_set,
         } => format!("{permission_set} on {account_id}"),
+        AccessTarget::EphemeralPermissionSet { account_id, .. } => {
+            format!("per-grant permission set on {account_id}")
+        }
         AccessTarget::S3 {
             buckets,
             policy_template,

@@ -880,3 +880,43 @@ async fn a_crash_between_creating_and_attaching_a_generated_policy_is_cleaned_up
     let actions = tool.audit_actions(&id);
     assert_eq!(actions.last().unwrap(), "grant.failed");
 }
+
+#[tokio::test]
+async fn a_per_grant_permission_set_is_created_assigned_and_deleted() {
+    let aws = MotoAws::connect().await;
+    let email = format!("{}@example.com", unique("eph"));
+    let user_id = aws.create_user(&email).await;
+    let account = unique_account();
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("configs");
+    std::fs::create_dir(&config_dir).unwrap();
+    let config = serde_json::json!({"eph": {
+        "name": "Ephemeral Team Data", "account_id": account,
+        "inline_policy": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]},
+        "buckets": ["team-data"], "policy_template": "S3ReadOnlyPolicy",
+        "session_duration": "PT2H"}});
+    std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
+    let tool = Tool { dir, config_dir };
+    tool.ok(&["validate"]);
+
+    let grant = tool.json(&["grant", "eph", "--user", &email]);
+    let name = grant["permission_set"].as_str().unwrap();
+    let arn = grant["permission_set_arn"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("jit-") && name.len() <= 32, "{name}");
+    let (found, inline) = aws.permission_set(&arn).await.expect("created");
+    assert_eq!(found, name);
+    assert!(inline.contains("ec2:DescribeInstances"), "{inline}");
+    assert!(inline.contains("arn:aws:s3:::team-data/*"), "{inline}");
+    assert!(inline.contains("aws:CurrentTime"), "{inline}");
+    assert_eq!(aws.assignments(&account, &arn, &user_id).await, 1);
+
+    tool.ok(&["revoke", "eph", "--user", &email]);
+    assert_eq!(aws.assignments(&account, &arn, &user_id).await, 0);
+    assert!(
+        aws.permission_set(&arn).await.is_none(),
+        "the per-grant permission set is deleted"
+    );
+    let actions = tool.audit_actions(grant["id"].as_str().unwrap());
+    assert_eq!(actions.last().unwrap(), "grant.revoked");
+}

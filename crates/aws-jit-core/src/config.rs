@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::duration::AccessDuration;
 use crate::ids::{AccountId, BucketName, PermissionSetName};
+use crate::policy::BuiltinTemplate;
 
 /// Which of the two seed files an access comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -67,9 +68,17 @@ const SSO_FIELDS: &[FieldSpec] = &[
     req("name"),
     opt("description"),
     req("account_id"),
-    req("permission_set"),
+    // Either `permission_set`, or the fields of a per-grant (ephemeral) permission set.
+    opt("permission_set"),
+    opt("inline_policy"),
+    opt("managed_policies"),
+    opt("buckets"),
+    opt("policy_template"),
     req("session_duration"),
 ];
+
+/// IAM Identity Center's limit for a permission set's inline policy, in characters.
+pub const MAX_INLINE_POLICY_CHARS: usize = 32_768;
 const S3_FIELDS: &[FieldSpec] = &[
     req("name"),
     opt("description"),
@@ -88,6 +97,14 @@ pub enum AccessTarget {
         /// The permission set, by name.
         permission_set: PermissionSetName,
     },
+    /// A permission set created for each grant alone from the given policies, assigned on
+    /// the account, and deleted when the grant ends.
+    EphemeralPermissionSet {
+        /// The account it is assigned on.
+        account_id: AccountId,
+        /// What the permission set allows.
+        policy: EphemeralPolicy,
+    },
     /// S3 buckets through an IAM policy on the user.
     S3 {
         /// The buckets, each valid under S3's naming rules.
@@ -95,6 +112,17 @@ pub enum AccessTarget {
         /// A built-in template name or an existing policy's name or ARN.
         policy_template: String,
     },
+}
+
+/// The policies of an ephemeral permission set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EphemeralPolicy {
+    /// An inline IAM policy document (compact JSON), as configured.
+    pub inline_policy: Option<String>,
+    /// AWS-managed policy ARNs to attach.
+    pub managed_policies: Vec<String>,
+    /// Buckets and the built-in template rendered into the inline policy.
+    pub s3: Option<(Vec<BucketName>, BuiltinTemplate)>,
 }
 
 /// One requestable access, validated.
@@ -636,17 +664,7 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         false => Some(String::new()),
     };
     let target = match ctx.file {
-        ConfigFile::AccessConfigs => {
-            let account_id = ctx.parsed("account_id", AccountId::parse);
-            let permission_set = ctx.parsed("permission_set", PermissionSetName::parse);
-            match (account_id, permission_set) {
-                (Some(account_id), Some(permission_set)) => Some(AccessTarget::IdentityCenter {
-                    account_id,
-                    permission_set,
-                }),
-                _ => None,
-            }
-        }
+        ConfigFile::AccessConfigs => parse_identity_center(ctx),
         ConfigFile::S3Configs => {
             let buckets = parse_buckets(ctx);
             let policy_template = ctx.parsed("policy_template", check_policy_template);
@@ -673,6 +691,153 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         session_duration: session_duration?,
         target: target?,
     })
+}
+
+fn has(ctx: &EntryCtx<'_>, field: &str) -> bool {
+    ctx.fields.iter().any(|(k, _)| k == field)
+}
+
+/// An Identity Center access: a named permission set, or an ephemeral one.
+fn parse_identity_center(ctx: &mut EntryCtx<'_>) -> Option<AccessTarget> {
+    let account_id = ctx.parsed("account_id", AccountId::parse);
+    let ephemeral_fields = [
+        "inline_policy",
+        "managed_policies",
+        "buckets",
+        "policy_template",
+    ];
+    let ephemeral = ephemeral_fields.iter().any(|f| has(ctx, f));
+    if has(ctx, "permission_set") {
+        let permission_set = ctx.parsed("permission_set", PermissionSetName::parse);
+        if ephemeral {
+            ctx.problem(
+                Some("permission_set"),
+                ProblemKind::Invalid {
+                    reason: "give either `permission_set` or a per-grant policy (`inline_policy`, `managed_policies`, `buckets` with `policy_template`), not both".to_owned(),
+                },
+            );
+            return None;
+        }
+        return Some(AccessTarget::IdentityCenter {
+            account_id: account_id?,
+            permission_set: permission_set?,
+        });
+    }
+    if !ephemeral {
+        ctx.problem(
+            Some("permission_set"),
+            ProblemKind::Invalid {
+                reason: "required field is missing: name a permission set, or give `inline_policy`, `managed_policies` or `buckets` with `policy_template` for a per-grant permission set".to_owned(),
+            },
+        );
+        return None;
+    }
+    let before = ctx.problems.len();
+    let inline_policy = match ctx.fields.iter().find(|(k, _)| k == "inline_policy") {
+        None => None,
+        Some((_, Value::Object(doc))) => {
+            let text = serde_json::to_string(doc).unwrap_or_default();
+            if !doc.contains_key("Statement") {
+                ctx.problem(
+                    Some("inline_policy"),
+                    ProblemKind::Invalid {
+                        reason: "an IAM policy document needs a `Statement`".to_owned(),
+                    },
+                );
+            } else if text.len() > MAX_INLINE_POLICY_CHARS {
+                ctx.problem(
+                    Some("inline_policy"),
+                    ProblemKind::Invalid {
+                        reason: format!(
+                            "the policy has {} characters, over Identity Center's limit of {MAX_INLINE_POLICY_CHARS}",
+                            text.len()
+                        ),
+                    },
+                );
+            }
+            Some(text)
+        }
+        Some(_) => {
+            ctx.problem(
+                Some("inline_policy"),
+                ProblemKind::WrongType {
+                    expected: "an IAM policy document (a JSON object)",
+                },
+            );
+            None
+        }
+    };
+    let mut managed_policies = Vec::new();
+    match ctx
+        .fields
+        .iter()
+        .find(|(k, _)| k == "managed_policies")
+        .map(|(_, v)| v.clone())
+    {
+        None => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let field = format!("managed_policies[{i}]");
+                match item.as_str() {
+                    Some(arn) if is_aws_managed_policy_arn(arn) => managed_policies.push(arn.to_owned()),
+                    Some(arn) => ctx.problem(
+                        Some(&field),
+                        ProblemKind::Invalid {
+                            reason: format!("`{arn}` is not an AWS-managed policy ARN (`arn:aws:iam::aws:policy/…`)"),
+                        },
+                    ),
+                    None => ctx.problem(Some(&field), ProblemKind::WrongType { expected: "a string" }),
+                }
+            }
+        }
+        Some(_) => ctx.problem(
+            Some("managed_policies"),
+            ProblemKind::WrongType {
+                expected: "a list of policy ARNs",
+            },
+        ),
+    }
+    let s3 = match (has(ctx, "buckets"), has(ctx, "policy_template")) {
+        (false, false) => None,
+        (true, true) => {
+            let buckets = parse_buckets(ctx);
+            let template =
+                ctx.parsed("policy_template", |t| {
+                    BuiltinTemplate::parse(t).ok_or_else(|| {
+                    format!(
+                        "`{t}` is not a built-in template: use {} in a per-grant permission set",
+                        BuiltinTemplate::ALL.map(|t| format!("`{}`", t.name())).join(", ")
+                    )
+                })
+                });
+            Some((buckets?, template?))
+        }
+        (true, false) => {
+            ctx.problem(Some("policy_template"), ProblemKind::MissingField);
+            None
+        }
+        (false, true) => {
+            ctx.problem(Some("buckets"), ProblemKind::MissingField);
+            None
+        }
+    };
+    if ctx.problems.len() != before {
+        return None;
+    }
+    Some(AccessTarget::EphemeralPermissionSet {
+        account_id: account_id?,
+        policy: EphemeralPolicy {
+            inline_policy,
+            managed_policies,
+            s3,
+        },
+    })
+}
+
+fn is_aws_managed_policy_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", "aws", resource]
+        if partition.starts_with("aws") && resource.starts_with("policy/") && !resource.contains('*'))
 }
 
 /// A built-in template, an IAM policy name, or an IAM policy ARN.
@@ -850,12 +1015,43 @@ mod tests {
         assert_eq!(
             messages(text),
             vec![
-                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `session_duration`",
+                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`",
                 "access_configs.json: entry `A`: field `account_id`: `***1775` looks masked: use the full 12-digit account id",
                 "access_configs.json: entry `A`: field `permission_set`: `bad name` is not a valid permission set name: 1 to 32 characters of letters, digits and `+=,.@-_`",
                 "access_configs.json: entry `A`: field `session_duration`: `1y` uses years, whose length varies: use days, hours, minutes or seconds",
-                "access_configs.json: entry `B`: field `permission_set`: required field is missing",
+                "access_configs.json: entry `B`: field `permission_set`: required field is missing: name a permission set, or give `inline_policy`, `managed_policies` or `buckets` with `policy_template` for a per-grant permission set",
                 "access_configs.json: entry `B`: field `session_duration`: must be a string",
+            ]
+        );
+    }
+
+    #[test]
+    fn per_grant_permission_sets_are_configured_by_policy_instead_of_by_name() {
+        let text = r#"{
+            "Inline": {"name": "Inline", "account_id": "123456789012", "inline_policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}, "session_duration": "1h"},
+            "Buckets": {"name": "Buckets", "account_id": "123456789012", "buckets": ["team-data"], "policy_template": "S3ReadOnlyPolicy", "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "session_duration": "1h"}
+        }"#;
+        let catalog = sso(text).unwrap();
+        assert!(matches!(
+            &catalog.accesses()[1].target,
+            AccessTarget::EphemeralPermissionSet { policy, .. }
+                if policy.managed_policies.len() == 1 && policy.s3.is_some()
+        ));
+        let bad = r#"{
+            "Both": {"name": "Both", "account_id": "123456789012", "permission_set": "P", "inline_policy": {"Statement": []}, "session_duration": "1h"},
+            "Managed": {"name": "Managed", "account_id": "123456789012", "managed_policies": ["arn:aws:iam::123456789012:policy/Mine"], "session_duration": "1h"},
+            "Half": {"name": "Half", "account_id": "123456789012", "buckets": ["team-data"], "session_duration": "1h"},
+            "Custom": {"name": "Custom", "account_id": "123456789012", "buckets": ["team-data"], "policy_template": "TeamRead", "session_duration": "1h"},
+            "NoStatement": {"name": "NoStatement", "account_id": "123456789012", "inline_policy": {"Version": "2012-10-17"}, "session_duration": "1h"}
+        }"#;
+        assert_eq!(
+            messages(bad),
+            vec![
+                "access_configs.json: entry `Both`: field `permission_set`: give either `permission_set` or a per-grant policy (`inline_policy`, `managed_policies`, `buckets` with `policy_template`), not both",
+                "access_configs.json: entry `Managed`: field `managed_policies[0]`: `arn:aws:iam::123456789012:policy/Mine` is not an AWS-managed policy ARN (`arn:aws:iam::aws:policy/…`)",
+                "access_configs.json: entry `Half`: field `policy_template`: required field is missing",
+                "access_configs.json: entry `Custom`: field `policy_template`: `TeamRead` is not a built-in template: use `S3ReadOnlyPolicy`, `S3ReadWritePolicy`, `S3FullAccessPolicy` in a per-grant permission set",
+                "access_configs.json: entry `NoStatement`: field `inline_policy`: an IAM policy document needs a `Statement`",
             ]
         );
     }

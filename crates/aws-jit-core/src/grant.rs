@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use crate::config::{Access, AccessTarget};
 use crate::ids::{GrantId, UserEmail};
-use crate::policy::BuiltinTemplate;
+use crate::policy::{BuiltinTemplate, ephemeral_permission_set_name};
 
 /// Where a grant is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -221,6 +221,7 @@ pub fn target_key(user: &UserEmail, target: &AccessTarget, grant_id: &GrantId) -
             permission_set,
             user.normalized()
         ),
+        AccessTarget::EphemeralPermissionSet { .. } => format!("sso-ephemeral:{grant_id}"),
         AccessTarget::S3 {
             policy_template, ..
         } => match BuiltinTemplate::parse(policy_template) {
@@ -259,6 +260,8 @@ pub struct Grant {
     pub policy_arn: Option<String>,
     /// Whether the policy was generated for this grant (and is deleted with it).
     pub policy_generated: bool,
+    /// Whether the permission set was created for this grant (and is deleted with it).
+    pub permission_set_generated: bool,
     /// Where it is in its life.
     pub status: GrantStatus,
     /// Why it is ending or ended.
@@ -333,8 +336,16 @@ impl NewGrant<'_> {
                 Some(account_id.to_string()),
                 Some(permission_set.to_string()),
             ),
+            AccessTarget::EphemeralPermissionSet { account_id, .. } => (
+                Some(account_id.to_string()),
+                Some(ephemeral_permission_set_name(self.id.as_str())),
+            ),
             AccessTarget::S3 { .. } => (None, None),
         };
+        let permission_set_generated = matches!(
+            self.access.target,
+            AccessTarget::EphemeralPermissionSet { .. }
+        );
         Grant {
             id: self.id,
             access: self.access.key.clone(),
@@ -349,6 +360,7 @@ impl NewGrant<'_> {
             iam_user: self.iam_user,
             policy_arn: self.policy_arn,
             policy_generated,
+            permission_set_generated,
             status: GrantStatus::Provisioning,
             end_cause: None,
             origin: AccessOrigin::Unknown,

@@ -15,7 +15,9 @@ pub mod ids;
 pub mod policy;
 
 pub use audit::{AuditAction, AuditEvent};
-pub use config::{Access, AccessTarget, Catalog, ConfigErrors, ConfigFile, ConfigSource};
+pub use config::{
+    Access, AccessTarget, Catalog, ConfigErrors, ConfigFile, ConfigSource, EphemeralPolicy,
+};
 pub use duration::{AccessDuration, DurationError};
 pub use grant::{AccessOrigin, EndCause, Grant, GrantEvent, GrantStatus};
 pub use ids::{AccountId, BucketName, GrantId, PermissionSetName, UserEmail};

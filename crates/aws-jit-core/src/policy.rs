@@ -144,6 +144,15 @@ pub enum PolicyError {
     /// No buckets.
     #[error("an S3 policy needs at least one bucket")]
     NoBuckets,
+    /// A permission set's inline policy exceeds Identity Center's limit.
+    #[error(
+        "the permission set's inline policy has {chars} characters, over Identity Center's limit of {}: use fewer buckets or statements",
+        crate::config::MAX_INLINE_POLICY_CHARS
+    )]
+    InlineTooLarge {
+        /// Its size.
+        chars: usize,
+    },
 }
 
 impl PolicyDocument {
@@ -206,6 +215,28 @@ pub fn render_s3_policy(
     Ok(document)
 }
 
+/// Identity Center's limit for a permission set name.
+pub const MAX_PERMISSION_SET_NAME: usize = 32;
+
+/// The deterministic name of a grant's ephemeral permission set: `jit-` and the last 28 hex
+/// digits of the grant id (a UUIDv7, whose tail is random), within Identity Center's 32.
+pub fn ephemeral_permission_set_name(grant_id: &str) -> String {
+    let hex: String = grant_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let tail = hex
+        .get(hex.len().saturating_sub(MAX_PERMISSION_SET_NAME - 4)..)
+        .unwrap_or(&hex);
+    format!("jit-{tail}")
+}
+
+/// The marker in the description of everything the tool creates in Identity Center: with
+/// the store's record it is what cleanup checks before deleting (moto has no sso tagging).
+pub fn ownership_marker(grant_id: &str) -> String {
+    format!("aws-jit grant {grant_id}")
+}
+
 /// The permissions aws-jit's own role needs for the configured accesses, least privilege:
 /// Identity Center calls only when SSO accesses exist, assignment changes only on the
 /// configured accounts, policy creation and deletion only under the tool's path, and
@@ -215,8 +246,16 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
     let mut accounts: Vec<String> = Vec::new();
     let mut existing: Vec<String> = Vec::new();
     let mut generated = false;
+    let mut ephemeral = false;
     for access in catalog.accesses() {
         match &access.target {
+            AccessTarget::EphemeralPermissionSet { account_id, .. } => {
+                ephemeral = true;
+                let arn = format!("arn:aws:sso:::account/{account_id}");
+                if !accounts.contains(&arn) {
+                    accounts.push(arn);
+                }
+            }
             AccessTarget::IdentityCenter { account_id, .. } => {
                 let arn = format!("arn:aws:sso:::account/{account_id}");
                 if !accounts.contains(&arn) {
@@ -268,6 +307,22 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
             "arn:aws:sso:::permissionSet/*/*".to_owned(),
         ];
         resource.extend(accounts);
+        if ephemeral {
+            statement.push(allow(
+                "EphemeralPermissionSets",
+                &[
+                    "sso:AttachManagedPolicyToPermissionSet",
+                    "sso:CreatePermissionSet",
+                    "sso:DeletePermissionSet",
+                    "sso:DescribePermissionSetProvisioningStatus",
+                    "sso:ProvisionPermissionSet",
+                    "sso:PutInlinePolicyToPermissionSet",
+                    "sso:TagResource",
+                ],
+                resource.clone(),
+                None,
+            ));
+        }
         statement.push(allow(
             "AssignmentsOnConfiguredAccounts",
             &["sso:CreateAccountAssignment", "sso:DeleteAccountAssignment"],
@@ -449,6 +504,14 @@ mod tests {
         let err = render_s3_policy(BuiltinTemplate::S3FullAccess, &buckets(&names), "aws", None)
             .unwrap_err();
         assert!(matches!(err, PolicyError::TooLarge { chars } if chars > MAX_POLICY_CHARS));
+    }
+
+    #[test]
+    fn ephemeral_permission_set_names_fit_identity_center_limits() {
+        let name = ephemeral_permission_set_name("01a2139c-b00f-70e1-bda5-43579050f9c7");
+        assert_eq!(name, "jit-139cb00f70e1bda543579050f9c7");
+        assert!(name.len() <= MAX_PERMISSION_SET_NAME);
+        assert!(crate::ids::PermissionSetName::parse(&name).is_ok());
     }
 
     #[test]

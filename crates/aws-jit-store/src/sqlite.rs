@@ -19,6 +19,7 @@ use crate::backend;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_grants.sql"),
     include_str!("../migrations/sqlite/0002_s3_grants.sql"),
+    include_str!("../migrations/sqlite/0003_ephemeral_permission_sets.sql"),
 ];
 
 /// A grant store in one SQLite file.
@@ -53,7 +54,7 @@ fn db(e: sqlx::Error) -> StoreError {
 const GRANT_COLUMNS: &str = "id, access, user_email, requested_by, target_key, account_id, \
      permission_set, principal_id, instance_arn, permission_set_arn, status, end_cause, origin, \
      reason, requested_at, granted_at, expires_at, ended_at, last_error, attempts, version, \
-     iam_user, policy_arn, policy_generated";
+     iam_user, policy_arn, policy_generated, permission_set_generated";
 
 fn grant_from_row(row: &SqliteRow) -> Result<Grant, StoreError> {
     let status: String = row.try_get("status").map_err(db)?;
@@ -88,6 +89,10 @@ fn grant_from_row(row: &SqliteRow) -> Result<Grant, StoreError> {
         iam_user: row.try_get("iam_user").map_err(db)?,
         policy_arn: row.try_get("policy_arn").map_err(db)?,
         policy_generated: row.try_get::<i64, _>("policy_generated").map_err(db)? != 0,
+        permission_set_generated: row
+            .try_get::<i64, _>("permission_set_generated")
+            .map_err(db)?
+            != 0,
     })
 }
 
@@ -258,7 +263,7 @@ impl GrantStore for SqliteStore {
         .await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO grants ({GRANT_COLUMNS}) VALUES \
-             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+             (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )))
         .bind(grant.id.as_str())
         .bind(&grant.access)
@@ -284,6 +289,7 @@ impl GrantStore for SqliteStore {
         .bind(&grant.iam_user)
         .bind(&grant.policy_arn)
         .bind(i64::from(grant.policy_generated))
+        .bind(i64::from(grant.permission_set_generated))
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -300,7 +306,7 @@ impl GrantStore for SqliteStore {
         let updated = sqlx::query(
             "UPDATE grants SET status = ?, end_cause = ?, origin = ?, granted_at = ?, \
              expires_at = ?, ended_at = ?, last_error = ?, attempts = ?, next_attempt_at = ?, \
-             principal_id = ?, version = ? WHERE id = ? AND version = ?",
+             principal_id = ?, permission_set_arn = ?, version = ? WHERE id = ? AND version = ?",
         )
         .bind(g.status.as_str())
         .bind(g.end_cause.map(EndCause::as_str))
@@ -312,6 +318,7 @@ impl GrantStore for SqliteStore {
         .bind(i64::from(g.attempts))
         .bind(change.next_attempt_at.map(millis))
         .bind(&g.principal_id)
+        .bind(&g.permission_set_arn)
         .bind(g.version)
         .bind(g.id.as_str())
         .bind(change.expected_version)

@@ -331,6 +331,30 @@ impl MotoAws {
             .expect("CreateAccountAssignment");
     }
 
+    /// A permission set's name and inline policy, if it exists.
+    pub async fn permission_set(&self, arn: &str) -> Option<(String, String)> {
+        let described = self
+            .sso
+            .describe_permission_set()
+            .instance_arn(&self.instance_arn)
+            .permission_set_arn(arn)
+            .send()
+            .await
+            .ok()?;
+        let name = described.permission_set()?.name()?.to_owned();
+        let inline = self
+            .sso
+            .get_inline_policy_for_permission_set()
+            .instance_arn(&self.instance_arn)
+            .permission_set_arn(arn)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.inline_policy)
+            .unwrap_or_default();
+        Some((name, inline))
+    }
+
     /// How many assignments of this permission set the principal holds on the account.
     pub async fn assignments(
         &self,
