@@ -247,6 +247,14 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
         arn: &str,
     ) -> Result<Option<(String, String)>, ProviderError>;
 
+    /// Every permission set whose description starts with `marker_prefix`, as
+    /// (ARN, name, description).
+    async fn marked_permission_sets(
+        &self,
+        instance_arn: &str,
+        marker_prefix: &str,
+    ) -> Result<Vec<(String, String, String)>, ProviderError>;
+
     /// Deletes a permission set; absent counts as done.
     async fn delete_permission_set(
         &self,

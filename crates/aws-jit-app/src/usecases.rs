@@ -88,6 +88,8 @@ pub struct Settings {
     pub instance: Option<Instance>,
     /// Whether `sweep` also looks for generated policies left behind (S3 accesses exist).
     pub scan_generated_policies: bool,
+    /// Whether `sweep` also looks for per-grant permission sets left behind.
+    pub scan_ephemeral_permission_sets: bool,
 }
 
 impl Default for Settings {
@@ -100,6 +102,7 @@ impl Default for Settings {
             retry_max: Duration::from_secs(300),
             instance: None,
             scan_generated_policies: false,
+            scan_ephemeral_permission_sets: false,
         }
     }
 }
@@ -238,10 +241,12 @@ pub struct SweepReport {
     pub failed: Vec<(String, String)>,
     /// Grants skipped because another process is working on them.
     pub busy: Vec<String>,
-    /// Generated policies of ended grants that were still in AWS, now deleted.
+    /// Generated policies and per-grant permission sets of ended grants that were still in
+    /// AWS, now deleted.
     pub orphans_removed: Vec<String>,
-    /// Policies under the tool's path that no grant in this store accounts for: reported,
-    /// never touched (another installation may own them).
+    /// Policies under the tool's path, or permission sets with the tool's marker, that no
+    /// grant in this store accounts for: reported, never touched (another installation may
+    /// own them).
     pub orphans_unknown: Vec<String>,
 }
 
@@ -1279,7 +1284,52 @@ impl Jit {
         if self.settings.scan_generated_policies {
             self.remove_orphan_policies(&mut report).await?;
         }
+        if self.settings.scan_ephemeral_permission_sets {
+            self.remove_orphan_permission_sets(&mut report).await?;
+        }
         Ok(report)
+    }
+
+    /// Deletes per-grant permission sets still present although their grant has ended:
+    /// only when the description carries the grant's marker and the store's record of that
+    /// grant names exactly this permission set.
+    async fn remove_orphan_permission_sets(
+        &self,
+        report: &mut SweepReport,
+    ) -> Result<(), AppError> {
+        let instance = self.instance().await?;
+        let marker_prefix = ownership_marker("");
+        for (arn, name, description) in self
+            .sso
+            .marked_permission_sets(&instance.arn, &marker_prefix)
+            .await?
+        {
+            let grant_id = description
+                .strip_prefix(&marker_prefix)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(GrantId::new);
+            let grant = match &grant_id {
+                Some(id) => self.store.grant(id).await?,
+                None => None,
+            };
+            match grant {
+                Some(g)
+                    if g.permission_set_generated
+                        && g.permission_set.as_deref() == Some(name.as_str())
+                        && g.permission_set_arn.as_deref().is_none_or(|a| a == arn) =>
+                {
+                    if g.status.is_terminal() {
+                        let mut g = g;
+                        g.permission_set_arn = Some(arn.clone());
+                        self.remove_ephemeral_permission_set(&g).await?;
+                        tracing::warn!(grant_id = %g.id, permission_set = %arn, "removed an orphaned per-grant permission set");
+                        report.orphans_removed.push(arn);
+                    }
+                }
+                _ => report.orphans_unknown.push(arn),
+            }
+        }
+        Ok(())
     }
 
     /// Deletes generated policies still present although their grant has ended. A policy

@@ -571,6 +571,32 @@ impl IdentityCenter for AwsIdentityCenter {
         }
     }
 
+    async fn marked_permission_sets(
+        &self,
+        instance_arn: &str,
+        marker_prefix: &str,
+    ) -> Result<Vec<(String, String, String)>, ProviderError> {
+        let mut found = Vec::new();
+        let mut pages = self
+            .sso
+            .list_permission_sets()
+            .instance_arn(instance_arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListPermissionSets", e))?;
+            for arn in page.permission_sets() {
+                if let Some((name, description)) =
+                    self.describe_permission_set(instance_arn, arn).await?
+                    && description.starts_with(marker_prefix)
+                {
+                    found.push((arn.clone(), name, description));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn delete_permission_set(
         &self,
         instance_arn: &str,
@@ -757,6 +783,80 @@ mod tests {
         let err = sso.create_assignment(&assignment()).await.unwrap_err();
         assert_eq!(err.kind, ProviderErrorKind::Conflict);
         assert_eq!(create.num_calls(), 4, "one try and three retries");
+    }
+
+    #[tokio::test]
+    async fn a_permission_set_is_created_tagged_and_provisioning_is_polled_to_success() {
+        use aws_sdk_ssoadmin::operation::create_permission_set::CreatePermissionSetOutput;
+        use aws_sdk_ssoadmin::operation::describe_permission_set_provisioning_status::DescribePermissionSetProvisioningStatusOutput;
+        use aws_sdk_ssoadmin::operation::provision_permission_set::ProvisionPermissionSetOutput;
+        use aws_sdk_ssoadmin::operation::put_inline_policy_to_permission_set::PutInlinePolicyToPermissionSetOutput;
+        use aws_sdk_ssoadmin::types::PermissionSet;
+
+        let provisioning = |value| {
+            PermissionSetProvisioningStatus::builder()
+                .status(value)
+                .request_id("prov-1")
+                .build()
+        };
+        let create = mock!(Client::create_permission_set)
+            .match_requests(|r| {
+                r.tags()
+                    .iter()
+                    .any(|t| t.key() == "aws-jit:grant-id" && t.value() == "g-1")
+                    && r.description()
+                        .is_some_and(|d| d.starts_with("aws-jit grant g-1"))
+            })
+            .then_output(|| {
+                CreatePermissionSetOutput::builder()
+                    .permission_set(
+                        PermissionSet::builder()
+                            .permission_set_arn("arn:aws:sso:::permissionSet/ssoins-1/ps-9")
+                            .build(),
+                    )
+                    .build()
+            });
+        let inline = mock!(Client::put_inline_policy_to_permission_set)
+            .then_output(|| PutInlinePolicyToPermissionSetOutput::builder().build());
+        let provision = mock!(Client::provision_permission_set).then_output(move || {
+            ProvisionPermissionSetOutput::builder()
+                .permission_set_provisioning_status(provisioning(StatusValues::InProgress))
+                .build()
+        });
+        let poll = mock!(Client::describe_permission_set_provisioning_status)
+            .sequence()
+            .output(move || {
+                DescribePermissionSetProvisioningStatusOutput::builder()
+                    .permission_set_provisioning_status(provisioning(StatusValues::InProgress))
+                    .build()
+            })
+            .output(move || {
+                DescribePermissionSetProvisioningStatusOutput::builder()
+                    .permission_set_provisioning_status(provisioning(StatusValues::Succeeded))
+                    .build()
+            })
+            .build();
+        let sso = adapter(&[&create, &inline, &provision, &poll]);
+        let spec = PermissionSetSpec {
+            name: "jit-abc".to_owned(),
+            description: "aws-jit grant g-1 of `x` for a@b.co".to_owned(),
+            session_duration: "PT1H".to_owned(),
+            inline_policy: Some(r#"{"Version":"2012-10-17","Statement":[]}"#.to_owned()),
+            managed_policies: vec![],
+            tags: vec![("aws-jit:grant-id".to_owned(), "g-1".to_owned())],
+            account_id: "123456789012".to_owned(),
+        };
+        let arn = sso
+            .create_permission_set("arn:aws:sso:::instance/ssoins-1", &spec)
+            .await
+            .unwrap();
+        assert_eq!(arn, "arn:aws:sso:::permissionSet/ssoins-1/ps-9");
+        assert_eq!(
+            create.num_calls(),
+            1,
+            "the request carried the grant's tag and marker"
+        );
+        assert_eq!(poll.num_calls(), 2);
     }
 
     #[tokio::test]

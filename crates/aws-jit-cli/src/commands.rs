@@ -337,15 +337,22 @@ async fn grants(cli: &Cli, all: bool, user: Option<&str>) -> Result<(), Failure>
 async fn sweep(cli: &Cli) -> Result<(), Failure> {
     // Generated policies exist only where S3 accesses use built-in templates: look for
     // leftovers only then. The sweep itself needs no config.
-    let scan = match load_catalog(&cli.config_dir) {
-        Ok(catalog) => catalog.accesses().iter().any(|a| {
-            matches!(&a.target, AccessTarget::S3 { policy_template, .. }
-                if BuiltinTemplate::parse(policy_template).is_some())
-        }),
-        Err(_) => false,
+    let (policies, permission_sets) = match load_catalog(&cli.config_dir) {
+        Ok(catalog) => (
+            catalog.accesses().iter().any(|a| {
+                matches!(&a.target, AccessTarget::S3 { policy_template, .. }
+                    if BuiltinTemplate::parse(policy_template).is_some())
+            }),
+            catalog
+                .accesses()
+                .iter()
+                .any(|a| matches!(a.target, AccessTarget::EphemeralPermissionSet { .. })),
+        ),
+        Err(_) => (false, false),
     };
     let mut wired = wire(&cli.db).await?;
-    wired.jit.settings_mut().scan_generated_policies = scan;
+    wired.jit.settings_mut().scan_generated_policies = policies;
+    wired.jit.settings_mut().scan_ephemeral_permission_sets = permission_sets;
     let report = wired.jit.sweep().await;
     log_call_counts(&wired.aws);
     let report = report?;
@@ -369,7 +376,7 @@ async fn sweep(cli: &Cli) -> Result<(), Failure> {
                 report.busy.len()
             );
             for arn in &report.orphans_removed {
-                println!("removed orphaned generated policy {arn}");
+                println!("removed orphaned {arn}");
             }
             for arn in &report.orphans_unknown {
                 eprintln!(

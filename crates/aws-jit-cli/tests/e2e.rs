@@ -920,3 +920,58 @@ async fn a_per_grant_permission_set_is_created_assigned_and_deleted() {
     let actions = tool.audit_actions(grant["id"].as_str().unwrap());
     assert_eq!(actions.last().unwrap(), "grant.revoked");
 }
+
+#[tokio::test]
+async fn a_per_grant_permission_set_created_before_a_crash_is_found_by_name_and_marker_and_deleted()
+{
+    let aws = MotoAws::connect().await;
+    let email = format!("{}@example.com", unique("ephcrash"));
+    let user_id = aws.create_user(&email).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("configs");
+    std::fs::create_dir(&config_dir).unwrap();
+    let config = serde_json::json!({"eph": {"name": "Eph Crash", "account_id": unique_account(),
+        "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "session_duration": "PT1H"}});
+    std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
+    let tool = Tool { dir, config_dir };
+    let id = unique("crash");
+    // The process created the permission set, then died before recording its ARN.
+    let name = aws_jit_core::policy::ephemeral_permission_set_name(&id);
+    let marker = aws_jit_core::policy::ownership_marker(&id);
+    let arn = aws
+        .create_described_permission_set(&name, &format!("{marker} of `eph`"))
+        .await;
+    // A permission set with the same marker prefix that this store knows nothing about.
+    let stranger = aws
+        .create_described_permission_set(&unique("jit-x"), "aws-jit grant not-ours of `x`")
+        .await;
+    let recorded = crash_recovery::Recorded {
+        principal_id: Some(user_id),
+        instance_arn: Some(aws.instance_arn.clone()),
+        permission_set_arn: None,
+        iam_user: None,
+        policy_arn: None,
+    };
+    crash_recovery::leave_provisioning(
+        &tool,
+        &email,
+        &id,
+        recorded,
+        aws_jit_core::AccessOrigin::CreatedByTool,
+    )
+    .await;
+    let report = tool.json(&["sweep"]);
+    assert_eq!(report["undone"][0], id.as_str(), "{report}");
+    assert!(aws.permission_set(&arn).await.is_none(), "deleted");
+    assert!(
+        report["orphans_unknown"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(stranger.as_str())),
+        "{report}"
+    );
+    assert!(
+        aws.permission_set(&stranger).await.is_some(),
+        "unknown sets are left alone"
+    );
+}

@@ -302,10 +302,16 @@ impl MotoAws {
 
     /// Creates a permission set (with the explicit session duration moto needs).
     pub async fn create_permission_set(&self, name: &str) -> String {
+        self.create_described_permission_set(name, "test").await
+    }
+
+    /// Creates a permission set with a description.
+    pub async fn create_described_permission_set(&self, name: &str, description: &str) -> String {
         self.sso
             .create_permission_set()
             .instance_arn(&self.instance_arn)
             .name(name)
+            .description(description)
             .session_duration("PT1H")
             .send()
             .await
