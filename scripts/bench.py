@@ -26,7 +26,11 @@ os.mkdir(configs)
 with open(os.path.join(configs, "access_configs.json"), "w") as f:
     json.dump({"bench": {"name": "Bench Access", "description": "benchmark",
                          "account_id": "111122223333", "permission_set": "BenchReadOnly",
-                         "session_duration": "PT1H"}}, f)
+                         "session_duration": "PT1H"},
+               "bench-eph": {"name": "Bench Ephemeral", "description": "per-grant permission set",
+                             "account_id": "111122223333",
+                             "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                             "session_duration": "PT1H"}}, f)
 with open(os.path.join(configs, "s3_configs.json"), "w") as f:
     json.dump({"bench-s3": {"name": "Bench S3", "description": "benchmark",
                             "buckets": ["bench-bucket"], "policy_template": "S3ReadOnlyPolicy",
@@ -85,6 +89,10 @@ _, s3_revoke = run(["revoke", "bench-s3", "--user", users[0]], debug)
 s3_grant_times = [run(["grant", "bench-s3", "--user", u])[0] for u in users[2:]]
 s3_revoke_times = [run(["revoke", "bench-s3", "--user", u])[0] for u in users[2:]]
 
+# Per-grant permission sets.
+_, eph_grant = run(["grant", "bench-eph", "--user", users[0]], debug)
+_, eph_revoke = run(["revoke", "bench-eph", "--user", users[0]], debug)
+
 # IAM user lookup by `email` tag with 1,000 IAM users whose names are not the email.
 import boto3  # noqa: E402  (moto's install brings boto3)
 iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
@@ -116,6 +124,10 @@ print(f"AWS calls: S3 grant {calls(s3_grant)}, S3 revoke {calls(s3_revoke)}")
 for label, out in (("S3 grant", s3_grant), ("S3 revoke", s3_revoke)):
     ops = [line.split('operation="')[1].split('"')[0] for line in out.stderr.splitlines() if "aws call " in line]
     print(f"  {label}: {', '.join(ops)}")
+print(f"AWS calls: per-grant permission set grant {calls(eph_grant)}, revoke {calls(eph_revoke)}")
+for label, out in (("  grant", eph_grant), ("  revoke", eph_revoke)):
+    ops = [line.split('operation="')[1].split('"')[0] for line in out.stderr.splitlines() if "aws call " in line]
+    print(f"{label}: {', '.join(ops)}")
 print(f"IAM user by email tag among 1,001 users: first lookup {calls(scan)} calls, {t_scan * 1000:.0f} ms; "
       f"next (cached user name) {calls(cached)} calls, {t_cached * 1000:.0f} ms")
 print(f"binary size {os.path.getsize(binary) / 1048576:.1f} MiB (release, stripped)")

@@ -40,7 +40,7 @@ def main() -> None:
     names = set()
     if os.path.exists(path):
         with open(path) as f:
-            names = {entry["permission_set"] for entry in json.load(f).values()}
+            names = {entry["permission_set"] for entry in json.load(f).values() if "permission_set" in entry}
     for name in sorted(names):
         sso.create_permission_set(Name=name, InstanceArn=instance["InstanceArn"],
                                   SessionDuration="PT1H", Description="demo")
