@@ -60,6 +60,16 @@ impl AwsTarget {
     }
 }
 
+/// A grant about to be recorded: its numbers and its AWS identifiers.
+#[derive(Debug)]
+struct Prepared {
+    duration: EffectiveDuration,
+    id: GrantId,
+    now: Timestamp,
+    expires_at: Timestamp,
+    resolved: Resolved,
+}
+
 /// The AWS identifiers a grant needs, resolved before anything is recorded.
 #[derive(Debug)]
 struct Resolved {
@@ -467,17 +477,13 @@ impl Jit {
     #[tracing::instrument(skip_all, fields(access = %request.access.key, user = %request.user))]
     pub async fn grant(&self, request: GrantRequest<'_>) -> Result<GrantOutcome, AppError> {
         let access = request.access;
-        let duration = effective_duration(
-            request.duration,
-            access.session_duration,
-            self.settings.global_max,
-        );
-        let now = self.clock.now();
-        let id = GrantId::new(new_grant_id(now));
-        let expires_at = now
-            .saturating_add(duration.duration.to_signed())
-            .unwrap_or(now);
-        let resolved = self.resolve(access, &request.user, &id, expires_at).await?;
+        let Prepared {
+            duration,
+            id,
+            now,
+            expires_at,
+            resolved,
+        } = self.prepare(&request).await?;
         let grant = NewGrant {
             id,
             access,
@@ -531,17 +537,12 @@ impl Jit {
     /// What a grant would change in AWS, found with read-only calls; changes nothing.
     pub async fn plan(&self, request: GrantRequest<'_>) -> Result<Plan, AppError> {
         let access = request.access;
-        let duration = effective_duration(
-            request.duration,
-            access.session_duration,
-            self.settings.global_max,
-        );
-        let now = self.clock.now();
-        let id = GrantId::new(new_grant_id(now));
-        let expires_at = now
-            .saturating_add(duration.duration.to_signed())
-            .unwrap_or(now);
-        let resolved = self.resolve(access, &request.user, &id, expires_at).await?;
+        let Prepared {
+            duration,
+            expires_at,
+            resolved,
+            ..
+        } = self.prepare(&request).await?;
         let exists = self.exists(&resolved.target).await?;
         let until = whole_seconds(expires_at);
         let mut changes = Vec::new();
@@ -625,6 +626,30 @@ impl Jit {
             expires_at: until,
             changes,
             policy_document,
+        })
+    }
+
+    /// The duration, id and expiry of a new grant, and its AWS identifiers (read-only).
+    async fn prepare(&self, request: &GrantRequest<'_>) -> Result<Prepared, AppError> {
+        let duration = effective_duration(
+            request.duration,
+            request.access.session_duration,
+            self.settings.global_max,
+        );
+        let now = self.clock.now();
+        let id = GrantId::new(new_grant_id(now));
+        let expires_at = now
+            .saturating_add(duration.duration.to_signed())
+            .unwrap_or(now);
+        let resolved = self
+            .resolve(request.access, &request.user, &id, expires_at)
+            .await?;
+        Ok(Prepared {
+            duration,
+            id,
+            now,
+            expires_at,
+            resolved,
         })
     }
 

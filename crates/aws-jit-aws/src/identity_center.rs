@@ -50,6 +50,34 @@ impl Default for Patience {
     }
 }
 
+/// The state of an asynchronous Identity Center request, whatever its kind.
+#[derive(Debug, Clone)]
+struct AsyncStatus {
+    status: Option<StatusValues>,
+    failure_reason: Option<String>,
+    request_id: Option<String>,
+}
+
+impl From<AccountAssignmentOperationStatus> for AsyncStatus {
+    fn from(s: AccountAssignmentOperationStatus) -> Self {
+        AsyncStatus {
+            status: s.status,
+            failure_reason: s.failure_reason,
+            request_id: s.request_id,
+        }
+    }
+}
+
+impl From<PermissionSetProvisioningStatus> for AsyncStatus {
+    fn from(s: PermissionSetProvisioningStatus) -> Self {
+        AsyncStatus {
+            status: s.status,
+            failure_reason: s.failure_reason,
+            request_id: s.request_id,
+        }
+    }
+}
+
 /// The Identity Center adapter.
 #[derive(Debug, Clone)]
 pub struct AwsIdentityCenter {
@@ -98,32 +126,32 @@ impl AwsIdentityCenter {
         }
     }
 
-    /// Polls an assignment operation until it leaves `IN_PROGRESS`.
-    async fn await_status(
+    /// Polls an asynchronous Identity Center operation until it leaves `IN_PROGRESS`:
+    /// `SUCCEEDED` is done, `FAILED` reports AWS's reason, and the polling budget bounds the
+    /// wait. `fetch` asks for the status of a request id.
+    async fn poll<F, Fut>(
         &self,
-        instance_arn: &str,
-        first: AccountAssignmentOperationStatus,
-        deletion: bool,
-    ) -> Result<(), ProviderError> {
-        let operation = if deletion {
-            "DescribeAccountAssignmentDeletionStatus"
-        } else {
-            "DescribeAccountAssignmentCreationStatus"
-        };
+        operation: &'static str,
+        first: AsyncStatus,
+        mut fetch: F,
+    ) -> Result<(), ProviderError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<AsyncStatus, ProviderError>>,
+    {
         let mut status = first;
         let mut delay = self.patience.poll_delay;
         let mut waited = Duration::ZERO;
         loop {
-            match status.status() {
+            match status.status {
                 Some(StatusValues::Succeeded) => return Ok(()),
                 Some(StatusValues::Failed) => {
                     return Err(ProviderError {
                         kind: ProviderErrorKind::Failed,
                         operation,
-                        message: status
-                            .failure_reason()
-                            .unwrap_or("AWS reported the request as failed without a reason")
-                            .to_owned(),
+                        message: status.failure_reason.unwrap_or_else(|| {
+                            "AWS reported the request as failed without a reason".to_owned()
+                        }),
                         source: None,
                     });
                 }
@@ -138,37 +166,52 @@ impl AwsIdentityCenter {
                 });
             }
             let request_id = status
-                .request_id()
-                .ok_or_else(|| missing(operation, "RequestId"))?
-                .to_owned();
+                .request_id
+                .ok_or_else(|| missing(operation, "RequestId"))?;
             tokio::time::sleep(delay).await;
             waited += delay;
             delay = delay.saturating_mul(2).min(self.patience.poll_max_delay);
-            status = self
-                .retrying(|| async {
-                    if deletion {
-                        self.sso
-                            .describe_account_assignment_deletion_status()
-                            .instance_arn(instance_arn)
-                            .account_assignment_deletion_request_id(&request_id)
-                            .send()
-                            .await
-                            .map_err(|e| classify(operation, e))?
-                            .account_assignment_deletion_status
-                            .ok_or_else(|| missing(operation, "AccountAssignmentDeletionStatus"))
-                    } else {
-                        self.sso
-                            .describe_account_assignment_creation_status()
-                            .instance_arn(instance_arn)
-                            .account_assignment_creation_request_id(&request_id)
-                            .send()
-                            .await
-                            .map_err(|e| classify(operation, e))?
-                            .account_assignment_creation_status
-                            .ok_or_else(|| missing(operation, "AccountAssignmentCreationStatus"))
-                    }
-                })
-                .await?;
+            status = self.retrying(|| fetch(request_id.clone())).await?;
+        }
+    }
+
+    /// Waits for an account assignment creation or deletion.
+    async fn await_status(
+        &self,
+        instance_arn: &str,
+        first: AccountAssignmentOperationStatus,
+        deletion: bool,
+    ) -> Result<(), ProviderError> {
+        if deletion {
+            const OPERATION: &str = "DescribeAccountAssignmentDeletionStatus";
+            self.poll(OPERATION, first.into(), |id| async move {
+                self.sso
+                    .describe_account_assignment_deletion_status()
+                    .instance_arn(instance_arn)
+                    .account_assignment_deletion_request_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(OPERATION, e))?
+                    .account_assignment_deletion_status
+                    .map(AsyncStatus::from)
+                    .ok_or_else(|| missing(OPERATION, "AccountAssignmentDeletionStatus"))
+            })
+            .await
+        } else {
+            const OPERATION: &str = "DescribeAccountAssignmentCreationStatus";
+            self.poll(OPERATION, first.into(), |id| async move {
+                self.sso
+                    .describe_account_assignment_creation_status()
+                    .instance_arn(instance_arn)
+                    .account_assignment_creation_request_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| classify(OPERATION, e))?
+                    .account_assignment_creation_status
+                    .map(AsyncStatus::from)
+                    .ok_or_else(|| missing(OPERATION, "AccountAssignmentCreationStatus"))
+            })
+            .await
         }
     }
 
@@ -180,54 +223,19 @@ impl AwsIdentityCenter {
         first: PermissionSetProvisioningStatus,
     ) -> Result<(), ProviderError> {
         const OPERATION: &str = "DescribePermissionSetProvisioningStatus";
-        let mut status = first;
-        let mut delay = self.patience.poll_delay;
-        let mut waited = Duration::ZERO;
-        loop {
-            match status.status() {
-                Some(StatusValues::Succeeded) => return Ok(()),
-                Some(StatusValues::Failed) => {
-                    return Err(ProviderError {
-                        kind: ProviderErrorKind::Failed,
-                        operation: OPERATION,
-                        message: status
-                            .failure_reason()
-                            .unwrap_or("AWS reported the provisioning as failed without a reason")
-                            .to_owned(),
-                        source: None,
-                    });
-                }
-                _ => {}
-            }
-            if waited >= self.patience.poll_budget {
-                return Err(ProviderError {
-                    kind: ProviderErrorKind::StillInProgress,
-                    operation: OPERATION,
-                    message: format!("still in progress after {}s", waited.as_secs()),
-                    source: None,
-                });
-            }
-            let request_id = status
-                .request_id()
-                .ok_or_else(|| missing(OPERATION, "RequestId"))?
-                .to_owned();
-            tokio::time::sleep(delay).await;
-            waited += delay;
-            delay = delay.saturating_mul(2).min(self.patience.poll_max_delay);
-            status = self
-                .retrying(|| async {
-                    self.sso
-                        .describe_permission_set_provisioning_status()
-                        .instance_arn(instance_arn)
-                        .provision_permission_set_request_id(&request_id)
-                        .send()
-                        .await
-                        .map_err(|e| classify(OPERATION, e))?
-                        .permission_set_provisioning_status
-                        .ok_or_else(|| missing(OPERATION, "PermissionSetProvisioningStatus"))
-                })
-                .await?;
-        }
+        self.poll(OPERATION, first.into(), |id| async move {
+            self.sso
+                .describe_permission_set_provisioning_status()
+                .instance_arn(instance_arn)
+                .provision_permission_set_request_id(id)
+                .send()
+                .await
+                .map_err(|e| classify(OPERATION, e))?
+                .permission_set_provisioning_status
+                .map(AsyncStatus::from)
+                .ok_or_else(|| missing(OPERATION, "PermissionSetProvisioningStatus"))
+        })
+        .await
     }
 
     async fn user_id_by(
