@@ -304,6 +304,11 @@ impl Jit {
         &mut self.settings
     }
 
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// The store, for queries.
     pub fn store(&self) -> &Arc<dyn GrantStore> {
         &self.store

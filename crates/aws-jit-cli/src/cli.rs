@@ -96,6 +96,12 @@ pub enum Command {
     },
     /// Revoke every grant past its expiry, finish or undo interrupted ones, then exit.
     Sweep,
+    /// Run the expiry worker and the HTTP endpoints until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "AWS_JIT_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Show the audit log.
     Audit {
         /// Only this grant's events.

@@ -71,6 +71,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Revoke(args) => revoke(&cli, args).await,
         Command::Grants { all, user } => grants(&cli, *all, user.as_deref()).await,
         Command::Sweep => sweep(&cli).await,
+        Command::Serve { listen } => serve(&cli, listen).await,
         Command::Audit {
             grant,
             user,
@@ -334,9 +335,10 @@ async fn grants(cli: &Cli, all: bool, user: Option<&str>) -> Result<(), Failure>
     }
 }
 
-async fn sweep(cli: &Cli) -> Result<(), Failure> {
-    // Generated policies exist only where S3 accesses use built-in templates: look for
-    // leftovers only then. The sweep itself needs no config.
+/// Wires the use cases for sweeping: generated policies and per-grant permission sets exist
+/// only where the configs use them, so look for leftovers only then. Sweeping itself needs
+/// no config.
+async fn wire_for_sweep(cli: &Cli) -> Result<crate::context::Wired, Failure> {
     let (policies, permission_sets) = match load_catalog(&cli.config_dir) {
         Ok(catalog) => (
             catalog.accesses().iter().any(|a| {
@@ -353,6 +355,54 @@ async fn sweep(cli: &Cli) -> Result<(), Failure> {
     let mut wired = wire(&cli.db).await?;
     wired.jit.settings_mut().scan_generated_policies = policies;
     wired.jit.settings_mut().scan_ephemeral_permission_sets = permission_sets;
+    Ok(wired)
+}
+
+async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
+    let wired = wire_for_sweep(cli).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        invalid(anyhow::Error::new(e).context(format!("cannot listen on `{listen}`")))
+    })?;
+    if let Some(addr) = aws_jit_server::local_addr(&listener) {
+        println!("listening on http://{addr}");
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    aws_jit_server::serve(
+        listener,
+        wired.jit,
+        aws_jit_server::WorkerSettings::default(),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = ctrl_c.await;
+            return;
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down: finishing the work in flight");
+}
+
+async fn sweep(cli: &Cli) -> Result<(), Failure> {
+    let wired = wire_for_sweep(cli).await?;
     let report = wired.jit.sweep().await;
     log_call_counts(&wired.aws);
     let report = report?;

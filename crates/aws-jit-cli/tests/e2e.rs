@@ -975,3 +975,130 @@ async fn a_per_grant_permission_set_created_before_a_crash_is_found_by_name_and_
         "unknown sets are left alone"
     );
 }
+
+mod serve {
+    //! `aws-jit serve` as a real process: the expiry worker, restarts, signals.
+
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Child, Stdio};
+    use std::time::{Duration, Instant};
+
+    /// A running server, killed when dropped.
+    struct Server {
+        child: Child,
+        addr: String,
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn start(tool: &Tool) -> Server {
+        let mut child = tool
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        Server { child, addr }
+    }
+
+    fn get(addr: &str, path: &str) -> String {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    async fn wait_for_zero(f: &Fixture, within: Duration) -> Duration {
+        let started = Instant::now();
+        while f.assignments().await != 0 {
+            assert!(
+                started.elapsed() < within,
+                "the assignment outlived its grant"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        started.elapsed()
+    }
+
+    #[tokio::test]
+    async fn the_server_revokes_a_grant_at_expiry_without_a_sweep() {
+        let f = Fixture::new().await;
+        let tool = f.tool("1s");
+        let server = start(&tool);
+        assert!(get(&server.addr, "/healthz").starts_with("HTTP/1.1 200"));
+        assert!(get(&server.addr, "/readyz").contains("ready"));
+
+        let grant = tool.json(&["grant", "jit", "--user", &f.email]);
+        assert_eq!(f.assignments().await, 1);
+        wait_for_zero(&f, Duration::from_secs(4)).await;
+        let id = grant["id"].as_str().unwrap();
+        let actions = tool.audit_actions(id);
+        assert_eq!(actions.last().unwrap(), "grant.expired");
+        assert_eq!(terminal_count(&actions), 1);
+        let ended = tool.json(&["grants", "--all"])[0]["ended_at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let ended: jiff::Timestamp = ended.parse().unwrap();
+        let expires: jiff::Timestamp = grant["expires_at"].as_str().unwrap().parse().unwrap();
+        // Whole-second printing: within two seconds of the expiry, never before it.
+        let late = ended.duration_since(expires).as_secs();
+        assert!((0..=2).contains(&late), "revoked {late}s after expiry");
+    }
+
+    #[tokio::test]
+    async fn a_grant_that_expires_while_the_server_is_down_is_revoked_promptly_after_restart() {
+        let f = Fixture::new().await;
+        let tool = f.tool("1s");
+        let server = start(&tool);
+        tool.json(&["grant", "jit", "--user", &f.email]);
+        drop(server); // kill -9
+        std::thread::sleep(Duration::from_millis(1_500));
+        assert_eq!(
+            f.assignments().await,
+            1,
+            "nobody revoked it while the server was down"
+        );
+        let _server = start(&tool);
+        wait_for_zero(&f, Duration::from_secs(3)).await;
+    }
+
+    #[tokio::test]
+    async fn sigterm_stops_the_server_cleanly() {
+        let f = Fixture::new().await;
+        let tool = f.tool("1h");
+        let mut server = start(&tool);
+        let pid = server.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = server.child.try_wait().unwrap() {
+                assert!(status.success(), "exit status {status}");
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
