@@ -45,6 +45,11 @@ pub struct GrantChange {
     pub lock: LockOp,
     /// When a failed removal should next be tried.
     pub next_attempt_at: Option<Timestamp>,
+    /// The lock holder making the change: one token per operation (not per grant), so a
+    /// sweep that takes over a lapsed lock and the slow process it took over from are told
+    /// apart. Every change requires the target's lock to be held by this token (lapsed or
+    /// not, as long as nobody took it over).
+    pub holder: String,
 }
 
 /// Filters for listing grants.
@@ -87,6 +92,9 @@ pub enum StoreError {
         /// The grant holding the lock.
         holder: String,
     },
+    /// The operation's lock was taken over (its lease lapsed and another process took it).
+    #[error("the lock on grant `{0}`'s assignment was taken over by another process")]
+    LockLost(String),
     /// The row changed since it was read.
     #[error("grant `{0}` was changed by another process: try again")]
     Stale(String),
@@ -107,11 +115,12 @@ pub enum StoreError {
 /// Durable storage for grants, the audit log and small caches.
 #[async_trait]
 pub trait GrantStore: Send + Sync + std::fmt::Debug {
-    /// Records a new grant and its first audit event, taking the target's lock.
+    /// Records a new grant and its first audit event, taking the target's lock for `holder`.
     async fn insert_grant(
         &self,
         grant: &Grant,
         event: &AuditEvent,
+        holder: &str,
         lease_until: Timestamp,
         now: Timestamp,
     ) -> Result<(), StoreError>;

@@ -60,6 +60,14 @@ impl AwsTarget {
     }
 }
 
+/// One operation (a grant, or the ending of one): who acts, and the token it holds the
+/// target's lock with.
+#[derive(Debug, Clone)]
+struct Op {
+    actor: String,
+    holder: String,
+}
+
 /// A grant about to be recorded: its numbers and its AWS identifiers.
 #[derive(Debug)]
 struct Prepared {
@@ -106,7 +114,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             global_max: None,
-            lock_lease: Duration::from_secs(120),
+            // Longer than the worst single AWS operation (status polling is bounded at
+            // two minutes); renewed before each change in AWS.
+            lock_lease: Duration::from_secs(300),
             lock_wait: Duration::from_secs(30),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
@@ -420,11 +430,16 @@ impl Jit {
         }
     }
 
-    /// Inserts the grant, taking its target's lock.
-    async fn insert_locked(&self, grant: &Grant, event: &AuditEvent) -> Result<(), AppError> {
+    /// Inserts the grant, taking its target's lock for the operation `op`.
+    async fn insert_locked(
+        &self,
+        grant: &Grant,
+        event: &AuditEvent,
+        op: &Op,
+    ) -> Result<(), AppError> {
         self.wait_for_target(|now| {
             self.store
-                .insert_grant(grant, event, self.lease_until(now), now)
+                .insert_grant(grant, event, &op.holder, self.lease_until(now), now)
         })
         .await
     }
@@ -444,6 +459,14 @@ impl Jit {
         .await
     }
 
+    /// A new operation by `actor`, with its own lock-holder token.
+    fn op(&self, actor: &str) -> Op {
+        Op {
+            actor: actor.to_owned(),
+            holder: new_grant_id(self.clock.now()),
+        }
+    }
+
     fn event(&self, grant: &Grant, actor: &str, action: AuditAction, detail: String) -> AuditEvent {
         AuditEvent {
             seq: 0,
@@ -457,9 +480,11 @@ impl Jit {
         }
     }
 
-    /// Writes `next` (a modified copy of `current`) with an audit event.
+    /// Writes `next` (a modified copy of `current`) with an audit event, as operation `op`
+    /// (which must still hold the target's lock).
     async fn write(
         &self,
+        op: &Op,
         current: &Grant,
         mut next: Grant,
         event: Option<AuditEvent>,
@@ -473,6 +498,7 @@ impl Jit {
             event,
             lock,
             next_attempt_at,
+            holder: op.holder.clone(),
         };
         self.store.apply(&change, self.clock.now()).await?;
         Ok(change.grant)
@@ -517,12 +543,11 @@ impl Jit {
             AuditAction::GrantRequested,
             detail,
         );
-        self.insert_locked(&grant, &requested).await?;
+        self.finish_interrupted(&grant.target_key).await?;
+        let op = self.op(&request.requested_by);
+        self.insert_locked(&grant, &requested, &op).await?;
 
-        match self
-            .provision(&grant, &resolved.target, &request.requested_by)
-            .await
-        {
+        match self.provision(&grant, &resolved.target, &op).await {
             Ok((grant, origin)) => Ok(GrantOutcome {
                 grant,
                 duration,
@@ -855,15 +880,21 @@ impl Jit {
         &self,
         grant: &Grant,
         target: &AwsTarget,
-        actor: &str,
+        op: &Op,
     ) -> Result<(Grant, AccessOrigin), AppError> {
-        let others = self.others_on_target(grant, &GrantStatus::ALL).await?;
+        let actor = op.actor.as_str();
+        // Only confirmed creations count as the tool's: an active grant's, or one still being
+        // removed (whose removal will now keep the access for this grant). An interrupted
+        // grant was finished before this one was recorded (see `finish_interrupted`).
+        let others = self
+            .others_on_target(grant, &[GrantStatus::Active, GrantStatus::Revoking])
+            .await?;
         let tool_owned = others
             .iter()
-            .any(|g| g.status.may_hold_access() && g.origin == AccessOrigin::CreatedByTool);
+            .any(|g| g.origin == AccessOrigin::CreatedByTool);
         let exists = match self.exists(target).await {
             Ok(exists) => exists,
-            Err(e) => return self.fail_provisioning(grant, actor, e).await,
+            Err(e) => return self.fail_provisioning(grant, op, e).await,
         };
         let (grant, origin, how) = if exists {
             let origin = if tool_owned {
@@ -881,14 +912,18 @@ impl Jit {
             // Record the intent before creating, so that a crash after the create is undone.
             let mut intent = grant.clone();
             intent.origin = AccessOrigin::CreatedByTool;
-            let mut intent = self.write(grant, intent, None, LockOp::Keep, None).await?;
+            // The write renews the lease, so the whole AWS operation that follows has it.
+            let lease = self.lease_until(self.clock.now());
+            let mut intent = self
+                .write(op, grant, intent, None, LockOp::Acquire(lease), None)
+                .await?;
             match self.create(target).await {
                 Ok(created_arn) => {
                     if created_arn.is_some() {
                         intent.permission_set_arn = created_arn;
                     }
                 }
-                Err(e) => return self.undo_failed_create(&intent, actor, e).await,
+                Err(e) => return self.undo_failed_create(&intent, op, e).await,
             }
             (intent, AccessOrigin::CreatedByTool, target.created())
         };
@@ -903,10 +938,20 @@ impl Jit {
             AuditAction::GrantActivated,
             format!("{how}; expires {}", whole_seconds(active.expires_at)),
         );
-        let active = self
-            .write(&grant, active, Some(event), LockOp::Release, None)
-            .await?;
-        Ok((active, origin))
+        let created_now = origin == AccessOrigin::CreatedByTool && !exists;
+        match self
+            .write(op, &grant, active, Some(event), LockOp::Release, None)
+            .await
+        {
+            Ok(active) => Ok((active, origin)),
+            Err(AppError::Store(StoreError::LockLost(_) | StoreError::Stale(_))) if created_now => {
+                // Our lease lapsed during the AWS calls and a sweep undid the grant before
+                // our create landed: remove what we just created, unless it is shared now.
+                self.clean_up_after_takeover(&grant).await;
+                Err(AppError::Store(StoreError::LockLost(grant.id.to_string())))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn exists(&self, target: &AwsTarget) -> Result<bool, ProviderError> {
@@ -950,18 +995,62 @@ impl Jit {
         }
     }
 
+    async fn clean_up_after_takeover(&self, grant: &Grant) {
+        let current = match self.store.grant(&grant.id).await {
+            Ok(Some(current)) => current,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(grant_id = %grant.id, error = %e, "cannot re-read a grant after losing its lock");
+                return;
+            }
+        };
+        let shared = match self.others_on_target(grant, &[GrantStatus::Active]).await {
+            Ok(others) => !others.is_empty(),
+            Err(_) => true, // unsure: never remove what another grant may use
+        };
+        if current.status.is_terminal() && !shared {
+            if let Err(e) = self.remove_from_aws(grant).await {
+                tracing::error!(grant_id = %grant.id, error = %e, "access created after a takeover could not be removed: run `aws-jit reconcile` or remove it by hand");
+            } else {
+                tracing::warn!(grant_id = %grant.id, "removed access created after the grant was taken over");
+            }
+        }
+    }
+
+    /// Finishes grants on `target_key` left interrupted by a crashed process, so that a new
+    /// grant never mistakes their half-done work for standing access. Busy targets are left
+    /// to the lock wait that follows.
+    async fn finish_interrupted(&self, target_key: &str) -> Result<(), AppError> {
+        let filter = GrantFilter {
+            target_key: Some(target_key.to_owned()),
+            statuses: vec![GrantStatus::Provisioning],
+            ..GrantFilter::default()
+        };
+        for stale in self.store.grants(&filter).await? {
+            match self
+                .end(stale, EndCause::Undo, &system_actor("grant"))
+                .await
+            {
+                Ok(_) | Err(AppError::Store(_)) | Err(AppError::AlreadyEnded { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     async fn fail_provisioning<T>(
         &self,
         grant: &Grant,
-        actor: &str,
+        op: &Op,
         error: ProviderError,
     ) -> Result<T, AppError> {
+        let actor = op.actor.as_str();
         let mut failed = grant.clone();
         failed.status = GrantStatus::Failed;
         failed.ended_at = Some(self.clock.now());
         failed.last_error = Some(error.to_string());
         let event = self.event(grant, actor, AuditAction::GrantFailed, error.to_string());
-        self.write(grant, failed, Some(event), LockOp::Release, None)
+        self.write(op, grant, failed, Some(event), LockOp::Release, None)
             .await?;
         Err(AppError::ProvisioningFailed {
             id: grant.id.to_string(),
@@ -974,16 +1063,17 @@ impl Jit {
     async fn undo_failed_create<T>(
         &self,
         grant: &Grant,
-        actor: &str,
+        op: &Op,
         error: ProviderError,
     ) -> Result<T, AppError> {
+        let actor = op.actor.as_str();
         let cleanup = if error.kind == ProviderErrorKind::Failed {
             Ok(()) // AWS reported the creation as failed: nothing was created.
         } else {
             self.remove_from_aws(grant).await
         };
         match cleanup {
-            Ok(()) => self.fail_provisioning(grant, actor, error).await,
+            Ok(()) => self.fail_provisioning(grant, op, error).await,
             Err(cleanup_error) => {
                 // Leave it for the sweep: undo in progress, lock released so it can proceed.
                 let mut undoing = grant.clone();
@@ -996,7 +1086,7 @@ impl Jit {
                     AuditAction::GrantRevokeStarted,
                     format!("undo after failed create ({error}); cleanup failed: {cleanup_error}"),
                 );
-                self.write(grant, undoing, Some(event), LockOp::Release, None)
+                self.write(op, grant, undoing, Some(event), LockOp::Release, None)
                     .await?;
                 Err(AppError::ProvisioningFailed {
                     id: grant.id.to_string(),
@@ -1087,6 +1177,7 @@ impl Jit {
             ))
         };
         revoking.version = grant.version + 1;
+        let op = self.op(actor);
         let revoking = self
             .apply_locked(GrantChange {
                 grant: revoking,
@@ -1094,13 +1185,15 @@ impl Jit {
                 event,
                 lock: LockOp::Keep,
                 next_attempt_at: None,
+                holder: op.holder.clone(),
             })
             .await?;
-        self.remove_access(revoking, actor).await
+        self.remove_access(revoking, &op).await
     }
 
     /// Removes the AWS access of a `revoking` grant that holds its target lock.
-    async fn remove_access(&self, grant: Grant, actor: &str) -> Result<RevokeOutcome, AppError> {
+    async fn remove_access(&self, grant: Grant, op: &Op) -> Result<RevokeOutcome, AppError> {
+        let actor = op.actor.as_str();
         let active_others = self
             .others_on_target(&grant, &[GrantStatus::Active])
             .await?;
@@ -1123,7 +1216,7 @@ impl Jit {
         if kept.is_none()
             && let Err(error) = self.remove_from_aws(&grant).await
         {
-            return self.record_removal_failure(grant, actor, error).await;
+            return self.record_removal_failure(grant, op, error).await;
         }
         let cause = grant.end_cause.unwrap_or(EndCause::Requested);
         let mut ended = grant.clone();
@@ -1139,7 +1232,7 @@ impl Jit {
             .unwrap_or_else(|| removed_detail(&grant).to_owned());
         let event = self.event(&grant, actor, action, detail);
         let ended = self
-            .write(&grant, ended, Some(event), LockOp::Release, None)
+            .write(op, &grant, ended, Some(event), LockOp::Release, None)
             .await?;
         Ok(RevokeOutcome { grant: ended, kept })
     }
@@ -1241,9 +1334,10 @@ impl Jit {
     async fn record_removal_failure(
         &self,
         grant: Grant,
-        actor: &str,
+        op: &Op,
         error: ProviderError,
     ) -> Result<RevokeOutcome, AppError> {
+        let actor = op.actor.as_str();
         let attempts = grant.attempts.saturating_add(1);
         let backoff = self
             .settings
@@ -1266,6 +1360,7 @@ impl Jit {
         );
         tracing::error!(grant_id = %grant.id, attempts, %error, "revocation failed, will retry");
         self.write(
+            op,
             &grant,
             failed,
             Some(event),

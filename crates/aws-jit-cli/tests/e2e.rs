@@ -483,8 +483,9 @@ mod crash_recovery {
         let store = store(tool).await;
         // The lease lapsed a second ago: its holder is dead.
         let lapsed = now() - SignedDuration::from_secs(1);
+        let holder = "crashed-process";
         store
-            .insert_grant(&grant, &event, lapsed, at)
+            .insert_grant(&grant, &event, holder, lapsed, at)
             .await
             .unwrap();
         if origin != AccessOrigin::Unknown {
@@ -497,6 +498,7 @@ mod crash_recovery {
                 event: None,
                 lock: LockOp::Keep,
                 next_attempt_at: None,
+                holder: holder.to_owned(),
             };
             store.apply(&change, at).await.unwrap();
         }
@@ -524,6 +526,40 @@ mod crash_recovery {
         let actions = tool.audit_actions(&id);
         assert_eq!(actions.last().unwrap(), "grant.failed");
         assert_eq!(terminal_count(&actions), 1);
+    }
+
+    #[tokio::test]
+    async fn a_new_grant_finishes_an_interrupted_one_first_so_nothing_is_left_behind() {
+        let f = Fixture::new().await;
+        let tool = f.tool("1h");
+        let stale = unique("crash");
+        leave_provisioning(
+            &tool,
+            &f.email,
+            &stale,
+            Recorded::sso(&f),
+            AccessOrigin::CreatedByTool,
+        )
+        .await;
+        // The crashed process had created the assignment.
+        f.aws
+            .assign(&f.account, &f.permission_set_arn, &f.user_id)
+            .await;
+        let grant = tool.json(&["grant", "jit", "--user", &f.email]);
+        assert_eq!(
+            grant["origin"], "created",
+            "not mistaken for standing access"
+        );
+        let g = store(&tool)
+            .await
+            .grant(&GrantId::new(stale.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.status, GrantStatus::Failed);
+        assert_eq!(f.assignments().await, 1);
+        tool.ok(&["revoke", "jit", "--user", &f.email]);
+        assert_eq!(f.assignments().await, 0, "nothing left once the grant ends");
     }
 
     #[tokio::test]

@@ -853,7 +853,7 @@ fn check_policy_template(value: &str) -> Result<String, String> {
         matches!(parts.as_slice(), [partition, "iam", "", account, resource]
             if partition.starts_with("aws")
                 && (*account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
-                && resource.strip_prefix("policy/").is_some_and(|p| p.rsplit('/').next().is_some_and(name_ok) && !p.contains('*')))
+                && resource.strip_prefix("policy/").is_some_and(|p| p.rsplit('/').next().is_some_and(name_ok) && !p.contains(['*', '?']) && p.split('/').all(|seg| seg.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)))))
     } else {
         name_ok(value)
     };
@@ -1086,6 +1086,24 @@ mod tests {
                 "access_configs.json: entry `C`: field `name`: its tool slug `same_name` is the same as entry `A`'s: give it a distinct `name`",
             ]
         );
+    }
+
+    #[test]
+    fn policy_templates_with_wildcards_are_refused() {
+        for template in [
+            "arn:aws:iam::aws:policy/Admin?strator*",
+            "arn:aws:iam::aws:policy/Admin?Access",
+            "Team Read",
+        ] {
+            let text = format!(
+                r#"{{"R": {{"name": "R", "buckets": ["ok-bucket"], "policy_template": "{template}", "session_duration": "1h"}}}}"#
+            );
+            let parsed = Catalog::parse(&[ConfigSource {
+                file: ConfigFile::S3Configs,
+                text: &text,
+            }]);
+            assert!(parsed.is_err(), "{template} accepted");
+        }
     }
 
     #[test]

@@ -249,18 +249,12 @@ impl GrantStore for SqliteStore {
         &self,
         grant: &Grant,
         event: &AuditEvent,
+        holder: &str,
         lease_until: Timestamp,
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        take_lock(
-            &mut tx,
-            &grant.target_key,
-            grant.id.as_str(),
-            lease_until,
-            now,
-        )
-        .await?;
+        take_lock(&mut tx, &grant.target_key, holder, lease_until, now).await?;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO grants ({GRANT_COLUMNS}) VALUES \
              (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -300,8 +294,21 @@ impl GrantStore for SqliteStore {
     async fn apply(&self, change: &GrantChange, now: Timestamp) -> Result<(), StoreError> {
         let g = &change.grant;
         let mut tx = self.begin().await?;
-        if let LockOp::Acquire(lease_until) = change.lock {
-            take_lock(&mut tx, &g.target_key, g.id.as_str(), lease_until, now).await?;
+        match change.lock {
+            LockOp::Acquire(lease_until) => {
+                take_lock(&mut tx, &g.target_key, &change.holder, lease_until, now).await?;
+            }
+            LockOp::Keep | LockOp::Release => {
+                let holder: Option<String> =
+                    sqlx::query_scalar("SELECT holder FROM target_locks WHERE target_key = ?")
+                        .bind(&g.target_key)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                if holder.as_deref() != Some(change.holder.as_str()) {
+                    return Err(StoreError::LockLost(g.id.to_string()));
+                }
+            }
         }
         let updated = sqlx::query(
             "UPDATE grants SET status = ?, end_cause = ?, origin = ?, granted_at = ?, \
@@ -332,7 +339,7 @@ impl GrantStore for SqliteStore {
             append_event(&mut tx, event).await?;
         }
         if change.lock == LockOp::Release {
-            release_lock(&mut tx, &g.target_key, g.id.as_str()).await?;
+            release_lock(&mut tx, &g.target_key, &change.holder).await?;
         }
         tx.commit().await.map_err(db)
     }
