@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
-use aws_jit_app::ports::{GrantChange, GrantStore, LockOp, StoreError};
+use aws_jit_app::ports::{GrantChange, LockOp, StoreError};
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::{
     AuditAction, AuditEvent, Catalog, ConfigFile, ConfigSource, GrantId, UserEmail,
