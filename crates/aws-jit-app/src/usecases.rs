@@ -925,6 +925,22 @@ impl Jit {
                 }
                 Err(e) => return self.undo_failed_create(&intent, op, e).await,
             }
+            // Active grants that counted on standing access (since removed by someone) now
+            // share what the tool created: it must go when the last of them ends.
+            for other in others.iter().filter(|g| {
+                g.status == GrantStatus::Active && g.origin == AccessOrigin::Preexisting
+            }) {
+                let mut owned = other.clone();
+                owned.origin = AccessOrigin::CreatedByTool;
+                let event = self.event(
+                    other,
+                    actor,
+                    AuditAction::GrantOriginChanged,
+                    format!("the standing access was gone; grant `{}` re-created it, so it is now removed when the last grant ends", grant.id),
+                );
+                self.write(op, other, owned, Some(event), LockOp::Keep, None)
+                    .await?;
+            }
             (intent, AccessOrigin::CreatedByTool, target.created())
         };
         let now = self.clock.now();
@@ -1067,8 +1083,20 @@ impl Jit {
         error: ProviderError,
     ) -> Result<T, AppError> {
         let actor = op.actor.as_str();
-        let cleanup = if error.kind == ProviderErrorKind::Failed {
-            Ok(()) // AWS reported the creation as failed: nothing was created.
+        let generated = grant.policy_generated || grant.permission_set_generated;
+        let cleanup = if error.kind == ProviderErrorKind::Failed && !generated {
+            // AWS reported the creation as failed: nothing was created.
+            Ok(())
+        } else if error.kind != ProviderErrorKind::Failed && grant.account_id.is_some() {
+            // The outcome is unknown (a timeout, or still in progress): an assignment may
+            // still be on its way, and deleting now could race it. Leave the undo to a
+            // sweep, after a pause.
+            Err(ProviderError {
+                kind: error.kind,
+                operation: error.operation,
+                message: "outcome unknown: the undo waits for AWS to settle".to_owned(),
+                source: None,
+            })
         } else {
             self.remove_from_aws(grant).await
         };
@@ -1077,17 +1105,28 @@ impl Jit {
             Err(cleanup_error) => {
                 // Leave it for the sweep: undo in progress, lock released so it can proceed.
                 let mut undoing = grant.clone();
-                undoing.status = GrantStatus::Revoking;
+                undoing.status = grant
+                    .status
+                    .apply(GrantEvent::EndStarted(EndCause::Undo), None)?;
                 undoing.end_cause = Some(EndCause::Undo);
                 undoing.last_error = Some(cleanup_error.to_string());
                 let event = self.event(
                     grant,
                     actor,
                     AuditAction::GrantRevokeStarted,
-                    format!("undo after failed create ({error}); cleanup failed: {cleanup_error}"),
+                    format!("undo after failed create ({error}); cleanup pending: {cleanup_error}"),
                 );
-                self.write(op, grant, undoing, Some(event), LockOp::Release, None)
-                    .await?;
+                let now = self.clock.now();
+                let retry_at = now.checked_add(self.settings.retry_base).unwrap_or(now);
+                self.write(
+                    op,
+                    grant,
+                    undoing,
+                    Some(event),
+                    LockOp::Release,
+                    Some(retry_at),
+                )
+                .await?;
                 Err(AppError::ProvisioningFailed {
                     id: grant.id.to_string(),
                     source: error,
@@ -1446,9 +1485,13 @@ impl Jit {
                     if g.status.is_terminal() {
                         let mut g = g;
                         g.permission_set_arn = Some(arn.clone());
-                        self.remove_ephemeral_permission_set(&g).await?;
-                        tracing::warn!(grant_id = %g.id, permission_set = %arn, "removed an orphaned per-grant permission set");
-                        report.orphans_removed.push(arn);
+                        match self.remove_ephemeral_permission_set(&g).await {
+                            Ok(()) => {
+                                tracing::warn!(grant_id = %g.id, permission_set = %arn, "removed an orphaned per-grant permission set");
+                                report.orphans_removed.push(arn);
+                            }
+                            Err(e) => report.failed.push((arn, e.to_string())),
+                        }
                     }
                 }
                 _ => report.orphans_unknown.push(arn),
@@ -1474,9 +1517,13 @@ impl Jit {
             match grant {
                 Some(g) if g.policy_generated && g.policy_arn.as_deref() == Some(&policy.arn) => {
                     if g.status.is_terminal() {
-                        self.iam.delete_policy(&policy.arn).await?;
-                        tracing::warn!(grant_id = %g.id, policy = %policy.arn, "removed an orphaned generated policy");
-                        report.orphans_removed.push(policy.arn);
+                        match self.iam.delete_policy(&policy.arn).await {
+                            Ok(()) => {
+                                tracing::warn!(grant_id = %g.id, policy = %policy.arn, "removed an orphaned generated policy");
+                                report.orphans_removed.push(policy.arn);
+                            }
+                            Err(e) => report.failed.push((policy.arn, e.to_string())),
+                        }
                     }
                 }
                 _ => report.orphans_unknown.push(policy.arn),

@@ -306,6 +306,38 @@ async fn a_standing_assignment_survives_a_jit_revoke() {
 }
 
 #[tokio::test]
+async fn an_assignment_recreated_after_standing_access_was_removed_goes_with_the_last_grant() {
+    let f = Fixture::new().await;
+    f.aws
+        .assign(&f.account, &f.permission_set_arn, &f.user_id)
+        .await;
+    let tool = f.tool("1h");
+    let standing = tool.json(&["grant", "jit", "--user", &f.email]);
+    assert_eq!(standing["origin"], "preexisting");
+    // An administrator removes the standing access; a second grant re-creates it.
+    f.aws
+        .unassign(&f.account, &f.permission_set_arn, &f.user_id)
+        .await;
+    let second = tool.json(&["grant", "jit", "--user", &f.email]);
+    assert_eq!(second["origin"], "created");
+    assert_eq!(f.assignments().await, 1);
+    let id = standing["id"].as_str().unwrap();
+    assert!(
+        tool.audit_actions(id)
+            .contains(&"grant.origin_changed".to_owned())
+    );
+
+    tool.ok(&["revoke", "--grant", second["id"].as_str().unwrap()]);
+    assert_eq!(f.assignments().await, 1, "the first grant still uses it");
+    tool.ok(&["revoke", "--grant", id]);
+    assert_eq!(
+        f.assignments().await,
+        0,
+        "the tool's assignment goes with the last grant"
+    );
+}
+
+#[tokio::test]
 async fn overlapping_grants_share_the_assignment_until_the_last_ends() {
     let f = Fixture::new().await;
     let tool = f.tool("1h");

@@ -20,6 +20,8 @@ pub enum AuditAction {
     GrantRevokeStarted,
     /// An attempt to remove the access failed; it will be retried.
     GrantRevokeFailed,
+    /// Who owns the AWS access changed (standing access was replaced by the tool's).
+    GrantOriginChanged,
     /// Ended on request. Terminal.
     GrantRevoked,
     /// Ended at expiry. Terminal.
@@ -30,11 +32,12 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 7] = [
+    pub const ALL: [AuditAction; 8] = [
         AuditAction::GrantRequested,
         AuditAction::GrantActivated,
         AuditAction::GrantRevokeStarted,
         AuditAction::GrantRevokeFailed,
+        AuditAction::GrantOriginChanged,
         AuditAction::GrantRevoked,
         AuditAction::GrantExpired,
         AuditAction::GrantFailed,
@@ -47,6 +50,7 @@ impl AuditAction {
             AuditAction::GrantActivated => "grant.activated",
             AuditAction::GrantRevokeStarted => "grant.revoke_started",
             AuditAction::GrantRevokeFailed => "grant.revoke_failed",
+            AuditAction::GrantOriginChanged => "grant.origin_changed",
             AuditAction::GrantRevoked => "grant.revoked",
             AuditAction::GrantExpired => "grant.expired",
             AuditAction::GrantFailed => "grant.failed",

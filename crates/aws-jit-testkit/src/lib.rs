@@ -361,6 +361,21 @@ impl MotoAws {
         Some((name, inline))
     }
 
+    /// Removes an assignment directly (an administrator's change).
+    pub async fn unassign(&self, account: &str, permission_set_arn: &str, principal_id: &str) {
+        self.sso
+            .delete_account_assignment()
+            .instance_arn(&self.instance_arn)
+            .target_id(account)
+            .target_type(aws_sdk_ssoadmin::types::TargetType::AwsAccount)
+            .permission_set_arn(permission_set_arn)
+            .principal_type(aws_sdk_ssoadmin::types::PrincipalType::User)
+            .principal_id(principal_id)
+            .send()
+            .await
+            .expect("DeleteAccountAssignment");
+    }
+
     /// How many assignments of this permission set the principal holds on the account.
     pub async fn assignments(
         &self,
