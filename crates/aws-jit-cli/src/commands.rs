@@ -360,6 +360,9 @@ async fn wire_for_sweep(cli: &Cli) -> Result<crate::context::Wired, Failure> {
 
 async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     let wired = wire_for_sweep(cli).await?;
+    // Handlers first: a SIGTERM that arrives as soon as we say we listen must stop us
+    // cleanly, not kill us.
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         invalid(anyhow::Error::new(e).context(format!("cannot listen on `{listen}`")))
     })?;
@@ -372,33 +375,28 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         listener,
         wired.jit,
         aws_jit_server::WorkerSettings::default(),
-        shutdown_signal(),
+        shutdown,
     )
     .await
     .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Installs the SIGTERM and Ctrl-C handlers now; the future resolves on either.
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, Failure> {
     #[cfg(unix)]
-    {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = ctrl_c.await;
-            return;
-        };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("cannot handle SIGTERM")))?;
+    Ok(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+        #[cfg(not(unix))]
         let _ = ctrl_c.await;
-    }
-    tracing::info!("shutting down: finishing the work in flight");
+        tracing::info!("shutting down: finishing the work in flight");
+    })
 }
 
 async fn sweep(cli: &Cli) -> Result<(), Failure> {

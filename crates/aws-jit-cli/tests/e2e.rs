@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use aws_jit_testkit::{MotoAws, aws_env, moto, unique, unique_account};
+use aws_jit_testkit::{MotoAws, aws_env, unique, unique_account};
 use serde_json::Value;
 
 const SEED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed");
@@ -21,19 +21,22 @@ const SEED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed
 struct Tool {
     dir: tempfile::TempDir,
     config_dir: PathBuf,
+    /// The test's own moto.
+    endpoint: String,
 }
 
 impl Tool {
-    fn with_config_dir(config_dir: &Path) -> Tool {
+    fn with_config_dir(aws: &MotoAws, config_dir: &Path) -> Tool {
         let dir = tempfile::tempdir().unwrap();
         Tool {
             config_dir: config_dir.to_owned(),
             dir,
+            endpoint: aws.endpoint(),
         }
     }
 
     /// A tool whose access_configs.json has one access `jit` for `account`/`permission_set`.
-    fn with_access(account: &str, permission_set: &str, duration: &str) -> Tool {
+    fn with_access(aws: &MotoAws, account: &str, permission_set: &str, duration: &str) -> Tool {
         let dir = tempfile::tempdir().unwrap();
         let config_dir = dir.path().join("configs");
         std::fs::create_dir(&config_dir).unwrap();
@@ -47,7 +50,11 @@ impl Tool {
             }
         });
         std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
-        Tool { dir, config_dir }
+        Tool {
+            dir,
+            config_dir,
+            endpoint: aws.endpoint(),
+        }
     }
 
     fn db(&self) -> String {
@@ -62,7 +69,7 @@ impl Tool {
             .env("AWS_JIT_CONFIG_DIR", &self.config_dir)
             .env("AWS_JIT_DB", self.db())
             .env("USER", "tester");
-        for (k, v) in aws_env(moto()) {
+        for (k, v) in aws_env(&self.endpoint) {
             cmd.env(k, v);
         }
         cmd
@@ -142,7 +149,7 @@ impl Fixture {
     }
 
     fn tool(&self, duration: &str) -> Tool {
-        Tool::with_access(&self.account, &self.permission_set, duration)
+        Tool::with_access(&self.aws, &self.account, &self.permission_set, duration)
     }
 
     async fn assignments(&self) -> usize {
@@ -171,7 +178,7 @@ async fn the_seed_configs_grant_list_and_revoke_a_real_assignment() {
     let user_id = aws.create_user(&email).await;
     // The seed's permission set; only this test creates it.
     let ps_arn = aws.create_permission_set("ECRReadOnly").await;
-    let tool = Tool::with_config_dir(Path::new(SEED_DIR));
+    let tool = Tool::with_config_dir(&aws, Path::new(SEED_DIR));
     let account = "876809951775";
 
     tool.ok(&["validate"]);
@@ -282,7 +289,7 @@ async fn bad_input_is_refused_before_aws_and_changes_nothing() {
 #[tokio::test]
 async fn validate_checks_that_permission_sets_exist_unless_offline() {
     let f = Fixture::new().await;
-    let tool = Tool::with_access(&f.account, "NoSuchSet", "1h");
+    let tool = Tool::with_access(&f.aws, &f.account, "NoSuchSet", "1h");
     tool.ok(&["validate", "--offline"]);
     let (code, err) = tool.fails(&["validate"]);
     assert_eq!(code, 3);
@@ -666,7 +673,7 @@ mod s3 {
 
     use super::*;
 
-    fn tool(template: &str, buckets: &[&str]) -> Tool {
+    fn tool(aws: &MotoAws, template: &str, buckets: &[&str]) -> Tool {
         let dir = tempfile::tempdir().unwrap();
         let config_dir = dir.path().join("configs");
         std::fs::create_dir(&config_dir).unwrap();
@@ -680,7 +687,11 @@ mod s3 {
             }
         });
         std::fs::write(config_dir.join("s3_configs.json"), config.to_string()).unwrap();
-        Tool { dir, config_dir }
+        Tool {
+            dir,
+            config_dir,
+            endpoint: aws.endpoint(),
+        }
     }
 
     async fn user(aws: &MotoAws) -> String {
@@ -693,7 +704,7 @@ mod s3 {
     async fn a_generated_policy_is_scoped_to_exactly_the_buckets_and_deleted_on_revoke() {
         let aws = MotoAws::connect().await;
         let email = user(&aws).await;
-        let tool = tool("S3ReadOnlyPolicy", &["lake-raw", "lake-curated"]);
+        let tool = tool(&aws, "S3ReadOnlyPolicy", &["lake-raw", "lake-curated"]);
         let grant = tool.json(&["grant", "data_lake_read", "--user", &email]);
         let arn = grant["policy_arn"].as_str().unwrap().to_owned();
         assert!(arn.contains(":policy/aws-jit/jit-data_lake_read-"), "{arn}");
@@ -735,7 +746,7 @@ mod s3 {
     async fn plan_shows_the_changes_and_makes_none() {
         let aws = MotoAws::connect().await;
         let email = user(&aws).await;
-        let tool = tool("S3ReadOnlyPolicy", &["plan-bucket"]);
+        let tool = tool(&aws, "S3ReadOnlyPolicy", &["plan-bucket"]);
         let plan = tool.json(&["plan", "data", "--user", &email, "--duration", "30m"]);
         assert_eq!(plan["duration"], "PT30M");
         let changes: Vec<&str> = plan["changes"]
@@ -781,7 +792,7 @@ mod s3 {
         let name = unique("svc-");
         let email = format!("{}@Example.com", unique("Tagged"));
         aws.create_iam_user(&name, Some(&email)).await;
-        let tool = tool("S3ReadOnlyPolicy", &["tagged-bucket"]);
+        let tool = tool(&aws, "S3ReadOnlyPolicy", &["tagged-bucket"]);
         let grant = tool.json(&["grant", "data", "--user", &email.to_lowercase()]);
         assert_eq!(grant["iam_user"], name.as_str());
         assert_eq!(aws.attached(&name).await.len(), 1);
@@ -793,7 +804,7 @@ mod s3 {
     async fn two_grants_for_the_same_user_are_cleaned_up_independently() {
         let aws = MotoAws::connect().await;
         let email = user(&aws).await;
-        let tool = tool("S3ReadWritePolicy", &["shared-bucket"]);
+        let tool = tool(&aws, "S3ReadWritePolicy", &["shared-bucket"]);
         let first = tool.json(&["grant", "data", "--user", &email]);
         let second = tool.json(&["grant", "data", "--user", &email]);
         let (a, b) = (
@@ -816,7 +827,7 @@ mod s3 {
         let email = user(&aws).await;
         let name = unique("TeamRead");
         let arn = aws.create_policy(&name, "/", &[]).await;
-        let tool = tool(&name, &["team-bucket"]);
+        let tool = tool(&aws, &name, &["team-bucket"]);
         tool.ok(&["validate"]);
         let grant = tool.json(&["grant", "data", "--user", &email]);
         assert_eq!(grant["policy_arn"], arn.as_str());
@@ -839,7 +850,7 @@ mod s3 {
     async fn a_template_naming_a_missing_policy_is_refused_and_changes_nothing() {
         let aws = MotoAws::connect().await;
         let email = user(&aws).await;
-        let tool = tool("NoSuchPolicy", &["some-bucket"]);
+        let tool = tool(&aws, "NoSuchPolicy", &["some-bucket"]);
         tool.ok(&["validate", "--offline"]);
         let (code, err) = tool.fails(&["validate"]);
         assert_eq!(code, 3);
@@ -868,7 +879,7 @@ mod s3 {
     async fn sweep_deletes_a_generated_policy_left_behind_by_an_ended_grant() {
         let aws = MotoAws::connect().await;
         let email = user(&aws).await;
-        let tool = tool("S3ReadOnlyPolicy", &["orphan-bucket"]);
+        let tool = tool(&aws, "S3ReadOnlyPolicy", &["orphan-bucket"]);
         let grant = tool.json(&["grant", "data", "--user", &email]);
         let id = grant["id"].as_str().unwrap();
         let arn = grant["policy_arn"].as_str().unwrap();
@@ -920,7 +931,11 @@ async fn a_crash_between_creating_and_attaching_a_generated_policy_is_cleaned_up
     let config = serde_json::json!({"data": {"name": "Crash Data", "buckets": ["crash-bucket"],
         "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT1H"}});
     std::fs::write(config_dir.join("s3_configs.json"), config.to_string()).unwrap();
-    let tool = Tool { dir, config_dir };
+    let tool = Tool {
+        dir,
+        config_dir,
+        endpoint: aws.endpoint(),
+    };
     let id = unique("crash");
     let name = format!("jit-crash_data-{email}-{id}");
     // The process created the policy, then died before attaching it.
@@ -966,7 +981,11 @@ async fn a_per_grant_permission_set_is_created_assigned_and_deleted() {
         "buckets": ["team-data"], "policy_template": "S3ReadOnlyPolicy",
         "session_duration": "PT2H"}});
     std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
-    let tool = Tool { dir, config_dir };
+    let tool = Tool {
+        dir,
+        config_dir,
+        endpoint: aws.endpoint(),
+    };
     tool.ok(&["validate"]);
 
     let grant = tool.json(&["grant", "eph", "--user", &email]);
@@ -1002,7 +1021,11 @@ async fn a_per_grant_permission_set_created_before_a_crash_is_found_by_name_and_
     let config = serde_json::json!({"eph": {"name": "Eph Crash", "account_id": unique_account(),
         "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "session_duration": "PT1H"}});
     std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
-    let tool = Tool { dir, config_dir };
+    let tool = Tool {
+        dir,
+        config_dir,
+        endpoint: aws.endpoint(),
+    };
     let id = unique("crash");
     // The process created the permission set, then died before recording its ARN.
     let name = aws_jit_core::policy::ephemeral_permission_set_name(&id);

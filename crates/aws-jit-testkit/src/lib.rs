@@ -16,7 +16,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,12 +29,24 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The moto server shared by one test process.
+/// A moto server of one test's own: tests never see each other's AWS state (moto's
+/// listings are not safe against concurrent deletes, so sharing one server makes tests
+/// flaky). Killed when dropped; a watchdog also kills it if the test process dies.
 #[derive(Debug)]
 pub struct Moto {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
-    _child: Mutex<Child>,
+    child: Mutex<Child>,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        if let Ok(mut child) = self.child.lock() {
+            // Closing the watchdog's stdin makes it kill moto; then reap the watchdog.
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
 }
 
 fn moto_binary() -> PathBuf {
@@ -50,54 +62,51 @@ fn moto_binary() -> PathBuf {
     local
 }
 
-/// Starts moto once per process on a free loopback port. The server dies with the test
-/// process: a watchdog kills it when our end of its stdin closes.
-pub fn moto() -> &'static Moto {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let binary = moto_binary();
-        let python = binary.with_file_name("python");
-        let watchdog = "import subprocess, sys\n\
-             p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
-             print('started', flush=True)\n\
-             sys.stdin.read()\n\
-             p.kill()\n";
-        let mut child = Command::new(python)
-            .arg("-c")
-            .arg(watchdog)
-            .arg(&binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start moto");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("moto watchdog");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Moto {
-                    endpoint,
-                    _child: Mutex::new(child),
-                };
-            }
-            std::thread::sleep(Duration::from_millis(25));
+/// Starts a moto server on a free loopback port and waits until it answers.
+pub fn start_moto() -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let binary = moto_binary();
+    let python = binary.with_file_name("python");
+    let watchdog = "import subprocess, sys\n\
+         p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
+         print('started', flush=True)\n\
+         sys.stdin.read()\n\
+         p.kill()\n\
+         p.wait()\n";
+    let mut child = Command::new(python)
+        .arg("-c")
+        .arg(watchdog)
+        .arg(&binary)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start moto");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("moto watchdog");
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Moto {
+                endpoint,
+                child: Mutex::new(child),
+            };
         }
-        panic!("moto did not start on port {port}");
-    })
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("moto did not start on port {port}");
 }
 
-/// Environment variables that point the AWS SDK at moto.
-pub fn aws_env(moto: &Moto) -> Vec<(&'static str, String)> {
+/// Environment variables that point the AWS SDK at a moto endpoint.
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
         ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
@@ -142,12 +151,14 @@ pub struct MotoAws {
     pub instance_arn: String,
     /// The identity store id.
     pub identity_store_id: String,
+    /// This test's own moto server.
+    pub moto: Arc<Moto>,
 }
 
 impl MotoAws {
-    /// Connects to the shared moto.
+    /// Starts a moto server for this test and connects to it.
     pub async fn connect() -> MotoAws {
-        let moto = moto();
+        let moto = Arc::new(start_moto());
         let creds =
             aws_sdk_ssoadmin::config::Credentials::new("testing", "testing", None, None, "test");
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -168,7 +179,13 @@ impl MotoAws {
             sso,
             ids,
             iam,
+            moto,
         }
+    }
+
+    /// The endpoint of this test's moto.
+    pub fn endpoint(&self) -> String {
+        self.moto.endpoint.clone()
     }
 
     /// Creates an IAM user, optionally with an `email` tag.
