@@ -477,6 +477,8 @@ impl Jit {
             access: grant.access.clone(),
             user: grant.user.clone(),
             detail,
+            prev_hash: String::new(),
+            hash: String::new(),
         }
     }
 

@@ -102,8 +102,15 @@ pub enum Command {
         #[arg(long, env = "AWS_JIT_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
     },
-    /// Show the audit log.
+    /// Show, export (--jsonl) or verify (`audit verify`) the audit log.
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        /// `verify`: check the hash chain and name the first bad event.
+        #[command(subcommand)]
+        check: Option<AuditCheck>,
+        /// One JSON object per line, for export (with each event's hash).
+        #[arg(long)]
+        jsonl: bool,
         /// Only this grant's events.
         #[arg(long)]
         grant: Option<String>,
@@ -117,6 +124,13 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         limit: usize,
     },
+}
+
+/// `aws-jit audit verify`.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum AuditCheck {
+    /// Recompute the hash chain; exit 1 naming the first edited, deleted or reordered event.
+    Verify,
 }
 
 /// Which schema to print.

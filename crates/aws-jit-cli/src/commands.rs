@@ -73,10 +73,34 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Audit {
+            check: Some(crate::cli::AuditCheck::Verify),
+            ..
+        } => {
+            let store = open_store(&cli.db).await?;
+            let events = store
+                .audit(&AuditQuery::default())
+                .await
+                .map_err(|e| Failure::Runtime(e.into()))?;
+            let verified = aws_jit_core::audit::verify_chain(&events)
+                .map_err(|e| Failure::Runtime(e.into()))?;
+            let head = events.last().map_or("", |e| e.hash.as_str());
+            match cli.output {
+                Output::Json => print_json(&serde_json::json!({
+                    "verified": verified, "events": events.len(), "head": head,
+                })),
+                Output::Human => {
+                    println!("audit chain intact: {verified} events verified; head {head}");
+                    Ok(())
+                }
+            }
+        }
+        Command::Audit {
             grant,
             user,
             after,
             limit,
+            jsonl,
+            ..
         } => {
             let store = open_store(&cli.db).await?;
             let events = store
@@ -88,6 +112,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 })
                 .await
                 .map_err(|e| Failure::Runtime(e.into()))?;
+            if *jsonl {
+                for e in &events {
+                    let line = serde_json::to_string(&AuditView::from(e))
+                        .map_err(|e| Failure::Runtime(e.into()))?;
+                    println!("{line}");
+                }
+                return Ok(());
+            }
             match cli.output {
                 Output::Json => print_json(&events.iter().map(AuditView::from).collect::<Vec<_>>()),
                 Output::Human => {

@@ -200,6 +200,8 @@ pub struct AuditView {
     access: String,
     user: String,
     detail: String,
+    prev_hash: String,
+    hash: String,
 }
 
 impl From<&AuditEvent> for AuditView {
@@ -213,6 +215,8 @@ impl From<&AuditEvent> for AuditView {
             access: e.access.clone(),
             user: e.user.clone(),
             detail: e.detail.clone(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
         }
     }
 }

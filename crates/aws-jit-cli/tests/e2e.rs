@@ -518,6 +518,8 @@ mod crash_recovery {
             access: grant.access.clone(),
             user: grant.user.clone(),
             detail: String::new(),
+            prev_hash: String::new(),
+            hash: String::new(),
         };
         let store = store(tool).await;
         // The lease lapsed a second ago: its holder is dead.
@@ -1193,4 +1195,43 @@ mod serve {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+#[tokio::test]
+async fn audit_verify_names_the_first_edited_or_deleted_event() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    tool.json(&["grant", "jit", "--user", &f.email]);
+    tool.ok(&["revoke", "jit", "--user", &f.email]);
+    let ok = tool.json(&["audit", "verify"]);
+    assert_eq!(ok["verified"], 4);
+    let lines = tool.ok(&["audit", "--jsonl"]);
+    assert_eq!(lines.lines().count(), 4);
+    let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["prev_hash"].as_str().unwrap(), "0".repeat(64));
+
+    // Someone with the database file removes the guard and rewrites history.
+    let db = tool.dir.path().join("jit.db");
+    let tamper = |sql: &str| {
+        let script = format!(
+            "import sqlite3; c = sqlite3.connect({db:?}); c.executescript({sql:?}); c.commit()",
+            db = db.display().to_string()
+        );
+        let status = Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    tamper(
+        "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; \
+         UPDATE audit_events SET detail = 'nothing happened' WHERE seq = 2;",
+    );
+    let (code, err) = tool.fails(&["audit", "verify"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("audit event 2 was edited"), "{err}");
+
+    tamper("DELETE FROM audit_events WHERE seq = 2;");
+    let (_, err) = tool.fails(&["audit", "verify"]);
+    assert!(err.contains("breaks at event 3"), "{err}");
 }

@@ -96,4 +96,127 @@ pub struct AuditEvent {
     pub user: String,
     /// Human-readable specifics (reason, AWS error, what was kept and why).
     pub detail: String,
+    /// The previous event's hash (assigned by the store; empty before it is written).
+    pub prev_hash: String,
+    /// This event's hash over its fields and `prev_hash` (assigned by the store).
+    pub hash: String,
+}
+
+/// The `prev_hash` of the first event of a chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash of an event at position `seq` following `prev_hash`: SHA-256 over a canonical
+/// JSON array of every field, hex-encoded.
+pub fn chain_hash(prev_hash: &str, seq: i64, event: &AuditEvent) -> String {
+    use sha2::Digest;
+    let canonical = serde_json::json!([
+        seq,
+        event.time.as_millisecond(),
+        event.actor,
+        event.action.as_str(),
+        event.grant_id,
+        event.access,
+        event.user,
+        event.detail,
+        prev_hash,
+    ])
+    .to_string();
+    sha2::Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where the audit chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// The event's content does not match its hash.
+    #[error("audit event {seq} was edited: its hash does not match its content")]
+    Edited {
+        /// The first bad event.
+        seq: i64,
+    },
+    /// The event does not follow the one before it.
+    #[error("the audit chain breaks at event {seq}: an event before it was deleted or reordered")]
+    Broken {
+        /// The first bad event.
+        seq: i64,
+    },
+}
+
+/// Checks a whole log, oldest first. Events written before the chain existed (empty hash)
+/// may only come first. Returns how many chained events were verified.
+pub fn verify_chain(events: &[AuditEvent]) -> Result<usize, ChainError> {
+    let mut expected_prev: Option<&str> = None;
+    let mut verified = 0;
+    for event in events {
+        if event.hash.is_empty() && expected_prev.is_none() {
+            continue; // written before audit chaining
+        }
+        let want_prev = expected_prev.unwrap_or(GENESIS_HASH);
+        if event.prev_hash != want_prev {
+            return Err(ChainError::Broken { seq: event.seq });
+        }
+        if chain_hash(&event.prev_hash, event.seq, event) != event.hash {
+            return Err(ChainError::Edited { seq: event.seq });
+        }
+        expected_prev = Some(&event.hash);
+        verified += 1;
+    }
+    Ok(verified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: i64) -> Vec<AuditEvent> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let mut e = AuditEvent {
+                    seq,
+                    time: jiff::Timestamp::from_second(1_800_000_000 + seq).unwrap(),
+                    actor: "alice@example.com".to_owned(),
+                    action: AuditAction::GrantRequested,
+                    grant_id: format!("g-{seq}"),
+                    access: "a".to_owned(),
+                    user: "alice@example.com".to_owned(),
+                    detail: String::new(),
+                    prev_hash: prev.clone(),
+                    hash: String::new(),
+                };
+                e.hash = chain_hash(&prev, seq, &e);
+                prev = e.hash.clone();
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        assert_eq!(verify_chain(&chain(5)), Ok(5));
+    }
+
+    #[test]
+    fn an_edited_event_is_named() {
+        let mut events = chain(5);
+        events[2].detail = "nothing to see".to_owned();
+        assert_eq!(verify_chain(&events), Err(ChainError::Edited { seq: 3 }));
+    }
+
+    #[test]
+    fn a_deleted_event_is_named_by_its_successor() {
+        let mut events = chain(5);
+        events.remove(1);
+        assert_eq!(verify_chain(&events), Err(ChainError::Broken { seq: 3 }));
+    }
+
+    #[test]
+    fn reordered_events_break_the_chain() {
+        let mut events = chain(5);
+        events.swap(1, 2);
+        assert_eq!(verify_chain(&events), Err(ChainError::Broken { seq: 3 }));
+    }
 }

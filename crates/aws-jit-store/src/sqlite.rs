@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_jit_app::ports::{AuditQuery, GrantChange, GrantFilter, GrantStore, LockOp, StoreError};
+use aws_jit_core::audit::{GENESIS_HASH, chain_hash};
 use aws_jit_core::{AccessOrigin, AuditAction, AuditEvent, EndCause, Grant, GrantId, GrantStatus};
 use jiff::Timestamp;
 use sqlx::sqlite::{
@@ -20,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_grants.sql"),
     include_str!("../migrations/sqlite/0002_s3_grants.sql"),
     include_str!("../migrations/sqlite/0003_ephemeral_permission_sets.sql"),
+    include_str!("../migrations/sqlite/0004_audit_chain.sql"),
 ];
 
 /// A grant store in one SQLite file.
@@ -107,6 +109,8 @@ fn event_from_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
         access: row.try_get("access").map_err(db)?,
         user: row.try_get("user_email").map_err(db)?,
         detail: row.try_get("detail").map_err(db)?,
+        prev_hash: row.try_get("prev_hash").map_err(db)?,
+        hash: row.try_get("hash").map_err(db)?,
     })
 }
 
@@ -226,10 +230,23 @@ async fn append_event(
     tx: &mut Transaction<'static, Sqlite>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
+    // Inside the write transaction: the last event cannot change under us.
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?;
+    let (seq, prev_hash) = match last {
+        Some((seq, hash)) if !hash.is_empty() => (seq + 1, hash),
+        Some((seq, _)) => (seq + 1, GENESIS_HASH.to_owned()),
+        None => (1, GENESIS_HASH.to_owned()),
+    };
+    let hash = chain_hash(&prev_hash, seq, event);
     sqlx::query(
-        "INSERT INTO audit_events (time, actor, action, grant_id, access, user_email, detail) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (seq, time, actor, action, grant_id, access, user_email, detail, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
+    .bind(seq)
     .bind(millis(event.time))
     .bind(&event.actor)
     .bind(event.action.as_str())
@@ -237,6 +254,8 @@ async fn append_event(
     .bind(&event.access)
     .bind(&event.user)
     .bind(&event.detail)
+    .bind(&prev_hash)
+    .bind(&hash)
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -427,8 +446,8 @@ impl GrantStore for SqliteStore {
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut sql = "SELECT seq, time, actor, action, grant_id, access, user_email, detail \
-                       FROM audit_events WHERE seq > ?"
+        let mut sql = "SELECT seq, time, actor, action, grant_id, access, user_email, detail, \
+                       prev_hash, hash FROM audit_events WHERE seq > ?"
             .to_owned();
         if query.grant_id.is_some() {
             sql.push_str(" AND grant_id = ?");

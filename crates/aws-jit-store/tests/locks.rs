@@ -49,6 +49,8 @@ async fn a_lapsed_lock_can_be_taken_over_and_the_loser_can_no_longer_write() {
         access: "a".to_owned(),
         user: "a@example.com".to_owned(),
         detail: String::new(),
+        prev_hash: String::new(),
+        hash: String::new(),
     };
     let lease = t0 + SignedDuration::from_secs(60);
     store
