@@ -141,6 +141,9 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug {
     /// The earliest instant at which [`GrantStore::due`] will return something, if any.
     async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError>;
 
+    /// Appends an audit event that goes with no grant change (e.g. reconciliation).
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+
     /// Audit events matching the query, oldest first.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 
@@ -255,6 +258,14 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
         instance_arn: &str,
         arn: &str,
     ) -> Result<Option<(String, String)>, ProviderError>;
+
+    /// The users (principal ids) assigned a permission set on an account, now.
+    async fn assigned_users(
+        &self,
+        instance_arn: &str,
+        account_id: &str,
+        permission_set_arn: &str,
+    ) -> Result<Vec<String>, ProviderError>;
 
     /// Every permission set whose description starts with `marker_prefix`, as
     /// (ARN, name, description).

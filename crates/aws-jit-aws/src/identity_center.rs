@@ -579,6 +579,35 @@ impl IdentityCenter for AwsIdentityCenter {
         }
     }
 
+    async fn assigned_users(
+        &self,
+        instance_arn: &str,
+        account_id: &str,
+        permission_set_arn: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        let mut users = Vec::new();
+        let mut pages = self
+            .sso
+            .list_account_assignments()
+            .instance_arn(instance_arn)
+            .account_id(account_id)
+            .permission_set_arn(permission_set_arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify("ListAccountAssignments", e))?;
+            for a in page.account_assignments() {
+                if a.principal_type() == Some(&PrincipalType::User)
+                    && let Some(id) = a.principal_id()
+                    && !users.iter().any(|u| u == id)
+                {
+                    users.push(id.to_owned());
+                }
+            }
+        }
+        Ok(users)
+    }
+
     async fn marked_permission_sets(
         &self,
         instance_arn: &str,

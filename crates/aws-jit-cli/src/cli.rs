@@ -96,6 +96,13 @@ pub enum Command {
     },
     /// Revoke every grant past its expiry, finish or undo interrupted ones, then exit.
     Sweep,
+    /// Compare live Identity Center assignments with the grants; --fix removes the drift.
+    Reconcile {
+        /// Remove assignments the tool made whose grants ended, and standing ones of
+        /// accesses marked `managed_exclusively`.
+        #[arg(long)]
+        fix: bool,
+    },
     /// Run the expiry worker and the HTTP endpoints until SIGTERM or Ctrl-C.
     Serve {
         /// Address to listen on.

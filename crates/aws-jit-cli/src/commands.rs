@@ -72,6 +72,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Grants { all, user } => grants(&cli, *all, user.as_deref()).await,
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
+        Command::Reconcile { fix } => reconcile(&cli, *fix).await,
         Command::Audit {
             check: Some(crate::cli::AuditCheck::Verify),
             ..
@@ -411,6 +412,58 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     )
     .await
     .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
+}
+
+async fn reconcile(cli: &Cli, fix: bool) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let wired = wire(&cli.db).await?;
+    let report = wired.jit.reconcile(catalog.accesses(), fix, &actor()).await;
+    log_call_counts(&wired.aws);
+    let report = report?;
+    let view = |list: &[aws_jit_app::Drift]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|d| {
+                serde_json::json!({
+                    "access": d.access, "account_id": d.account_id,
+                    "permission_set": d.permission_set, "principal_id": d.principal_id,
+                    "user": d.user, "grant_id": d.grant_id,
+                })
+            })
+            .collect()
+    };
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({
+            "lingering": view(&report.lingering),
+            "unmanaged": view(&report.unmanaged),
+            "missing": view(&report.missing),
+            "removed": view(&report.removed),
+        })),
+        Output::Human => {
+            for (label, list) in [
+                ("lingering (the tool's, grant ended)", &report.lingering),
+                ("unmanaged (standing access)", &report.unmanaged),
+                ("missing (active grant, no assignment)", &report.missing),
+                ("removed", &report.removed),
+            ] {
+                for d in list {
+                    println!(
+                        "{label}: `{}` on {} for {}",
+                        d.permission_set,
+                        d.account_id,
+                        d.user.as_deref().unwrap_or(&d.principal_id)
+                    );
+                }
+            }
+            println!(
+                "reconcile: {} lingering, {} unmanaged, {} missing, {} removed",
+                report.lingering.len(),
+                report.unmanaged.len(),
+                report.missing.len(),
+                report.removed.len()
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Installs the SIGTERM and Ctrl-C handlers now; the future resolves on either.

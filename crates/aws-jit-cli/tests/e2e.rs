@@ -1235,3 +1235,63 @@ async fn audit_verify_names_the_first_edited_or_deleted_event() {
     let (_, err) = tool.fails(&["audit", "verify"]);
     assert!(err.contains("breaks at event 3"), "{err}");
 }
+
+#[tokio::test]
+async fn reconcile_finds_lingering_unmanaged_and_missing_assignments_and_fixes_the_first() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    // Lingering: the tool's grant ended, yet the assignment is back (a lost delete).
+    tool.json(&["grant", "jit", "--user", &f.email]);
+    tool.ok(&["revoke", "jit", "--user", &f.email]);
+    f.aws
+        .assign(&f.account, &f.permission_set_arn, &f.user_id)
+        .await;
+    // Unmanaged: someone assigned by hand, no grant.
+    let standing_email = format!("{}@example.com", unique("standing"));
+    let standing = f.aws.create_user(&standing_email).await;
+    f.aws
+        .assign(&f.account, &f.permission_set_arn, &standing)
+        .await;
+    // Missing: an active grant whose assignment an administrator removed.
+    let gone_email = format!("{}@example.com", unique("gone"));
+    let gone = f.aws.create_user(&gone_email).await;
+    tool.json(&["grant", "jit", "--user", &gone_email]);
+    f.aws
+        .unassign(&f.account, &f.permission_set_arn, &gone)
+        .await;
+
+    let report = tool.json(&["reconcile"]);
+    let ids = |kind: &str| -> Vec<String> {
+        report[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["principal_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("lingering"), std::slice::from_ref(&f.user_id));
+    assert_eq!(ids("unmanaged"), std::slice::from_ref(&standing));
+    assert_eq!(ids("missing"), [gone]);
+    assert!(ids("removed").is_empty(), "nothing removed without --fix");
+    assert_eq!(f.assignments().await, 1);
+
+    let fixed = tool.json(&["reconcile", "--fix"]);
+    assert_eq!(fixed["removed"].as_array().unwrap().len(), 1);
+    assert_eq!(f.assignments().await, 0, "the lingering assignment is gone");
+    assert_eq!(
+        f.aws
+            .assignments(&f.account, &f.permission_set_arn, &standing)
+            .await,
+        1,
+        "standing access is reported, not removed"
+    );
+    let events = tool.json(&["audit"]);
+    assert!(
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "access.drift_removed")
+    );
+    tool.ok(&["audit", "verify"]);
+}

@@ -22,6 +22,8 @@ pub enum AuditAction {
     GrantRevokeFailed,
     /// Who owns the AWS access changed (standing access was replaced by the tool's).
     GrantOriginChanged,
+    /// Reconciliation removed access that no live grant accounts for.
+    DriftRemoved,
     /// Ended on request. Terminal.
     GrantRevoked,
     /// Ended at expiry. Terminal.
@@ -32,7 +34,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::GrantRequested,
         AuditAction::GrantActivated,
         AuditAction::GrantRevokeStarted,
@@ -41,6 +43,7 @@ impl AuditAction {
         AuditAction::GrantRevoked,
         AuditAction::GrantExpired,
         AuditAction::GrantFailed,
+        AuditAction::DriftRemoved,
     ];
 
     /// The action's dotted name, as stored and exported.
@@ -51,6 +54,7 @@ impl AuditAction {
             AuditAction::GrantRevokeStarted => "grant.revoke_started",
             AuditAction::GrantRevokeFailed => "grant.revoke_failed",
             AuditAction::GrantOriginChanged => "grant.origin_changed",
+            AuditAction::DriftRemoved => "access.drift_removed",
             AuditAction::GrantRevoked => "grant.revoked",
             AuditAction::GrantExpired => "grant.expired",
             AuditAction::GrantFailed => "grant.failed",

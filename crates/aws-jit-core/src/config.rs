@@ -75,6 +75,7 @@ const SSO_FIELDS: &[FieldSpec] = &[
     opt("buckets"),
     opt("policy_template"),
     req("session_duration"),
+    opt("managed_exclusively"),
 ];
 
 /// IAM Identity Center's limit for a permission set's inline policy, in characters.
@@ -142,6 +143,9 @@ pub struct Access {
     pub session_duration: AccessDuration,
     /// What it grants.
     pub target: AccessTarget,
+    /// Only the tool may hold this access: `reconcile --fix` removes standing assignments of
+    /// it too (`managed_exclusively` in the config; Identity Center accesses only).
+    pub managed_exclusively: bool,
 }
 
 /// The seed's slug: lowercase, spaces to `_`.
@@ -678,6 +682,19 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         }
     };
     let session_duration = ctx.parsed("session_duration", AccessDuration::parse);
+    let managed_exclusively = match ctx.fields.iter().find(|(k, _)| k == "managed_exclusively") {
+        None => false,
+        Some((_, Value::Bool(b))) => *b,
+        Some(_) => {
+            ctx.problem(
+                Some("managed_exclusively"),
+                ProblemKind::WrongType {
+                    expected: "`true` or `false`",
+                },
+            );
+            false
+        }
+    };
     if ctx.problems.len() != before {
         return None;
     }
@@ -690,6 +707,7 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         source: ctx.file,
         session_duration: session_duration?,
         target: target?,
+        managed_exclusively,
     })
 }
 
@@ -1015,7 +1033,7 @@ mod tests {
         assert_eq!(
             messages(text),
             vec![
-                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`",
+                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`, `managed_exclusively`",
                 "access_configs.json: entry `A`: field `account_id`: `***1775` looks masked: use the full 12-digit account id",
                 "access_configs.json: entry `A`: field `permission_set`: `bad name` is not a valid permission set name: 1 to 32 characters of letters, digits and `+=,.@-_`",
                 "access_configs.json: entry `A`: field `session_duration`: `1y` uses years, whose length varies: use days, hours, minutes or seconds",

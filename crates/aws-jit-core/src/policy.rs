@@ -295,6 +295,7 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
                 "sso:DescribeAccountAssignmentCreationStatus",
                 "sso:DescribeAccountAssignmentDeletionStatus",
                 "sso:DescribePermissionSet",
+                "sso:ListAccountAssignments",
                 "sso:ListAccountAssignmentsForPrincipal",
                 "sso:ListInstances",
                 "sso:ListPermissionSets",

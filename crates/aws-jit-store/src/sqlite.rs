@@ -445,6 +445,12 @@ impl GrantStore for SqliteStore {
         opt_from_millis(next)
     }
 
+    async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        append_event(&mut tx, event).await?;
+        tx.commit().await.map_err(db)
+    }
+
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let mut sql = "SELECT seq, time, actor, action, grant_id, access, user_email, detail, \
                        prev_hash, hash FROM audit_events WHERE seq > ?"
