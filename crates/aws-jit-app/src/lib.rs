@@ -15,6 +15,6 @@ pub mod ports;
 mod usecases;
 
 pub use usecases::{
-    AppError, Drift, GrantOutcome, GrantRequest, Jit, Plan, ReconcileReport, RevokeOutcome,
-    Settings, SweepReport, TAG_GRANT, system_actor,
+    AppError, Drift, DueOutcome, GrantOutcome, GrantRequest, Jit, Plan, ReconcileReport,
+    RevokeOutcome, Settings, SweepReport, TAG_GRANT, system_actor,
 };

@@ -300,6 +300,37 @@ pub struct SweepReport {
     pub orphans_unknown: Vec<String>,
 }
 
+/// How finishing one due grant went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueOutcome {
+    /// Ended at expiry.
+    Expired,
+    /// A revocation finished.
+    Revoked,
+    /// An interrupted grant was undone.
+    Undone,
+    /// Removal failed again; still due.
+    Failed(String),
+    /// Another process holds it.
+    Busy,
+    /// Already ended meanwhile.
+    Nothing,
+}
+
+impl SweepReport {
+    /// Adds one grant's outcome.
+    pub fn record(&mut self, id: String, outcome: DueOutcome) {
+        match outcome {
+            DueOutcome::Expired => self.expired.push(id),
+            DueOutcome::Revoked => self.revoked.push(id),
+            DueOutcome::Undone => self.undone.push(id),
+            DueOutcome::Failed(error) => self.failed.push((id, error)),
+            DueOutcome::Busy => self.busy.push(id),
+            DueOutcome::Nothing => {}
+        }
+    }
+}
+
 /// The actor name for work the tool does by itself.
 pub fn system_actor(task: &str) -> String {
     format!("system:{task}")
@@ -1448,42 +1479,57 @@ impl Jit {
     /// Ends every grant past its expiry and finishes or undoes interrupted work.
     #[tracing::instrument(skip_all)]
     pub async fn sweep(&self) -> Result<SweepReport, AppError> {
-        let actor = system_actor("sweep");
         let mut report = SweepReport::default();
-        let now = self.clock.now();
-        for grant in self.store.due(now, 1_000).await? {
+        for grant in self.due_grants().await? {
             let id = grant.id.to_string();
-            let status = grant.status;
-            let cause = match status {
-                GrantStatus::Active => EndCause::Expired,
-                GrantStatus::Provisioning => EndCause::Undo,
-                _ => grant.end_cause.unwrap_or(EndCause::Requested),
-            };
-            match self.end(grant, cause, &actor).await {
-                Ok(outcome) => match (status, outcome.grant.status) {
-                    (GrantStatus::Active, _) | (_, GrantStatus::Expired) => {
-                        report.expired.push(id);
-                    }
-                    (_, GrantStatus::Failed) => report.undone.push(id),
-                    _ => report.revoked.push(id),
-                },
-                Err(AppError::RevokeFailed { source, .. }) => {
-                    report.failed.push((id, source.to_string()));
-                }
-                Err(AppError::Store(StoreError::TargetBusy { .. } | StoreError::Stale(_))) => {
-                    report.busy.push(id);
-                }
-                Err(AppError::AlreadyEnded { .. }) => {}
-                Err(e) => return Err(e),
-            }
+            let outcome = self.finish_due(grant).await?;
+            report.record(id, outcome);
         }
+        self.remove_orphans(&mut report).await?;
+        Ok(report)
+    }
+
+    /// The grants a sweep should finish now (oldest first, at most 1,000).
+    pub async fn due_grants(&self) -> Result<Vec<Grant>, AppError> {
+        Ok(self.store.due(self.clock.now(), 1_000).await?)
+    }
+
+    /// Ends one due grant: expires an active one, finishes a revocation, or undoes an
+    /// interrupted grant. Safe to run for several grants at once.
+    pub async fn finish_due(&self, grant: Grant) -> Result<DueOutcome, AppError> {
+        let status = grant.status;
+        let cause = match status {
+            GrantStatus::Active => EndCause::Expired,
+            GrantStatus::Provisioning => EndCause::Undo,
+            _ => grant.end_cause.unwrap_or(EndCause::Requested),
+        };
+        match self.end(grant, cause, &system_actor("sweep")).await {
+            Ok(outcome) => Ok(match (status, outcome.grant.status) {
+                (GrantStatus::Active, _) | (_, GrantStatus::Expired) => DueOutcome::Expired,
+                (_, GrantStatus::Failed) => DueOutcome::Undone,
+                _ => DueOutcome::Revoked,
+            }),
+            Err(AppError::RevokeFailed { source, .. }) => {
+                Ok(DueOutcome::Failed(source.to_string()))
+            }
+            Err(AppError::Store(
+                StoreError::TargetBusy { .. } | StoreError::Stale(_) | StoreError::LockLost(_),
+            )) => Ok(DueOutcome::Busy),
+            Err(AppError::AlreadyEnded { .. }) => Ok(DueOutcome::Nothing),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Looks for generated policies and per-grant permission sets left behind, when the
+    /// settings say such accesses exist.
+    pub async fn remove_orphans(&self, report: &mut SweepReport) -> Result<(), AppError> {
         if self.settings.scan_generated_policies {
-            self.remove_orphan_policies(&mut report).await?;
+            self.remove_orphan_policies(report).await?;
         }
         if self.settings.scan_ephemeral_permission_sets {
-            self.remove_orphan_permission_sets(&mut report).await?;
+            self.remove_orphan_permission_sets(report).await?;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Deletes per-grant permission sets still present although their grant has ended:

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_jit_app::Jit;
+use aws_jit_app::{Jit, SweepReport};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,6 +26,10 @@ pub struct WorkerSettings {
     /// The shortest pause after a sweep that made no progress (all due grants busy or
     /// failing), so a stuck grant never makes the worker spin.
     pub idle_floor: Duration,
+    /// How many grants are ended at once (each is a few AWS calls).
+    pub concurrency: usize,
+    /// How often to look for generated policies and permission sets left behind.
+    pub orphan_scan_every: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -33,6 +37,8 @@ impl Default for WorkerSettings {
         WorkerSettings {
             poll: Duration::from_secs(1),
             idle_floor: Duration::from_millis(250),
+            concurrency: 16,
+            orphan_scan_every: Duration::from_secs(300),
         }
     }
 }
@@ -83,12 +89,21 @@ pub async fn run_worker(
     wake: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut last_orphan_scan = None;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let progressed = match jit.sweep().await {
-            Ok(report) => {
+        let progressed = match sweep_concurrently(&jit, settings.concurrency).await {
+            Ok(mut report) => {
+                if last_orphan_scan.is_none_or(|at: tokio::time::Instant| {
+                    at.elapsed() >= settings.orphan_scan_every
+                }) {
+                    last_orphan_scan = Some(tokio::time::Instant::now());
+                    if let Err(e) = jit.remove_orphans(&mut report).await {
+                        tracing::error!(error = %e, "scan for leftovers failed");
+                    }
+                }
                 let done = report.expired.len() + report.revoked.len() + report.undone.len();
                 if done > 0 || !report.failed.is_empty() {
                     tracing::info!(
@@ -136,6 +151,37 @@ pub async fn run_worker(
             }
         }
     }
+}
+
+/// Ends every due grant, up to `concurrency` at a time. Grants in flight are always
+/// finished before this returns (a shutdown waits for them).
+pub async fn sweep_concurrently(
+    jit: &Jit,
+    concurrency: usize,
+) -> Result<SweepReport, aws_jit_app::AppError> {
+    let due = jit.due_grants().await?;
+    let mut report = SweepReport::default();
+    let mut running = tokio::task::JoinSet::new();
+    let mut pending = due.into_iter();
+    loop {
+        while running.len() < concurrency.max(1) {
+            let Some(grant) = pending.next() else { break };
+            let jit = jit.clone();
+            running.spawn(async move {
+                let id = grant.id.to_string();
+                (id, jit.finish_due(grant).await)
+            });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok((id, Ok(outcome))) => report.record(id, outcome),
+            Ok((id, Err(e))) => report.failed.push((id, e.to_string())),
+            Err(e) => tracing::error!(error = %e, "a revocation task failed"),
+        }
+    }
+    Ok(report)
 }
 
 /// Serves HTTP on `listener` and runs the worker, until `shutdown` resolves.
