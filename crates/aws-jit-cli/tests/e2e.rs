@@ -35,11 +35,21 @@ impl Tool {
         }
     }
 
-    /// A tool whose access_configs.json has one access `jit` for `account`/`permission_set`.
-    fn with_access(aws: &MotoAws, account: &str, permission_set: &str, duration: &str) -> Tool {
+    /// A tool whose config directory holds `file` with `config`.
+    fn with_config(aws: &MotoAws, file: &str, config: &Value) -> Tool {
         let dir = tempfile::tempdir().unwrap();
         let config_dir = dir.path().join("configs");
         std::fs::create_dir(&config_dir).unwrap();
+        std::fs::write(config_dir.join(file), config.to_string()).unwrap();
+        Tool {
+            dir,
+            config_dir,
+            endpoint: aws.endpoint(),
+        }
+    }
+
+    /// A tool whose access_configs.json has one access `jit` for `account`/`permission_set`.
+    fn with_access(aws: &MotoAws, account: &str, permission_set: &str, duration: &str) -> Tool {
         let config = serde_json::json!({
             "jit": {
                 "name": "JIT Test Access",
@@ -49,12 +59,7 @@ impl Tool {
                 "session_duration": duration,
             }
         });
-        std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
-        Tool {
-            dir,
-            config_dir,
-            endpoint: aws.endpoint(),
-        }
+        Tool::with_config(aws, "access_configs.json", &config)
     }
 
     fn db(&self) -> String {
@@ -676,9 +681,6 @@ mod s3 {
     use super::*;
 
     fn tool(aws: &MotoAws, template: &str, buckets: &[&str]) -> Tool {
-        let dir = tempfile::tempdir().unwrap();
-        let config_dir = dir.path().join("configs");
-        std::fs::create_dir(&config_dir).unwrap();
         let config = serde_json::json!({
             "data": {
                 "name": "Data Lake Read",
@@ -688,12 +690,7 @@ mod s3 {
                 "session_duration": "PT1H",
             }
         });
-        std::fs::write(config_dir.join("s3_configs.json"), config.to_string()).unwrap();
-        Tool {
-            dir,
-            config_dir,
-            endpoint: aws.endpoint(),
-        }
+        Tool::with_config(aws, "s3_configs.json", &config)
     }
 
     async fn user(aws: &MotoAws) -> String {
@@ -927,17 +924,9 @@ async fn a_crash_between_creating_and_attaching_a_generated_policy_is_cleaned_up
     let aws = MotoAws::connect().await;
     let email = format!("{}@example.com", unique("s3crash"));
     aws.create_iam_user(&email, None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config_dir = dir.path().join("configs");
-    std::fs::create_dir(&config_dir).unwrap();
     let config = serde_json::json!({"data": {"name": "Crash Data", "buckets": ["crash-bucket"],
         "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT1H"}});
-    std::fs::write(config_dir.join("s3_configs.json"), config.to_string()).unwrap();
-    let tool = Tool {
-        dir,
-        config_dir,
-        endpoint: aws.endpoint(),
-    };
+    let tool = Tool::with_config(&aws, "s3_configs.json", &config);
     let id = unique("crash");
     let name = format!("jit-crash_data-{email}-{id}");
     // The process created the policy, then died before attaching it.
@@ -973,21 +962,13 @@ async fn a_per_grant_permission_set_is_created_assigned_and_deleted() {
     let email = format!("{}@example.com", unique("eph"));
     let user_id = aws.create_user(&email).await;
     let account = unique_account();
-    let dir = tempfile::tempdir().unwrap();
-    let config_dir = dir.path().join("configs");
-    std::fs::create_dir(&config_dir).unwrap();
     let config = serde_json::json!({"eph": {
         "name": "Ephemeral Team Data", "account_id": account,
         "inline_policy": {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "ec2:DescribeInstances", "Resource": "*"}]},
         "buckets": ["team-data"], "policy_template": "S3ReadOnlyPolicy",
         "session_duration": "PT2H"}});
-    std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
-    let tool = Tool {
-        dir,
-        config_dir,
-        endpoint: aws.endpoint(),
-    };
+    let tool = Tool::with_config(&aws, "access_configs.json", &config);
     tool.ok(&["validate"]);
 
     let grant = tool.json(&["grant", "eph", "--user", &email]);
@@ -1017,17 +998,9 @@ async fn a_per_grant_permission_set_created_before_a_crash_is_found_by_name_and_
     let aws = MotoAws::connect().await;
     let email = format!("{}@example.com", unique("ephcrash"));
     let user_id = aws.create_user(&email).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config_dir = dir.path().join("configs");
-    std::fs::create_dir(&config_dir).unwrap();
     let config = serde_json::json!({"eph": {"name": "Eph Crash", "account_id": unique_account(),
         "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "session_duration": "PT1H"}});
-    std::fs::write(config_dir.join("access_configs.json"), config.to_string()).unwrap();
-    let tool = Tool {
-        dir,
-        config_dir,
-        endpoint: aws.endpoint(),
-    };
+    let tool = Tool::with_config(&aws, "access_configs.json", &config);
     let id = unique("crash");
     // The process created the permission set, then died before recording its ARN.
     let name = aws_jit_core::policy::ephemeral_permission_set_name(&id);
