@@ -33,7 +33,9 @@ fn actor() -> String {
         Ok(email) if !email.trim().is_empty() => email.trim().to_lowercase(),
         _ => format!(
             "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".to_owned())
         ),
     }
 }
