@@ -141,6 +141,9 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug {
     /// The earliest instant at which [`GrantStore::due`] will return something, if any.
     async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError>;
 
+    /// How many grants are in each status.
+    async fn count_by_status(&self) -> Result<Vec<(GrantStatus, i64)>, StoreError>;
+
     /// Appends an audit event that goes with no grant change (e.g. reconciliation).
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
 

@@ -21,7 +21,7 @@ pub struct CallCounter {
 }
 
 impl CallCounter {
-    /// A snapshot of the counts.
+    /// A snapshot of the counts, keyed `Service.Operation outcome`.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.counts.lock().map(|m| m.clone()).unwrap_or_default()
     }
@@ -51,8 +51,17 @@ impl Intercept for CallCounter {
             |r| r.status().as_u16().to_string(),
         );
         tracing::debug!(target: "aws_jit::aws_call", service, operation, %status, "aws call");
+        let outcome = match context.response().map(|r| r.status().as_u16()) {
+            Some(code) if code < 400 => "ok",
+            Some(429) => "throttled",
+            Some(code) if code < 500 => "client_error",
+            Some(_) => "server_error",
+            None => "no_response",
+        };
         if let Ok(mut counts) = self.counts.lock() {
-            *counts.entry(format!("{service}.{operation}")).or_default() += 1;
+            *counts
+                .entry(format!("{service}.{operation} {outcome}"))
+                .or_default() += 1;
         }
         Ok(())
     }

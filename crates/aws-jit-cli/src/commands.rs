@@ -406,10 +406,12 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
+    let calls = wired.aws.calls.clone();
     aws_jit_server::serve(
         listener,
         wired.jit,
         aws_jit_server::WorkerSettings::default(),
+        std::sync::Arc::new(move || calls.snapshot()),
         shutdown,
     )
     .await

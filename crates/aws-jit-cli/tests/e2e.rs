@@ -1131,6 +1131,16 @@ mod serve {
         // Whole-second printing: within two seconds of the expiry, never before it.
         let late = ended.duration_since(expires).as_secs();
         assert!((0..=2).contains(&late), "revoked {late}s after expiry");
+
+        let metrics = get(&server.addr, "/metrics");
+        for line in [
+            "aws_jit_grants{status=\"expired\"} 1",
+            "aws_jit_revocations_total{outcome=\"expired\"} 1",
+            "aws_jit_revocation_lateness_seconds_count 1",
+            "aws_jit_aws_calls_total{operation=\"SSO Admin.DeleteAccountAssignment\",outcome=\"ok\"} 1",
+        ] {
+            assert!(metrics.contains(line), "missing `{line}` in:\n{metrics}");
+        }
     }
 
     #[tokio::test]

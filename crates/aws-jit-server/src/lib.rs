@@ -6,11 +6,13 @@
 //! shutdown it finishes the sweep in flight (the AWS call included) and stops.
 //! This crate chooses no adapters: it receives a wired [`Jit`].
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_jit_app::{Jit, SweepReport};
+use aws_jit_app::{DueOutcome, Jit, SweepReport};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -43,13 +45,71 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Counts AWS calls by `Service.Operation outcome` (the binary passes its adapter's).
+pub type AwsCalls = Arc<dyn Fn() -> BTreeMap<String, u64> + Send + Sync>;
+
+/// The revocation lateness histogram's bucket bounds, in seconds.
+const LATENESS_BUCKETS: [f64; 9] = [0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0];
+
+/// The worker's counters, exported at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    expired: AtomicU64,
+    revoked: AtomicU64,
+    undone: AtomicU64,
+    revoke_failures: AtomicU64,
+    worker_errors: AtomicU64,
+    lateness_buckets: [AtomicU64; LATENESS_BUCKETS.len()],
+    lateness_count: AtomicU64,
+    lateness_sum_ms: AtomicU64,
+}
+
+impl Metrics {
+    fn record(&self, outcome: &DueOutcome) {
+        let counter = match outcome {
+            DueOutcome::Expired => &self.expired,
+            DueOutcome::Revoked => &self.revoked,
+            DueOutcome::Undone => &self.undone,
+            DueOutcome::Failed(_) => &self.revoke_failures,
+            DueOutcome::Busy | DueOutcome::Nothing => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn observe_lateness(&self, late: Duration) {
+        let seconds = late.as_secs_f64();
+        for (bound, bucket) in LATENESS_BUCKETS.iter().zip(&self.lateness_buckets) {
+            if seconds <= *bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.lateness_count.fetch_add(1, Ordering::Relaxed);
+        self.lateness_sum_ms.fetch_add(
+            u64::try_from(late.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
 /// What the HTTP handlers share.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppState {
     /// The use cases.
     pub jit: Jit,
     /// Wakes the worker after a change made through this process.
     pub wake: Arc<Notify>,
+    /// The worker's counters.
+    pub metrics: Arc<Metrics>,
+    /// AWS calls so far.
+    pub aws_calls: AwsCalls,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("jit", &self.jit)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The HTTP routes.
@@ -57,6 +117,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -82,11 +143,97 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Prometheus text: grants by status, revocations, revocation lateness, worker errors and
+/// AWS calls by operation and outcome.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let m = &state.metrics;
+    let _ = writeln!(
+        out,
+        "# HELP aws_jit_grants Grants by status.\n# TYPE aws_jit_grants gauge"
+    );
+    match state.jit.store().count_by_status().await {
+        Ok(counts) => {
+            for status in aws_jit_core::GrantStatus::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| *s == status)
+                    .map_or(0, |(_, n)| *n);
+                let _ = writeln!(out, "aws_jit_grants{{status=\"{status}\"}} {n}");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "metrics: store not reachable"),
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aws_jit_revocations_total Grants ended by the worker, by outcome.\n# TYPE aws_jit_revocations_total counter"
+    );
+    for (outcome, counter) in [
+        ("expired", &m.expired),
+        ("revoked", &m.revoked),
+        ("undone", &m.undone),
+        ("failed", &m.revoke_failures),
+    ] {
+        let _ = writeln!(
+            out,
+            "aws_jit_revocations_total{{outcome=\"{outcome}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP aws_jit_revocation_lateness_seconds Time from expiry to revocation.\n# TYPE aws_jit_revocation_lateness_seconds histogram"
+    );
+    for (bound, bucket) in LATENESS_BUCKETS.iter().zip(&m.lateness_buckets) {
+        let _ = writeln!(
+            out,
+            "aws_jit_revocation_lateness_seconds_bucket{{le=\"{bound}\"}} {}",
+            bucket.load(Ordering::Relaxed)
+        );
+    }
+    let count = m.lateness_count.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "aws_jit_revocation_lateness_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(
+        out,
+        "aws_jit_revocation_lateness_seconds_sum {}",
+        m.lateness_sum_ms.load(Ordering::Relaxed) as f64 / 1000.0
+    );
+    let _ = writeln!(out, "aws_jit_revocation_lateness_seconds_count {count}");
+    let _ = writeln!(
+        out,
+        "# HELP aws_jit_worker_errors_total Sweeps that failed as a whole.\n# TYPE aws_jit_worker_errors_total counter\naws_jit_worker_errors_total {}",
+        m.worker_errors.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP aws_jit_aws_calls_total AWS API calls by operation and outcome.\n# TYPE aws_jit_aws_calls_total counter"
+    );
+    for (key, n) in (state.aws_calls)() {
+        let (operation, outcome) = key.rsplit_once(' ').unwrap_or((key.as_str(), "unknown"));
+        let _ = writeln!(
+            out,
+            "aws_jit_aws_calls_total{{operation=\"{operation}\",outcome=\"{outcome}\"}} {n}"
+        );
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+}
+
 /// Runs the expiry worker until `shutdown` turns true.
 pub async fn run_worker(
     jit: Jit,
     settings: WorkerSettings,
     wake: Arc<Notify>,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut last_orphan_scan = None;
@@ -94,7 +241,7 @@ pub async fn run_worker(
         if *shutdown.borrow() {
             return;
         }
-        let progressed = match sweep_concurrently(&jit, settings.concurrency).await {
+        let progressed = match sweep_concurrently(&jit, settings.concurrency, &metrics).await {
             Ok(mut report) => {
                 if last_orphan_scan.is_none_or(|at: tokio::time::Instant| {
                     at.elapsed() >= settings.orphan_scan_every
@@ -120,6 +267,7 @@ pub async fn run_worker(
                 done > 0
             }
             Err(e) => {
+                metrics.worker_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, "sweep failed");
                 false
             }
@@ -158,6 +306,7 @@ pub async fn run_worker(
 pub async fn sweep_concurrently(
     jit: &Jit,
     concurrency: usize,
+    metrics: &Metrics,
 ) -> Result<SweepReport, aws_jit_app::AppError> {
     let due = jit.due_grants().await?;
     let mut report = SweepReport::default();
@@ -169,15 +318,31 @@ pub async fn sweep_concurrently(
             let jit = jit.clone();
             running.spawn(async move {
                 let id = grant.id.to_string();
-                (id, jit.finish_due(grant).await)
+                let expires_at = grant.expires_at;
+                let outcome = jit.finish_due(grant).await;
+                let late = jit.now().duration_since(expires_at);
+                (
+                    id,
+                    outcome,
+                    Duration::try_from(late).unwrap_or(Duration::ZERO),
+                )
             });
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
         match joined {
-            Ok((id, Ok(outcome))) => report.record(id, outcome),
-            Ok((id, Err(e))) => report.failed.push((id, e.to_string())),
+            Ok((id, Ok(outcome), late)) => {
+                metrics.record(&outcome);
+                if outcome == DueOutcome::Expired {
+                    metrics.observe_lateness(late);
+                }
+                report.record(id, outcome);
+            }
+            Ok((id, Err(e), _)) => {
+                metrics.worker_errors.fetch_add(1, Ordering::Relaxed);
+                report.failed.push((id, e.to_string()));
+            }
             Err(e) => tracing::error!(error = %e, "a revocation task failed"),
         }
     }
@@ -189,17 +354,25 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     jit: Jit,
     settings: WorkerSettings,
+    aws_calls: AwsCalls,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let wake = Arc::new(Notify::new());
+    let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(run_worker(
         jit.clone(),
         settings,
         wake.clone(),
+        metrics.clone(),
         stop_rx.clone(),
     ));
-    let app = router(AppState { jit, wake });
+    let app = router(AppState {
+        jit,
+        wake,
+        metrics,
+        aws_calls,
+    });
     let mut http_stop = stop_rx;
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = http_stop.wait_for(|stop| *stop).await;

@@ -445,6 +445,21 @@ impl GrantStore for SqliteStore {
         opt_from_millis(next)
     }
 
+    async fn count_by_status(&self) -> Result<Vec<(GrantStatus, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM grants GROUP BY status")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.into_iter()
+            .map(|(status, n)| {
+                GrantStatus::parse(&status)
+                    .map(|s| (s, n))
+                    .ok_or_else(|| corrupt("status", &status))
+            })
+            .collect()
+    }
+
     async fn append_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         append_event(&mut tx, event).await?;
