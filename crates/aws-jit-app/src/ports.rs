@@ -189,6 +189,8 @@ pub enum ProviderErrorKind {
     NotFound,
     /// The thing exists already (e.g. a policy name is taken).
     AlreadyExists,
+    /// The thing is still in use and cannot be deleted (e.g. a policy still attached).
+    InUse,
     /// The tool's credentials may not do this.
     AccessDenied,
     /// AWS asked us to slow down (retryable).
@@ -234,7 +236,7 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
     /// Finds a permission set's ARN by name.
     async fn find_permission_set(
         &self,
-        instance: &Instance,
+        instance_arn: &str,
         name: &str,
     ) -> Result<Option<String>, ProviderError>;
 

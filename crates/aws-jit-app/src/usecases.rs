@@ -437,7 +437,7 @@ impl Jit {
         }
         let arn = self
             .sso
-            .find_permission_set(instance, name)
+            .find_permission_set(&instance.arn, name)
             .await?
             .ok_or_else(|| AppError::UnknownPermissionSet(name.to_owned()))?;
         self.store.cache_put(&key, &arn, self.clock.now()).await?;
@@ -1356,13 +1356,7 @@ impl Jit {
         let arn = match &grant.permission_set_arn {
             Some(arn) => Some(arn.clone()),
             // Created but not yet recorded (a crash): find it by name, marker checked below.
-            None => {
-                let instance = Instance {
-                    arn: instance_arn.clone(),
-                    identity_store_id: String::new(),
-                };
-                self.sso.find_permission_set(&instance, &name).await?
-            }
+            None => self.sso.find_permission_set(&instance_arn, &name).await?,
         };
         let Some(arn) = arn else {
             return Ok(()); // never created

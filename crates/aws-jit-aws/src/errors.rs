@@ -27,6 +27,7 @@ where
                 "EntityAlreadyExists" | "EntityAlreadyExistsException" => {
                     ProviderErrorKind::AlreadyExists
                 }
+                "DeleteConflict" | "DeleteConflictException" => ProviderErrorKind::InUse,
                 _ => ProviderErrorKind::Other,
             };
             let message = match service.message() {

@@ -197,7 +197,7 @@ impl Iam for AwsIam {
         match delete().await {
             // Still attached somewhere (someone attached it by hand): detach it from every
             // user, then delete. Only then, so that the common case is one call.
-            Err(e) if e.message.starts_with("DeleteConflict") => {
+            Err(e) if e.kind == ProviderErrorKind::InUse => {
                 let entities = self
                     .iam
                     .list_entities_for_policy()

@@ -359,13 +359,13 @@ impl IdentityCenter for AwsIdentityCenter {
 
     async fn find_permission_set(
         &self,
-        instance: &Instance,
+        instance_arn: &str,
         name: &str,
     ) -> Result<Option<String>, ProviderError> {
         let mut pages = self
             .sso
             .list_permission_sets()
-            .instance_arn(&instance.arn)
+            .instance_arn(instance_arn)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
@@ -375,7 +375,7 @@ impl IdentityCenter for AwsIdentityCenter {
                     .retrying(|| async {
                         self.sso
                             .describe_permission_set()
-                            .instance_arn(&instance.arn)
+                            .instance_arn(instance_arn)
                             .permission_set_arn(arn)
                             .send()
                             .await

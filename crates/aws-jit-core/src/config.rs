@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use crate::duration::AccessDuration;
-use crate::ids::{AccountId, BucketName, PermissionSetName};
+use crate::ids::{AccountId, BucketName, PermissionSetName, is_iam_name_char};
 use crate::policy::BuiltinTemplate;
 
 /// Which of the two seed files an access comes from.
@@ -436,11 +436,6 @@ impl Catalog {
         }
     }
 
-    /// Builds a catalog from already-validated accesses.
-    pub fn from_accesses(accesses: Vec<Access>) -> Catalog {
-        Catalog { accesses }
-    }
-
     /// All accesses, in file and document order.
     pub fn accesses(&self) -> &[Access] {
         &self.accesses
@@ -663,7 +658,7 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
     let before = ctx.problems.len();
     ctx.check_field_names();
     let name = ctx.non_empty_string("name");
-    let description = match ctx.fields.iter().any(|(k, _)| k == "description") {
+    let description = match has(ctx, "description") {
         true => ctx.string("description"),
         false => Some(String::new()),
     };
@@ -860,18 +855,14 @@ fn is_aws_managed_policy_arn(arn: &str) -> bool {
 
 /// A built-in template, an IAM policy name, or an IAM policy ARN.
 fn check_policy_template(value: &str) -> Result<String, String> {
-    let name_ok = |n: &str| {
-        (1..=128).contains(&n.len())
-            && n.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
-    };
+    let name_ok = |n: &str| (1..=128).contains(&n.len()) && n.chars().all(is_iam_name_char);
     let ok = if let Some(rest) = value.strip_prefix("arn:") {
         // arn:PARTITION:iam::ACCOUNT|aws:policy/[PATH/]NAME
         let parts: Vec<&str> = rest.splitn(5, ':').collect();
         matches!(parts.as_slice(), [partition, "iam", "", account, resource]
             if partition.starts_with("aws")
                 && (*account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
-                && resource.strip_prefix("policy/").is_some_and(|p| p.rsplit('/').next().is_some_and(name_ok) && !p.contains(['*', '?']) && p.split('/').all(|seg| seg.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)))))
+                && resource.strip_prefix("policy/").is_some_and(|p| p.rsplit('/').next().is_some_and(name_ok) && !p.contains(['*', '?']) && p.split('/').all(|seg| seg.chars().all(is_iam_name_char))))
     } else {
         name_ok(value)
     };

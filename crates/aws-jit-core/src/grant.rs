@@ -286,13 +286,6 @@ pub struct Grant {
     pub version: i64,
 }
 
-impl Grant {
-    /// Whether the grant should be ended now.
-    pub fn is_due(&self, now: Timestamp) -> bool {
-        self.status == GrantStatus::Active && self.expires_at <= now
-    }
-}
-
 /// Builds a new grant record in `provisioning`.
 #[derive(Debug, Clone)]
 pub struct NewGrant<'a> {

@@ -94,13 +94,15 @@ impl AccountId {
     }
 }
 
+/// Whether IAM allows `c` in a name (`[\w+=,.@-]`): policy, user and permission set names.
+pub fn is_iam_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
 impl PermissionSetName {
     /// Parses a permission set name under AWS's rules.
     pub fn parse(input: &str) -> Result<Self, IdError> {
-        let ok = (1..=32).contains(&input.chars().count())
-            && input
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+        let ok = (1..=32).contains(&input.chars().count()) && input.chars().all(is_iam_name_char);
         if ok {
             Ok(Self(input.to_owned()))
         } else {

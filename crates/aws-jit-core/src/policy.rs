@@ -402,7 +402,7 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
 fn iam_safe(text: &str, max: usize) -> String {
     text.chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+            if crate::ids::is_iam_name_char(c) {
                 c
             } else {
                 '-'
