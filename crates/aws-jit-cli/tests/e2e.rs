@@ -23,6 +23,8 @@ struct Tool {
     config_dir: PathBuf,
     /// The test's own moto.
     endpoint: String,
+    /// The store, when not the SQLite file in `dir`.
+    db_url: Option<String>,
 }
 
 impl Tool {
@@ -32,6 +34,7 @@ impl Tool {
             config_dir: config_dir.to_owned(),
             dir,
             endpoint: aws.endpoint(),
+            db_url: None,
         }
     }
 
@@ -45,6 +48,7 @@ impl Tool {
             dir,
             config_dir,
             endpoint: aws.endpoint(),
+            db_url: None,
         }
     }
 
@@ -63,6 +67,9 @@ impl Tool {
     }
 
     fn db(&self) -> String {
+        if let Some(url) = &self.db_url {
+            return url.clone();
+        }
         format!("sqlite://{}", self.dir.path().join("jit.db").display())
     }
 
@@ -1158,6 +1165,51 @@ mod serve {
         );
         let _server = start(&tool);
         wait_for_zero(&f, Duration::from_secs(3)).await;
+    }
+
+    #[tokio::test]
+    async fn two_replicas_on_postgres_expire_each_grant_exactly_once() {
+        let Some(schema) = aws_jit_testkit::PgSchema::create().await else {
+            eprintln!("skipped: AWS_JIT_TEST_PG is not set");
+            return;
+        };
+        let aws = MotoAws::connect().await;
+        let account = unique_account();
+        let permission_set = unique("PS");
+        let permission_set_arn = aws.create_permission_set(&permission_set).await;
+        let mut tool = Tool::with_access(&aws, &account, &permission_set, "3s");
+        tool.db_url = Some(schema.url.clone());
+        let _replicas = [start(&tool), start(&tool)];
+        let mut users = Vec::new();
+        for _ in 0..12 {
+            let email = format!("{}@example.com", unique("user"));
+            let id = aws.create_user(&email).await;
+            tool.json(&["grant", "jit", "--user", &email]);
+            users.push(id);
+        }
+        let started = Instant::now();
+        for user in &users {
+            while aws.assignments(&account, &permission_set_arn, user).await != 0 {
+                assert!(
+                    started.elapsed() < Duration::from_secs(15),
+                    "an assignment outlived its grant"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        let grants = tool.json(&["grants", "--all"]);
+        let grants = grants.as_array().unwrap();
+        assert_eq!(grants.len(), 12);
+        for grant in grants {
+            assert_eq!(grant["status"], "expired", "{grant}");
+            let actions = tool.audit_actions(grant["id"].as_str().unwrap());
+            assert_eq!(terminal_count(&actions), 1, "{actions:?}");
+            assert_eq!(actions.last().unwrap(), "grant.expired");
+            let starts = actions.iter().filter(|a| *a == "grant.revoke_started").count();
+            assert_eq!(starts, 1, "{actions:?}");
+        }
+        let verified = tool.ok(&["audit", "verify"]);
+        assert!(verified.contains("intact"), "{verified}");
     }
 
     #[tokio::test]

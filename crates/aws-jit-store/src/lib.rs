@@ -3,30 +3,33 @@
 //! [`open`] picks the backend from the URL scheme (the one place that does). SQLite is the
 //! embedded, single-instance default: WAL mode, `synchronous = FULL` (a committed grant
 //! survives power loss, not just a crash), migrations embedded and applied on open by
-//! `PRAGMA user_version`. PostgreSQL (multi-replica) follows in a later change behind the
-//! same [`aws_jit_app::ports::GrantStore`] trait.
+//! `PRAGMA user_version`. PostgreSQL is the multi-replica mode: several `serve` processes
+//! share one database and coordinate through leases and versioned rows. Both backends run
+//! the same queries and the same implementation ([`common`]).
 
+mod common;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
 
 use aws_jit_app::ports::{GrantStore, StoreError};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`), creating and
-/// migrating it if needed.
+/// Opens the store named by `url` (`sqlite://PATH`, `sqlite::memory:`,
+/// `postgres://USER@HOST/DB`), creating and migrating it if needed.
 pub async fn open(url: &str) -> Result<Arc<dyn GrantStore>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Backend {
-            message: "PostgreSQL support is not built yet: use a `sqlite://` URL".to_owned(),
-            source: None,
-        })
+        Ok(Arc::new(PostgresStore::open(url).await?))
     } else {
         Err(StoreError::Backend {
-            message: format!("`{url}` is not a store URL: use e.g. `sqlite://./aws-jit.db`"),
+            message: format!(
+                "`{url}` is not a store URL: use `sqlite://./aws-jit.db` or `postgres://user@host/db`"
+            ),
             source: None,
         })
     }

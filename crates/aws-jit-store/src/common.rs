@@ -1,0 +1,599 @@
+//! What the SQLite and PostgreSQL backends share: the row shapes, the SQL (written once, in
+//! PostgreSQL's `$n` placeholder syntax, which [`sqlite_placeholders`] turns into SQLite's
+//! numbered `?n`), and the [`GrantStore`](aws_jit_app::ports::GrantStore) implementation
+//! itself, written once as [`impl_grant_store!`] and instantiated per backend.
+//!
+//! Each backend supplies four things as inherent items of its store type: `BACKEND` (its
+//! name, for errors), `sql(text)` (the placeholder dialect), `begin()` (a write
+//! transaction that serializes as the backend needs) and `lock_audit_chain(tx)` (whatever
+//! makes appending to the hash chain exclusive).
+
+use aws_jit_app::ports::StoreError;
+use aws_jit_core::{AccessOrigin, AuditAction, AuditEvent, EndCause, Grant, GrantId, GrantStatus};
+use jiff::Timestamp;
+
+use crate::backend;
+
+pub(crate) fn millis(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms).map_err(|e| backend("stored time out of range", e))
+}
+
+pub(crate) fn opt_from_millis(ms: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    ms.map(from_millis).transpose()
+}
+
+pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Backend {
+        message: format!("unreadable {what} `{value}` in the store"),
+        source: None,
+    }
+}
+
+/// Rewrites PostgreSQL placeholders (`$1`) as SQLite numbered ones (`?1`). The SQL in this
+/// crate never has a `$` anywhere else.
+pub(crate) fn sqlite_placeholders(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+pub(crate) const GRANT_COLUMNS: &str = "id, access, user_email, requested_by, target_key, account_id, \
+     permission_set, principal_id, instance_arn, permission_set_arn, status, end_cause, origin, \
+     reason, requested_at, granted_at, expires_at, ended_at, last_error, attempts, version, \
+     iam_user, policy_arn, policy_generated, permission_set_generated";
+
+pub(crate) const INSERT_GRANT: &str = "INSERT INTO grants (id, access, user_email, requested_by, \
+     target_key, account_id, permission_set, principal_id, instance_arn, permission_set_arn, \
+     status, end_cause, origin, reason, requested_at, granted_at, expires_at, ended_at, \
+     last_error, attempts, version, iam_user, policy_arn, policy_generated, \
+     permission_set_generated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)";
+
+pub(crate) const UPDATE_GRANT: &str = "UPDATE grants SET status = $1, end_cause = $2, \
+     origin = $3, granted_at = $4, expires_at = $5, ended_at = $6, last_error = $7, \
+     attempts = $8, next_attempt_at = $9, principal_id = $10, permission_set_arn = $11, \
+     version = $12 WHERE id = $13 AND version = $14";
+
+/// Takes the target's lock, atomically: inserted when free, taken over only when the lease
+/// lapsed or the holder is the same operation. Returns a row only when the lock was taken.
+pub(crate) const TAKE_LOCK: &str = "INSERT INTO target_locks (target_key, holder, lease_until) \
+     VALUES ($1, $2, $3) ON CONFLICT (target_key) DO UPDATE \
+     SET holder = excluded.holder, lease_until = excluded.lease_until \
+     WHERE target_locks.holder = excluded.holder OR target_locks.lease_until <= $4 \
+     RETURNING holder";
+
+/// Checks (and, on PostgreSQL, row-locks until commit) that the holder still has the lock.
+pub(crate) const CONFIRM_LOCK: &str =
+    "UPDATE target_locks SET lease_until = lease_until WHERE target_key = $1 AND holder = $2";
+
+pub(crate) const LOCK_HOLDER: &str = "SELECT holder FROM target_locks WHERE target_key = $1";
+
+pub(crate) const RELEASE_LOCK: &str =
+    "DELETE FROM target_locks WHERE target_key = $1 AND holder = $2";
+
+pub(crate) const LAST_EVENT: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO audit_events (seq, time, actor, action, \
+     grant_id, access, user_email, detail, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+pub(crate) const EVENT_COLUMNS: &str =
+    "seq, time, actor, action, grant_id, access, user_email, detail, prev_hash, hash";
+
+/// Due work: active grants past expiry, revocations due for a retry, and unfinished grants
+/// whose lock has lapsed. `$1` is now, `$2` the limit.
+pub(crate) const DUE: &str = "SELECT g.id, g.access, g.user_email, g.requested_by, \
+     g.target_key, g.account_id, g.permission_set, g.principal_id, g.instance_arn, \
+     g.permission_set_arn, g.status, g.end_cause, g.origin, g.reason, g.requested_at, \
+     g.granted_at, g.expires_at, g.ended_at, g.last_error, g.attempts, g.version, g.iam_user, \
+     g.policy_arn, g.policy_generated, g.permission_set_generated FROM grants g \
+     LEFT JOIN target_locks l ON l.target_key = g.target_key AND l.lease_until > $1 \
+     WHERE ((g.status = 'active' AND g.expires_at <= $1) \
+         OR (g.status = 'revoking' AND COALESCE(g.next_attempt_at, 0) <= $1) \
+         OR g.status = 'provisioning') \
+       AND l.holder IS NULL \
+     ORDER BY g.expires_at LIMIT $2";
+
+/// When [`DUE`] will next return something: the earliest expiry of an active grant, and
+/// for unfinished grants the later of their next attempt (revoking) and their lock's lapse.
+pub(crate) const NEXT_DUE: &str = "SELECT MIN(t) FROM ( \
+       SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' \
+       UNION ALL \
+       SELECT MIN(CASE WHEN l.lease_until > u.t THEN l.lease_until ELSE u.t END) FROM ( \
+           SELECT target_key, \
+                  CASE WHEN status = 'revoking' THEN COALESCE(next_attempt_at, 0) ELSE 0 END AS t \
+           FROM grants WHERE status IN ('provisioning', 'revoking')) AS u \
+         LEFT JOIN target_locks l ON l.target_key = u.target_key) AS due";
+
+pub(crate) const COUNT_BY_STATUS: &str = "SELECT status, COUNT(*) FROM grants GROUP BY status";
+
+pub(crate) const CACHE_GET: &str = "SELECT value FROM cache WHERE key = $1";
+
+pub(crate) const CACHE_PUT: &str = "INSERT INTO cache (key, value, updated_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+
+pub(crate) const CACHE_DELETE: &str = "DELETE FROM cache WHERE key = $1";
+
+/// A `grants` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct GrantRow {
+    id: String,
+    access: String,
+    user_email: String,
+    requested_by: String,
+    target_key: String,
+    account_id: Option<String>,
+    permission_set: Option<String>,
+    principal_id: Option<String>,
+    instance_arn: Option<String>,
+    permission_set_arn: Option<String>,
+    status: String,
+    end_cause: Option<String>,
+    origin: String,
+    reason: Option<String>,
+    requested_at: i64,
+    granted_at: Option<i64>,
+    expires_at: i64,
+    ended_at: Option<i64>,
+    last_error: Option<String>,
+    attempts: i64,
+    version: i64,
+    iam_user: Option<String>,
+    policy_arn: Option<String>,
+    policy_generated: bool,
+    permission_set_generated: bool,
+}
+
+impl GrantRow {
+    pub(crate) fn into_grant(self) -> Result<Grant, StoreError> {
+        Ok(Grant {
+            id: GrantId::new(self.id),
+            access: self.access,
+            user: self.user_email,
+            requested_by: self.requested_by,
+            target_key: self.target_key,
+            account_id: self.account_id,
+            permission_set: self.permission_set,
+            principal_id: self.principal_id,
+            instance_arn: self.instance_arn,
+            permission_set_arn: self.permission_set_arn,
+            status: GrantStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            end_cause: match self.end_cause {
+                Some(c) => Some(EndCause::parse(&c).ok_or_else(|| corrupt("end cause", &c))?),
+                None => None,
+            },
+            origin: AccessOrigin::parse(&self.origin)
+                .ok_or_else(|| corrupt("origin", &self.origin))?,
+            reason: self.reason,
+            requested_at: from_millis(self.requested_at)?,
+            granted_at: opt_from_millis(self.granted_at)?,
+            expires_at: from_millis(self.expires_at)?,
+            ended_at: opt_from_millis(self.ended_at)?,
+            last_error: self.last_error,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            version: self.version,
+            iam_user: self.iam_user,
+            policy_arn: self.policy_arn,
+            policy_generated: self.policy_generated,
+            permission_set_generated: self.permission_set_generated,
+        })
+    }
+}
+
+/// An `audit_events` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    seq: i64,
+    time: i64,
+    actor: String,
+    action: String,
+    grant_id: String,
+    access: String,
+    user_email: String,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl EventRow {
+    pub(crate) fn into_event(self) -> Result<AuditEvent, StoreError> {
+        Ok(AuditEvent {
+            seq: self.seq,
+            time: from_millis(self.time)?,
+            actor: self.actor,
+            action: AuditAction::parse(&self.action)
+                .ok_or_else(|| corrupt("audit action", &self.action))?,
+            grant_id: self.grant_id,
+            access: self.access,
+            user: self.user_email,
+            detail: self.detail,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        })
+    }
+}
+
+/// Numbers placeholders for a query built at run time (filters).
+#[derive(Debug, Default)]
+pub(crate) struct Placeholders(usize);
+
+impl Placeholders {
+    pub(crate) fn next(&mut self) -> String {
+        self.0 += 1;
+        format!("${}", self.0)
+    }
+}
+
+/// The grants listing query for a filter, and the values to bind in order.
+pub(crate) fn grants_query(filter: &aws_jit_app::ports::GrantFilter) -> (String, Vec<String>) {
+    let mut marks = Placeholders::default();
+    let mut sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE 1 = 1");
+    let mut binds: Vec<String> = Vec::new();
+    if !filter.include_ended && filter.statuses.is_empty() {
+        sql.push_str(" AND status NOT IN ('revoked', 'expired', 'failed')");
+    }
+    if !filter.statuses.is_empty() {
+        let list: Vec<String> = filter.statuses.iter().map(|_| marks.next()).collect();
+        sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
+        binds.extend(filter.statuses.iter().map(|s| s.as_str().to_owned()));
+    }
+    for (column, value) in [
+        ("user_email", &filter.user),
+        ("access", &filter.access),
+        ("target_key", &filter.target_key),
+    ] {
+        if let Some(v) = value {
+            sql.push_str(&format!(" AND {column} = {}", marks.next()));
+            binds.push(v.clone());
+        }
+    }
+    sql.push_str(" ORDER BY requested_at DESC, id DESC");
+    if filter.limit > 0 {
+        sql.push_str(&format!(" LIMIT {}", filter.limit));
+    }
+    (sql, binds)
+}
+
+/// The audit query: `$1` is the cursor; the values to bind after it, in order.
+pub(crate) fn audit_query(query: &aws_jit_app::ports::AuditQuery) -> (String, Vec<String>) {
+    let mut marks = Placeholders::default();
+    let mut sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > {}",
+        marks.next()
+    );
+    let mut binds = Vec::new();
+    if let Some(g) = &query.grant_id {
+        sql.push_str(&format!(" AND grant_id = {}", marks.next()));
+        binds.push(g.clone());
+    }
+    if let Some(u) = &query.user {
+        sql.push_str(&format!(" AND user_email = {}", marks.next()));
+        binds.push(u.to_lowercase());
+    }
+    sql.push_str(" ORDER BY seq");
+    if query.limit > 0 {
+        sql.push_str(&format!(" LIMIT {}", query.limit));
+    }
+    (sql, binds)
+}
+
+/// The [`GrantStore`](aws_jit_app::ports::GrantStore) implementation shared by both
+/// backends (see the module documentation for what each backend supplies).
+macro_rules! impl_grant_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn take_lock(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                target_key: &str,
+                holder: &str,
+                lease_until: jiff::Timestamp,
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                use $crate::common::{LOCK_HOLDER, TAKE_LOCK, millis};
+                let taken: Option<String> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(Self::sql(TAKE_LOCK)))
+                        .bind(target_key)
+                        .bind(holder)
+                        .bind(millis(lease_until))
+                        .bind(millis(now))
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(Self::db)?;
+                if taken.is_some() {
+                    return Ok(());
+                }
+                let other: Option<String> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(Self::sql(LOCK_HOLDER)))
+                        .bind(target_key)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(Self::db)?;
+                Err(aws_jit_app::ports::StoreError::TargetBusy {
+                    holder: other.unwrap_or_default(),
+                })
+            }
+
+            async fn append_event(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                event: &aws_jit_core::AuditEvent,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                use aws_jit_core::audit::{GENESIS_HASH, chain_hash};
+                use $crate::common::{INSERT_EVENT, LAST_EVENT, millis};
+                Self::lock_audit_chain(tx).await?;
+                let last: Option<(i64, String)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(LAST_EVENT)))
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(Self::db)?;
+                let (seq, prev_hash) = match last {
+                    Some((seq, hash)) if !hash.is_empty() => (seq + 1, hash),
+                    Some((seq, _)) => (seq + 1, GENESIS_HASH.to_owned()),
+                    None => (1, GENESIS_HASH.to_owned()),
+                };
+                let hash = chain_hash(&prev_hash, seq, event);
+                sqlx::query(sqlx::AssertSqlSafe(Self::sql(INSERT_EVENT)))
+                    .bind(seq)
+                    .bind(millis(event.time))
+                    .bind(&event.actor)
+                    .bind(event.action.as_str())
+                    .bind(&event.grant_id)
+                    .bind(&event.access)
+                    .bind(&event.user)
+                    .bind(&event.detail)
+                    .bind(&prev_hash)
+                    .bind(&hash)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(Self::db)?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl aws_jit_app::ports::GrantStore for $store {
+            async fn insert_grant(
+                &self,
+                grant: &aws_jit_core::Grant,
+                event: &aws_jit_core::AuditEvent,
+                holder: &str,
+                lease_until: jiff::Timestamp,
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                use $crate::common::{INSERT_GRANT, millis};
+                let mut tx = self.begin().await?;
+                Self::take_lock(&mut tx, &grant.target_key, holder, lease_until, now).await?;
+                sqlx::query(sqlx::AssertSqlSafe(Self::sql(INSERT_GRANT)))
+                    .bind(grant.id.as_str())
+                    .bind(&grant.access)
+                    .bind(&grant.user)
+                    .bind(&grant.requested_by)
+                    .bind(&grant.target_key)
+                    .bind(&grant.account_id)
+                    .bind(&grant.permission_set)
+                    .bind(&grant.principal_id)
+                    .bind(&grant.instance_arn)
+                    .bind(&grant.permission_set_arn)
+                    .bind(grant.status.as_str())
+                    .bind(grant.end_cause.map(aws_jit_core::EndCause::as_str))
+                    .bind(grant.origin.as_str())
+                    .bind(&grant.reason)
+                    .bind(millis(grant.requested_at))
+                    .bind(grant.granted_at.map(millis))
+                    .bind(millis(grant.expires_at))
+                    .bind(grant.ended_at.map(millis))
+                    .bind(&grant.last_error)
+                    .bind(i64::from(grant.attempts))
+                    .bind(grant.version)
+                    .bind(&grant.iam_user)
+                    .bind(&grant.policy_arn)
+                    .bind(grant.policy_generated)
+                    .bind(grant.permission_set_generated)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db)?;
+                Self::append_event(&mut tx, event).await?;
+                tx.commit().await.map_err(Self::db)
+            }
+
+            async fn apply(
+                &self,
+                change: &aws_jit_app::ports::GrantChange,
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                use aws_jit_app::ports::{LockOp, StoreError};
+                use $crate::common::{CONFIRM_LOCK, RELEASE_LOCK, UPDATE_GRANT, millis};
+                let g = &change.grant;
+                let mut tx = self.begin().await?;
+                match change.lock {
+                    LockOp::Acquire(lease_until) => {
+                        Self::take_lock(&mut tx, &g.target_key, &change.holder, lease_until, now)
+                            .await?;
+                    }
+                    LockOp::Keep | LockOp::Release => {
+                        let held = sqlx::query(sqlx::AssertSqlSafe(Self::sql(CONFIRM_LOCK)))
+                            .bind(&g.target_key)
+                            .bind(&change.holder)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(Self::db)?;
+                        if held.rows_affected() != 1 {
+                            return Err(StoreError::LockLost(g.id.to_string()));
+                        }
+                    }
+                }
+                let updated = sqlx::query(sqlx::AssertSqlSafe(Self::sql(UPDATE_GRANT)))
+                    .bind(g.status.as_str())
+                    .bind(g.end_cause.map(aws_jit_core::EndCause::as_str))
+                    .bind(g.origin.as_str())
+                    .bind(g.granted_at.map(millis))
+                    .bind(millis(g.expires_at))
+                    .bind(g.ended_at.map(millis))
+                    .bind(&g.last_error)
+                    .bind(i64::from(g.attempts))
+                    .bind(change.next_attempt_at.map(millis))
+                    .bind(&g.principal_id)
+                    .bind(&g.permission_set_arn)
+                    .bind(g.version)
+                    .bind(g.id.as_str())
+                    .bind(change.expected_version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db)?;
+                if updated.rows_affected() != 1 {
+                    return Err(StoreError::Stale(g.id.to_string()));
+                }
+                if let Some(event) = &change.event {
+                    Self::append_event(&mut tx, event).await?;
+                }
+                if change.lock == LockOp::Release {
+                    sqlx::query(sqlx::AssertSqlSafe(Self::sql(RELEASE_LOCK)))
+                        .bind(&g.target_key)
+                        .bind(&change.holder)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Self::db)?;
+                }
+                tx.commit().await.map_err(Self::db)
+            }
+
+            async fn grant(
+                &self,
+                id: &aws_jit_core::GrantId,
+            ) -> Result<Option<aws_jit_core::Grant>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{GRANT_COLUMNS, GrantRow};
+                let row: Option<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(
+                    &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1"),
+                )))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::db)?;
+                row.map(GrantRow::into_grant).transpose()
+            }
+
+            async fn grants(
+                &self,
+                filter: &aws_jit_app::ports::GrantFilter,
+            ) -> Result<Vec<aws_jit_core::Grant>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{GrantRow, grants_query};
+                let (sql, binds) = grants_query(filter);
+                let mut query = sqlx::query_as::<_, GrantRow>(sqlx::AssertSqlSafe(Self::sql(&sql)));
+                for b in binds {
+                    query = query.bind(b);
+                }
+                let rows = query.fetch_all(&self.pool).await.map_err(Self::db)?;
+                rows.into_iter().map(GrantRow::into_grant).collect()
+            }
+
+            async fn due(
+                &self,
+                now: jiff::Timestamp,
+                limit: usize,
+            ) -> Result<Vec<aws_jit_core::Grant>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{DUE, GrantRow, millis};
+                let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(DUE)))
+                    .bind(millis(now))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(Self::db)?;
+                rows.into_iter().map(GrantRow::into_grant).collect()
+            }
+
+            async fn next_due_at(
+                &self,
+            ) -> Result<Option<jiff::Timestamp>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{NEXT_DUE, opt_from_millis};
+                let next: Option<i64> =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(Self::sql(NEXT_DUE)))
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(Self::db)?;
+                opt_from_millis(next)
+            }
+
+            async fn count_by_status(
+                &self,
+            ) -> Result<Vec<(aws_jit_core::GrantStatus, i64)>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{COUNT_BY_STATUS, corrupt};
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(COUNT_BY_STATUS)))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(Self::db)?;
+                rows.into_iter()
+                    .map(|(status, n)| {
+                        aws_jit_core::GrantStatus::parse(&status)
+                            .map(|s| (s, n))
+                            .ok_or_else(|| corrupt("status", &status))
+                    })
+                    .collect()
+            }
+
+            async fn append_audit(
+                &self,
+                event: &aws_jit_core::AuditEvent,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                let mut tx = self.begin().await?;
+                Self::append_event(&mut tx, event).await?;
+                tx.commit().await.map_err(Self::db)
+            }
+
+            async fn audit(
+                &self,
+                query: &aws_jit_app::ports::AuditQuery,
+            ) -> Result<Vec<aws_jit_core::AuditEvent>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{EventRow, audit_query};
+                let (sql, binds) = audit_query(query);
+                let mut q = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(Self::sql(&sql)))
+                    .bind(query.after_seq.unwrap_or(0));
+                for b in binds {
+                    q = q.bind(b);
+                }
+                let rows = q.fetch_all(&self.pool).await.map_err(Self::db)?;
+                rows.into_iter().map(EventRow::into_event).collect()
+            }
+
+            async fn cache_get(
+                &self,
+                key: &str,
+            ) -> Result<Option<String>, aws_jit_app::ports::StoreError> {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(Self::sql($crate::common::CACHE_GET)))
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(Self::db)
+            }
+
+            async fn cache_put(
+                &self,
+                key: &str,
+                value: &str,
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(Self::sql($crate::common::CACHE_PUT)))
+                    .bind(key)
+                    .bind(value)
+                    .bind($crate::common::millis(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db)?;
+                Ok(())
+            }
+
+            async fn cache_delete(&self, key: &str) -> Result<(), aws_jit_app::ports::StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(Self::sql($crate::common::CACHE_DELETE)))
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_grant_store;

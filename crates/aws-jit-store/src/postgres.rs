@@ -1,0 +1,116 @@
+//! The PostgreSQL backend, for several `serve` replicas sharing one database.
+//!
+//! Replicas coordinate through the same rows as SQLite processes do: a target lock is
+//! taken by one atomic upsert (only when free, lapsed or already ours), a grant row changes
+//! only at the version it was read at, and appending to the audit hash chain locks the
+//! audit table for the rest of the transaction (readers are not blocked), so the chain
+//! never forks. Lock order is always target lock, grant row, audit table: no deadlocks.
+//! Migrations run in one transaction under an advisory lock, so replicas starting together
+//! migrate once.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use aws_jit_app::ports::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::backend;
+use crate::common::impl_grant_store;
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
+
+/// A grant store in a PostgreSQL database (the schema is the connection's `search_path`).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host/db`, libpq-style parameters such as
+    /// `sslmode` and `options=-csearch_path%3Dschema` accepted) and migrates.
+    pub async fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| backend("bad PostgreSQL URL", e))?
+            .application_name("aws-jit");
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| backend("cannot connect to PostgreSQL", e))?;
+        let store = PostgresStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.aws_jit_migrations'))",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::db)?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS aws_jit_migrations (version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(Self::db)?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM aws_jit_migrations")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Self::db)?;
+        let target = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if current > target {
+            return Err(StoreError::Backend {
+                message: format!(
+                    "the database is at schema version {current}, newer than this aws-jit ({target}): upgrade aws-jit"
+                ),
+                source: None,
+            });
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+            if version <= current {
+                continue;
+            }
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(Self::db)?;
+            sqlx::query("INSERT INTO aws_jit_migrations (version) VALUES ($1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await
+                .map_err(Self::db)?;
+        }
+        tx.commit().await.map_err(Self::db)
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(Self::db)
+    }
+
+    fn sql(text: &str) -> String {
+        text.to_owned()
+    }
+
+    fn db(e: sqlx::Error) -> StoreError {
+        backend("postgres", e)
+    }
+
+    /// Appends are serialized so that each event chains onto the one before it.
+    async fn lock_audit_chain(tx: &mut Transaction<'static, Postgres>) -> Result<(), StoreError> {
+        sqlx::query("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut **tx)
+            .await
+            .map_err(Self::db)?;
+        Ok(())
+    }
+}
+
+impl_grant_store!(PostgresStore, Postgres);

@@ -1,0 +1,477 @@
+//! The store conformance suite: every check runs against SQLite (a temporary file) and
+//! PostgreSQL (a fresh schema in `AWS_JIT_TEST_PG`; `scripts/test` sets it), through the
+//! [`GrantStore`] trait only, so both backends keep one behaviour.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+use std::sync::Arc;
+
+use aws_jit_app::ports::{AuditQuery, GrantChange, GrantFilter, GrantStore, LockOp, StoreError};
+use aws_jit_core::audit::verify_chain;
+use aws_jit_core::grant::NewGrant;
+use aws_jit_core::{
+    AuditAction, AuditEvent, Catalog, ConfigFile, ConfigSource, EndCause, Grant, GrantId,
+    GrantStatus, UserEmail,
+};
+use aws_jit_testkit::PgSchema;
+use jiff::{SignedDuration, Timestamp};
+
+const CONFIG: &str = r#"{
+  "a": {"name": "A", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H"},
+  "b": {"name": "B", "account_id": "123456789012", "permission_set": "Q", "session_duration": "PT1H"}
+}"#;
+
+/// Where a check runs; holds what must outlive the store (the file, the schema).
+#[derive(Debug)]
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(PgSchema),
+}
+
+impl Backend {
+    async fn open(&self) -> Arc<dyn GrantStore> {
+        let url = match self {
+            Backend::Sqlite(dir) => format!("sqlite://{}", dir.path().join("s.db").display()),
+            Backend::Postgres(schema) => schema.url.clone(),
+        };
+        aws_jit_store::open(&url).await.unwrap()
+    }
+}
+
+fn sqlite() -> Backend {
+    Backend::Sqlite(tempfile::tempdir().unwrap())
+}
+
+async fn postgres() -> Option<Backend> {
+    let schema = PgSchema::create().await;
+    if schema.is_none() {
+        eprintln!("skipped: AWS_JIT_TEST_PG is not set");
+    }
+    schema.map(Backend::Postgres)
+}
+
+/// Runs each check once per backend, as `sqlite::NAME` and `postgres::NAME`.
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                super::$check(&super::sqlite()).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                if let Some(backend) = super::postgres().await {
+                    super::$check(&backend).await;
+                }
+            })*
+        }
+    };
+}
+
+conformance!(
+    a_lapsed_lock_can_be_taken_over_and_the_loser_can_no_longer_write,
+    grants_round_trip_and_filter,
+    due_work_skips_live_locks_and_waits_for_retries,
+    a_stale_version_is_refused,
+    concurrent_writers_keep_one_unbroken_audit_chain,
+    two_replicas_claim_each_due_grant_exactly_once,
+    audit_query_filters_and_pages,
+    cache_round_trips,
+    reopening_keeps_everything,
+);
+
+fn t0() -> Timestamp {
+    Timestamp::from_second(1_800_000_000).unwrap()
+}
+
+fn secs(n: i64) -> SignedDuration {
+    SignedDuration::from_secs(n)
+}
+
+fn new_grant(id: &str, access: usize, user: &str, now: Timestamp, ttl: i64) -> Grant {
+    let catalog = Catalog::parse(&[ConfigSource {
+        file: ConfigFile::AccessConfigs,
+        text: CONFIG,
+    }])
+    .unwrap();
+    let user = UserEmail::parse(user).unwrap();
+    NewGrant {
+        id: GrantId::new(id),
+        access: &catalog.accesses()[access],
+        user: &user,
+        requested_by: user.as_str(),
+        principal_id: None,
+        instance_arn: None,
+        permission_set_arn: None,
+        iam_user: None,
+        policy_arn: None,
+        reason: Some("on call".to_owned()),
+        now,
+        expires_at: now + secs(ttl),
+    }
+    .into_grant()
+}
+
+fn event(grant: &Grant, action: AuditAction, time: Timestamp) -> AuditEvent {
+    AuditEvent {
+        seq: 0,
+        time,
+        actor: grant.user.clone(),
+        action,
+        grant_id: grant.id.to_string(),
+        access: grant.access.clone(),
+        user: grant.user.clone(),
+        detail: format!("{} of {}", action.as_str(), grant.id),
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+/// Records a grant as `provisioning`, its lock held by `holder` for a minute.
+async fn insert(store: &dyn GrantStore, grant: &Grant, holder: &str) {
+    let now = grant.requested_at;
+    let requested = event(grant, AuditAction::GrantRequested, now);
+    store
+        .insert_grant(grant, &requested, holder, now + secs(60), now)
+        .await
+        .unwrap();
+}
+
+fn change(grant: &Grant, holder: &str, lock: LockOp, status: GrantStatus) -> GrantChange {
+    let mut next = grant.clone();
+    next.status = status;
+    next.version = grant.version + 1;
+    GrantChange {
+        grant: next,
+        expected_version: grant.version,
+        event: None,
+        lock,
+        next_attempt_at: None,
+        holder: holder.to_owned(),
+    }
+}
+
+/// Records and activates a grant, releasing its lock.
+async fn active(store: &dyn GrantStore, id: &str, access: usize, ttl: i64) -> Grant {
+    let grant = new_grant(id, access, &format!("{id}@example.com"), t0(), ttl);
+    insert(store, &grant, id).await;
+    let mut c = change(&grant, id, LockOp::Release, GrantStatus::Active);
+    c.grant.granted_at = Some(t0());
+    c.event = Some(event(&grant, AuditAction::GrantActivated, t0()));
+    store.apply(&c, t0()).await.unwrap();
+    c.grant
+}
+
+fn ids(grants: &[Grant]) -> Vec<String> {
+    grants.iter().map(|g| g.id.to_string()).collect()
+}
+
+async fn a_lapsed_lock_can_be_taken_over_and_the_loser_can_no_longer_write(backend: &Backend) {
+    let store = backend.open().await;
+    let grant = new_grant("g-1", 0, "a@example.com", t0(), 3_600);
+    insert(store.as_ref(), &grant, "slow").await;
+    let status = GrantStatus::Provisioning;
+    // While the lease runs, nobody else gets the lock.
+    let during = t0() + secs(30);
+    let attempt = change(
+        &grant,
+        "sweeper",
+        LockOp::Acquire(during + secs(60)),
+        status,
+    );
+    let busy = store.apply(&attempt, during).await;
+    assert!(
+        matches!(&busy, Err(StoreError::TargetBusy { holder }) if holder == "slow"),
+        "{busy:?}"
+    );
+    // After it lapses, a sweeper takes it over...
+    let after = t0() + secs(61);
+    let taken = change(&grant, "sweeper", LockOp::Acquire(after + secs(60)), status);
+    store.apply(&taken, after).await.unwrap();
+    // ...and the slow holder's next write is refused, even with the right version.
+    let late = store
+        .apply(
+            &change(&taken.grant, "slow", LockOp::Release, status),
+            after,
+        )
+        .await;
+    assert!(matches!(late, Err(StoreError::LockLost(_))), "{late:?}");
+    // The sweeper keeps working and releases it; then the next grant on the target may
+    // take it.
+    store
+        .apply(
+            &change(&taken.grant, "sweeper", LockOp::Release, status),
+            after,
+        )
+        .await
+        .unwrap();
+    let next = new_grant("g-2", 0, "a@example.com", after, 3_600);
+    insert(store.as_ref(), &next, "next").await;
+}
+
+async fn grants_round_trip_and_filter(backend: &Backend) {
+    let store = backend.open().await;
+    let first = active(store.as_ref(), "g-a", 0, 3_600).await;
+    let second = active(store.as_ref(), "g-b", 1, 60).await;
+    let read = store.grant(&first.id).await.unwrap().unwrap();
+    assert_eq!(read.status, GrantStatus::Active);
+    assert_eq!(read.reason.as_deref(), Some("on call"));
+    assert_eq!(read.granted_at, Some(t0()));
+    assert_eq!(read.expires_at, t0() + secs(3_600));
+    assert_eq!(read.version, first.version);
+    assert!(!read.policy_generated && !read.permission_set_generated);
+    assert!(store.grant(&GrantId::new("nope")).await.unwrap().is_none());
+
+    // End the second one.
+    let lease = LockOp::Acquire(t0() + secs(60));
+    let mut ending = change(&second, "ender", lease, GrantStatus::Revoking);
+    ending.grant.end_cause = Some(EndCause::Requested);
+    store.apply(&ending, t0()).await.unwrap();
+    let mut done = change(
+        &ending.grant,
+        "ender",
+        LockOp::Release,
+        GrantStatus::Revoked,
+    );
+    done.grant.ended_at = Some(t0() + secs(1));
+    store.apply(&done, t0()).await.unwrap();
+
+    let live = store.grants(&GrantFilter::default()).await.unwrap();
+    assert_eq!(ids(&live), ["g-a"]);
+    let everything = GrantFilter {
+        include_ended: true,
+        ..GrantFilter::default()
+    };
+    assert_eq!(store.grants(&everything).await.unwrap().len(), 2);
+    let by_user = store
+        .grants(&GrantFilter {
+            include_ended: true,
+            user: Some("g-b@example.com".to_owned()),
+            ..GrantFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_user), ["g-b"]);
+    assert_eq!(by_user[0].end_cause, Some(EndCause::Requested));
+    assert_eq!(by_user[0].ended_at, Some(t0() + secs(1)));
+    let by_status = store
+        .grants(&GrantFilter {
+            statuses: vec![GrantStatus::Revoked, GrantStatus::Expired],
+            access: Some("b".to_owned()),
+            ..GrantFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_status), ["g-b"]);
+    let mut counts = store.count_by_status().await.unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(
+        counts,
+        [(GrantStatus::Active, 1), (GrantStatus::Revoked, 1)]
+    );
+}
+
+async fn due_work_skips_live_locks_and_waits_for_retries(backend: &Backend) {
+    let store = backend.open().await;
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    let soon = active(store.as_ref(), "g-soon", 0, 10).await;
+    active(store.as_ref(), "g-later", 1, 100).await;
+    assert_eq!(store.next_due_at().await.unwrap(), Some(t0() + secs(10)));
+    assert!(store.due(t0() + secs(9), 10).await.unwrap().is_empty());
+    let at_ten = store.due(t0() + secs(10), 10).await.unwrap();
+    assert_eq!(ids(&at_ten), ["g-soon"]);
+    let at_hundred = store.due(t0() + secs(100), 10).await.unwrap();
+    assert_eq!(ids(&at_hundred), ["g-soon", "g-later"]);
+    assert_eq!(store.due(t0() + secs(100), 1).await.unwrap().len(), 1);
+
+    // A revocation in progress (lock live) is nobody else's work; a failed one waits for
+    // its next attempt.
+    let at = t0() + secs(10);
+    let lease = LockOp::Acquire(at + secs(30));
+    let revoking = change(&soon, "w", lease, GrantStatus::Revoking);
+    store.apply(&revoking, at).await.unwrap();
+    assert!(store.due(at, 10).await.unwrap().is_empty());
+    let mut failed = change(&revoking.grant, "w", LockOp::Release, GrantStatus::Revoking);
+    failed.next_attempt_at = Some(at + secs(5));
+    failed.grant.attempts = 1;
+    store.apply(&failed, at).await.unwrap();
+    assert!(store.due(at + secs(4), 10).await.unwrap().is_empty());
+    assert_eq!(store.next_due_at().await.unwrap(), Some(at + secs(5)));
+    let retry = store.due(at + secs(5), 10).await.unwrap();
+    assert_eq!(ids(&retry), ["g-soon"]);
+    assert_eq!(retry[0].attempts, 1);
+
+    // A grant stuck in provisioning becomes due when its lock lapses.
+    let stuck = new_grant("g-stuck", 0, "s@example.com", t0(), 3_600);
+    insert(store.as_ref(), &stuck, "dead").await;
+    let is_due = |grants: Vec<Grant>| grants.iter().any(|g| g.id.as_str() == "g-stuck");
+    assert!(!is_due(store.due(t0() + secs(59), 10).await.unwrap()));
+    assert!(is_due(store.due(t0() + secs(61), 10).await.unwrap()));
+}
+
+async fn a_stale_version_is_refused(backend: &Backend) {
+    let store = backend.open().await;
+    let grant = active(store.as_ref(), "g-v", 0, 60).await;
+    let lease = LockOp::Acquire(t0() + secs(60));
+    let first = change(&grant, "x", lease, GrantStatus::Revoking);
+    store.apply(&first, t0()).await.unwrap();
+    // Same holder, lock held, but the version moved on.
+    let again = change(&grant, "x", LockOp::Keep, GrantStatus::Revoking);
+    let stale = store.apply(&again, t0()).await;
+    assert!(matches!(stale, Err(StoreError::Stale(_))), "{stale:?}");
+    let ghost = new_grant("ghost", 0, "g@example.com", t0(), 60);
+    let missing = change(
+        &ghost,
+        "x",
+        LockOp::Acquire(t0() + secs(60)),
+        GrantStatus::Active,
+    );
+    assert!(store.apply(&missing, t0()).await.is_err());
+    assert!(store.grant(&ghost.id).await.unwrap().is_none());
+}
+
+async fn concurrent_writers_keep_one_unbroken_audit_chain(backend: &Backend) {
+    // Two handles, as two processes (or replicas) would have.
+    let stores = [backend.open().await, backend.open().await];
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, store) in (0..40).zip(stores.iter().cycle()) {
+        let store = Arc::clone(store);
+        tasks.spawn(async move {
+            let id = format!("g-{n}");
+            let grant = new_grant(&id, n % 2, &format!("u{n}@example.com"), t0(), 60);
+            insert(store.as_ref(), &grant, &id).await;
+            let note = event(&grant, AuditAction::GrantOriginChanged, t0());
+            store.append_audit(&note).await.unwrap();
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let events = stores[0].audit(&AuditQuery::default()).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=80).collect::<Vec<_>>());
+    assert_eq!(verify_chain(&events), Ok(80));
+}
+
+async fn two_replicas_claim_each_due_grant_exactly_once(backend: &Backend) {
+    let replicas = [backend.open().await, backend.open().await];
+    let mut grants = Vec::new();
+    for n in 0..30 {
+        grants.push(active(replicas[0].as_ref(), &format!("g-{n}"), n % 2, 1).await);
+    }
+    let at = t0() + secs(2);
+    // Each replica walks the due list and claims what it can, at the same time.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (r, store) in replicas.iter().enumerate() {
+        let store = Arc::clone(store);
+        tasks.spawn(async move {
+            let mut claimed = Vec::new();
+            for grant in store.due(at, 100).await.unwrap() {
+                let holder = format!("replica-{r}-{}", grant.id);
+                let lease = LockOp::Acquire(at + secs(30));
+                let mut start = change(&grant, &holder, lease, GrantStatus::Revoking);
+                start.grant.end_cause = Some(EndCause::Expired);
+                match store.apply(&start, at).await {
+                    Ok(()) => {}
+                    Err(StoreError::TargetBusy { .. } | StoreError::Stale(_)) => continue,
+                    Err(e) => panic!("{e}"),
+                }
+                let mut end = change(&start.grant, &holder, LockOp::Release, GrantStatus::Expired);
+                end.event = Some(event(&grant, AuditAction::GrantExpired, at));
+                store.apply(&end, at).await.unwrap();
+                claimed.push(grant.id.to_string());
+            }
+            claimed
+        });
+    }
+    let mut claimed = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        claimed.extend(done.unwrap());
+    }
+    claimed.sort();
+    let mut expected = ids(&grants);
+    expected.sort();
+    assert_eq!(claimed, expected, "every grant claimed exactly once");
+    let events = replicas[1].audit(&AuditQuery::default()).await.unwrap();
+    let expired = events
+        .iter()
+        .filter(|e| e.action == AuditAction::GrantExpired)
+        .count();
+    assert_eq!(expired, 30);
+    assert!(replicas[0].due(at, 100).await.unwrap().is_empty());
+}
+
+async fn audit_query_filters_and_pages(backend: &Backend) {
+    let store = backend.open().await;
+    for n in 0..5 {
+        active(store.as_ref(), &format!("g-{n}"), 0, 60).await;
+    }
+    assert_eq!(store.audit(&AuditQuery::default()).await.unwrap().len(), 10);
+    let mut pages = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = AuditQuery {
+            after_seq: cursor,
+            limit: 3,
+            ..AuditQuery::default()
+        };
+        let page = store.audit(&query).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(last.seq);
+        pages.push(page.len());
+    }
+    assert_eq!(pages, [3, 3, 3, 1]);
+    let one_grant = AuditQuery {
+        grant_id: Some("g-3".to_owned()),
+        ..AuditQuery::default()
+    };
+    let actions: Vec<AuditAction> = store
+        .audit(&one_grant)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [AuditAction::GrantRequested, AuditAction::GrantActivated]
+    );
+    let one_user = AuditQuery {
+        user: Some("G-2@Example.com".to_owned()),
+        ..AuditQuery::default()
+    };
+    let by_user = store.audit(&one_user).await.unwrap();
+    assert_eq!(by_user.len(), 2);
+    assert!(by_user.iter().all(|e| e.grant_id == "g-2"));
+}
+
+async fn cache_round_trips(backend: &Backend) {
+    let store = backend.open().await;
+    assert_eq!(store.cache_get("k").await.unwrap(), None);
+    store.cache_put("k", "v1", t0()).await.unwrap();
+    store.cache_put("k", "v2", t0()).await.unwrap();
+    assert_eq!(store.cache_get("k").await.unwrap().as_deref(), Some("v2"));
+    store.cache_delete("k").await.unwrap();
+    assert_eq!(store.cache_get("k").await.unwrap(), None);
+}
+
+async fn reopening_keeps_everything(backend: &Backend) {
+    let grant = {
+        let store = backend.open().await;
+        active(store.as_ref(), "g-keep", 0, 60).await
+    };
+    // A second open finds the schema migrated already and the data in place.
+    let store = backend.open().await;
+    let read = store.grant(&grant.id).await.unwrap().unwrap();
+    assert_eq!(read.status, GrantStatus::Active);
+    let events = store.audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(verify_chain(&events), Ok(2));
+}
