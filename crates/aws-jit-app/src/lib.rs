@@ -12,8 +12,10 @@
 #![warn(missing_docs)]
 
 pub mod ports;
+mod tokens;
 mod usecases;
 
+pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};
 pub use usecases::{
     AppError, Drift, DueOutcome, GrantOutcome, GrantRequest, Jit, Plan, ReconcileReport,
     RevokeOutcome, Settings, SweepReport, TAG_GRANT, system_actor,

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_jit_core::auth::ApiToken;
 use aws_jit_core::{AuditEvent, Grant, GrantId, GrantStatus, UserEmail};
 use jiff::Timestamp;
 
@@ -30,6 +31,9 @@ pub enum LockOp {
     Acquire(Timestamp),
     /// Give the lock up.
     Release,
+    /// Neither hold nor take it: for changes that touch no AWS resource (an extension),
+    /// serialized by the row version alone.
+    Ignore,
 }
 
 /// A change to one grant, written atomically with its audit event and lock operation.
@@ -67,6 +71,8 @@ pub struct GrantFilter {
     pub statuses: Vec<GrantStatus>,
     /// At most this many (newest first); 0 means no limit.
     pub limit: usize,
+    /// A page cursor: only grants listed after this one (its `requested_at` and id).
+    pub after: Option<(Timestamp, String)>,
 }
 
 /// Filters for the audit log.
@@ -101,6 +107,9 @@ pub enum StoreError {
     /// The grant does not exist.
     #[error("no grant has id `{0}`")]
     NotFound(String),
+    /// A unique name is taken.
+    #[error("`{0}` already exists")]
+    Duplicate(String),
     /// The backend failed.
     #[error("store: {message}")]
     Backend {
@@ -158,6 +167,24 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug {
 
     /// Forgets a cached value.
     async fn cache_delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Records a new API token with its audit event; a taken name is
+    /// [`StoreError::Duplicate`].
+    async fn insert_token(&self, token: &ApiToken, event: &AuditEvent) -> Result<(), StoreError>;
+
+    /// A token by its public id (revoked ones included).
+    async fn token(&self, id: &str) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Every token, oldest first.
+    async fn tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Revokes a live token by name with its audit event; `false` if there is none.
+    async fn revoke_token(
+        &self,
+        name: &str,
+        at: Timestamp,
+        event: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The Identity Center instance the tool works in.

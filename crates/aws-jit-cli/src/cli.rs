@@ -109,6 +109,9 @@ pub enum Command {
         #[arg(long, env = "AWS_JIT_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Create, list or revoke HTTP API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Show, export (--jsonl) or verify (`audit verify`) the audit log.
     #[command(args_conflicts_with_subcommands = true)]
     Audit {
@@ -130,6 +133,35 @@ pub enum Command {
         /// At most this many events.
         #[arg(long, default_value_t = 0)]
         limit: usize,
+    },
+}
+
+/// `aws-jit token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is stored.
+    Create {
+        /// A unique name (e.g. `kubiya-agent`, `alice-laptop`).
+        #[arg(long)]
+        name: String,
+        /// What it may do: requester (own grants), approver (also revoke and see anyone's),
+        /// admin (everything).
+        #[arg(long, value_parser = ["requester", "approver", "admin"])]
+        role: String,
+        /// The user it acts as.
+        #[arg(long)]
+        user: Option<String>,
+        /// May act on behalf of any user (a service token, e.g. an agent's); the audit log
+        /// records both the token and the user.
+        #[arg(long)]
+        on_behalf: bool,
+    },
+    /// List tokens (names, roles, users; never secrets).
+    List,
+    /// Revoke a token by name.
+    Revoke {
+        /// The token's name.
+        name: String,
     },
 }
 

@@ -33,7 +33,7 @@ impl Failure {
         }
     }
 
-    fn error(&self) -> &anyhow::Error {
+    pub fn error(&self) -> &anyhow::Error {
         match self {
             Failure::Runtime(e) | Failure::Invalid(e) | Failure::Denied(e) => e,
         }

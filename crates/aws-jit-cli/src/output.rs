@@ -1,81 +1,9 @@
-//! How grants, accesses and audit events look on stdout: JSON views (stable field names
-//! that scripts rely on, times in RFC 3339 UTC) and short human lines.
+//! How grants, accesses and audit events look on stdout for people. The JSON views (the
+//! same the HTTP API returns) are [`aws_jit_core::views`].
 
+use aws_jit_core::views::rfc3339;
+pub use aws_jit_core::views::{AccessView, AuditView, GrantView};
 use aws_jit_core::{Access, AccessTarget, AuditEvent, Grant, GrantStatus};
-use jiff::Timestamp;
-use serde::Serialize;
-
-fn rfc3339(t: Timestamp) -> String {
-    // Whole seconds keep the output stable and readable; the store keeps milliseconds.
-    let seconds = Timestamp::from_second(t.as_second()).unwrap_or(t);
-    seconds.to_string()
-}
-
-/// A grant as scripts see it.
-#[derive(Debug, Serialize)]
-pub struct GrantView {
-    id: String,
-    access: String,
-    user: String,
-    status: &'static str,
-    requested_by: String,
-    account_id: Option<String>,
-    permission_set: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    permission_set_arn: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iam_user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    policy_arn: Option<String>,
-    requested_at: String,
-    granted_at: Option<String>,
-    expires_at: String,
-    revoked_at: Option<String>,
-    ended_at: Option<String>,
-    reason: Option<String>,
-    origin: &'static str,
-    last_error: Option<String>,
-}
-
-impl From<&Grant> for GrantView {
-    fn from(g: &Grant) -> Self {
-        let ended_at = g.ended_at.map(rfc3339);
-        GrantView {
-            id: g.id.to_string(),
-            access: g.access.clone(),
-            user: g.user.clone(),
-            status: g.status.as_str(),
-            requested_by: g.requested_by.clone(),
-            account_id: g.account_id.clone(),
-            permission_set: g.permission_set.clone(),
-            permission_set_arn: g
-                .permission_set_generated
-                .then(|| g.permission_set_arn.clone())
-                .flatten(),
-            iam_user: g.iam_user.clone(),
-            policy_arn: g.policy_arn.clone(),
-            requested_at: rfc3339(g.requested_at),
-            granted_at: g.granted_at.map(rfc3339),
-            expires_at: rfc3339(g.expires_at),
-            revoked_at: if matches!(g.status, GrantStatus::Revoked | GrantStatus::Expired) {
-                ended_at.clone()
-            } else {
-                None
-            },
-            ended_at,
-            reason: g.reason.clone(),
-            origin: g.origin.as_str(),
-            last_error: g.last_error.clone(),
-        }
-    }
-}
-
-impl GrantView {
-    /// The expiry, as printed.
-    pub fn expires_at_str(&self) -> &str {
-        &self.expires_at
-    }
-}
 
 /// One line per grant for people.
 pub fn grant_line(g: &Grant) -> String {
@@ -96,70 +24,6 @@ pub fn grant_line(g: &Grant) -> String {
         g.user,
         when
     )
-}
-
-/// An access as scripts see it.
-#[derive(Debug, Serialize)]
-pub struct AccessView {
-    key: String,
-    name: String,
-    slug: String,
-    description: String,
-    file: &'static str,
-    kind: &'static str,
-    max_duration: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    account_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    permission_set: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    buckets: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    policy_template: Option<String>,
-}
-
-impl From<&Access> for AccessView {
-    fn from(a: &Access) -> Self {
-        let mut view = AccessView {
-            key: a.key.clone(),
-            name: a.name.clone(),
-            slug: a.slug.clone(),
-            description: a.description.clone(),
-            file: a.source.file_name(),
-            kind: "sso",
-            max_duration: a.session_duration.to_string(),
-            account_id: None,
-            permission_set: None,
-            buckets: None,
-            policy_template: None,
-        };
-        match &a.target {
-            AccessTarget::IdentityCenter {
-                account_id,
-                permission_set,
-            } => {
-                view.account_id = Some(account_id.to_string());
-                view.permission_set = Some(permission_set.to_string());
-            }
-            AccessTarget::EphemeralPermissionSet { account_id, policy } => {
-                view.kind = "sso-ephemeral";
-                view.account_id = Some(account_id.to_string());
-                if let Some((buckets, template)) = &policy.s3 {
-                    view.buckets = Some(buckets.iter().map(ToString::to_string).collect());
-                    view.policy_template = Some(template.name().to_owned());
-                }
-            }
-            AccessTarget::S3 {
-                buckets,
-                policy_template,
-            } => {
-                view.kind = "s3";
-                view.buckets = Some(buckets.iter().map(ToString::to_string).collect());
-                view.policy_template = Some(policy_template.clone());
-            }
-        }
-        view
-    }
 }
 
 /// One line per access for people.
@@ -187,38 +51,6 @@ pub fn access_line(a: &Access) -> String {
         a.session_duration.human(),
         what
     )
-}
-
-/// An audit event as exported.
-#[derive(Debug, Serialize)]
-pub struct AuditView {
-    seq: i64,
-    time: String,
-    actor: String,
-    action: &'static str,
-    grant_id: String,
-    access: String,
-    user: String,
-    detail: String,
-    prev_hash: String,
-    hash: String,
-}
-
-impl From<&AuditEvent> for AuditView {
-    fn from(e: &AuditEvent) -> Self {
-        AuditView {
-            seq: e.seq,
-            time: rfc3339(e.time),
-            actor: e.actor.clone(),
-            action: e.action.as_str(),
-            grant_id: e.grant_id.clone(),
-            access: e.access.clone(),
-            user: e.user.clone(),
-            detail: e.detail.clone(),
-            prev_hash: e.prev_hash.clone(),
-            hash: e.hash.clone(),
-        }
-    }
 }
 
 /// One line per event for people.

@@ -1167,6 +1167,367 @@ mod serve {
         wait_for_zero(&f, Duration::from_secs(3)).await;
     }
 
+    /// One HTTP request; returns the status and the JSON body.
+    fn call(
+        addr: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
+        let body = body.unwrap_or("");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, payload) = response.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let json = serde_json::from_str(payload).unwrap_or_else(|_| panic!("not JSON: {response}"));
+        (status, json)
+    }
+
+    fn token(tool: &Tool, args: &[&str]) -> String {
+        let mut all = vec!["token", "create"];
+        all.extend(args);
+        tool.json(&all)["token"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn the_api_grants_extends_and_revokes_for_the_token_holder_and_refuses_the_rest() {
+        let f = Fixture::new().await;
+        let bob = format!("{}@example.com", unique("bob"));
+        let bob_id = f.aws.create_user(&bob).await;
+        let tool = f.tool("1h");
+        let alice = token(
+            &tool,
+            &["--name", "alice", "--role", "requester", "--user", &f.email],
+        );
+        let bobs = token(
+            &tool,
+            &["--name", "bob", "--role", "requester", "--user", &bob],
+        );
+        let approver = token(
+            &tool,
+            &[
+                "--name",
+                "lead",
+                "--role",
+                "approver",
+                "--user",
+                "lead@example.com",
+            ],
+        );
+        let agent = token(
+            &tool,
+            &["--name", "agent", "--role", "requester", "--on-behalf"],
+        );
+        let server = start(&tool);
+        let addr = server.addr.as_str();
+
+        // Authentication.
+        let (status, body) = call(addr, "GET", "/api/v1/accesses", None, None);
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("unauthenticated"))
+        );
+        let forged = format!("{}0", &alice[..alice.len() - 1]);
+        assert_eq!(
+            call(addr, "GET", "/api/v1/accesses", Some(&forged), None).0,
+            401
+        );
+        let (status, accesses) = call(addr, "GET", "/api/v1/accesses", Some(&alice), None);
+        assert_eq!(status, 200);
+        assert_eq!(accesses["items"][0]["key"], "jit");
+
+        // Requesting: for oneself, or on behalf with the right.
+        let (status, mine) = call(
+            addr,
+            "POST",
+            "/api/v1/grants",
+            Some(&alice),
+            Some(r#"{"access": "jit", "duration": "30m", "reason": "incident 42"}"#),
+        );
+        assert_eq!(status, 201, "{mine}");
+        assert_eq!(
+            (mine["status"].as_str(), mine["user"].as_str()),
+            (Some("active"), Some(f.email.as_str()))
+        );
+        assert_eq!(f.assignments().await, 1);
+        let for_bob = format!(r#"{{"access": "jit", "user": "{bob}"}}"#);
+        let (status, body) = call(addr, "POST", "/api/v1/grants", Some(&alice), Some(&for_bob));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (403, Some("forbidden"))
+        );
+        let (status, bobs_grant) =
+            call(addr, "POST", "/api/v1/grants", Some(&agent), Some(&for_bob));
+        assert_eq!(status, 201, "{bobs_grant}");
+        assert_eq!(
+            bobs_grant["requested_by"],
+            format!("token agent on behalf of {bob}")
+        );
+        assert_eq!(
+            f.aws
+                .assignments(&f.account, &f.permission_set_arn, &bob_id)
+                .await,
+            1
+        );
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                "/api/v1/grants",
+                Some(&agent),
+                Some(r#"{"access": "jit"}"#)
+            )
+            .0,
+            400
+        );
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                "/api/v1/grants",
+                Some(&alice),
+                Some(r#"{"access": "jit", "extra": 1}"#)
+            )
+            .0,
+            400
+        );
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                "/api/v1/grants",
+                Some(&alice),
+                Some("{not json")
+            )
+            .0,
+            400
+        );
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                "/api/v1/grants",
+                Some(&alice),
+                Some(r#"{"access": "nope"}"#)
+            )
+            .0,
+            404
+        );
+
+        // Reading: one's own, or everyone's for an approver, a page at a time.
+        let (_, list) = call(addr, "GET", "/api/v1/grants", Some(&alice), None);
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        let bob_path = format!("/api/v1/grants/{}", bobs_grant["id"].as_str().unwrap());
+        assert_eq!(call(addr, "GET", &bob_path, Some(&alice), None).0, 403);
+        assert_eq!(call(addr, "GET", &bob_path, Some(&bobs), None).0, 200);
+        assert_eq!(
+            call(
+                addr,
+                "GET",
+                &format!("/api/v1/grants?user={bob}"),
+                Some(&alice),
+                None
+            )
+            .0,
+            403
+        );
+        let (_, first) = call(addr, "GET", "/api/v1/grants?limit=1", Some(&approver), None);
+        let cursor = first["next_cursor"].as_str().unwrap();
+        let (_, second) = call(
+            addr,
+            "GET",
+            &format!("/api/v1/grants?limit=1&cursor={cursor}"),
+            Some(&approver),
+            None,
+        );
+        let (_, third) = call(
+            addr,
+            "GET",
+            &format!(
+                "/api/v1/grants?limit=1&cursor={}",
+                second["next_cursor"].as_str().unwrap()
+            ),
+            Some(&approver),
+            None,
+        );
+        assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+        assert!(third["items"].as_array().unwrap().is_empty(), "{third}");
+        assert_eq!(
+            call(addr, "GET", "/api/v1/grants?limit=0", Some(&approver), None).0,
+            400
+        );
+
+        // Extending: within the access's maximum only.
+        let mine_path = format!("/api/v1/grants/{}", mine["id"].as_str().unwrap());
+        let stamp = |v: &Value, k: &str| v[k].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+        let (status, longer) = call(
+            addr,
+            "POST",
+            &format!("{mine_path}/extend"),
+            Some(&alice),
+            Some(r#"{"duration": "20m"}"#),
+        );
+        assert_eq!(status, 200, "{longer}");
+        assert_eq!(
+            stamp(&longer, "expires_at")
+                .duration_since(stamp(&mine, "expires_at"))
+                .as_secs(),
+            1_200
+        );
+        let (status, capped) = call(
+            addr,
+            "POST",
+            &format!("{mine_path}/extend"),
+            Some(&alice),
+            Some("{}"),
+        );
+        assert_eq!(status, 200);
+        assert_eq!(
+            stamp(&capped, "expires_at")
+                .duration_since(stamp(&mine, "granted_at"))
+                .as_secs(),
+            3_600
+        );
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                &format!("{mine_path}/extend"),
+                Some(&alice),
+                Some("{}")
+            )
+            .0,
+            409
+        );
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                &format!("{bob_path}/extend"),
+                Some(&alice),
+                Some("{}")
+            )
+            .0,
+            403
+        );
+
+        // Revoking someone else's needs an approver.
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                &format!("{bob_path}/revoke"),
+                Some(&alice),
+                None
+            )
+            .0,
+            403
+        );
+        let (status, revoked) = call(
+            addr,
+            "POST",
+            &format!("{bob_path}/revoke"),
+            Some(&approver),
+            None,
+        );
+        assert_eq!((status, revoked["status"].as_str()), (200, Some("revoked")));
+        assert_eq!(
+            f.aws
+                .assignments(&f.account, &f.permission_set_arn, &bob_id)
+                .await,
+            0
+        );
+        let (status, _) = call(
+            addr,
+            "POST",
+            &format!("{mine_path}/revoke"),
+            Some(&alice),
+            None,
+        );
+        assert_eq!(status, 200);
+        assert_eq!(f.assignments().await, 0);
+        assert_eq!(
+            call(
+                addr,
+                "POST",
+                &format!("{mine_path}/revoke"),
+                Some(&alice),
+                None
+            )
+            .0,
+            409
+        );
+
+        // The audit log: one's own events, or all of them for an approver, with refusals.
+        let (_, own) = call(addr, "GET", "/api/v1/audit", Some(&alice), None);
+        let own = own["items"].as_array().unwrap();
+        assert!(own.iter().all(|e| e["user"] == f.email.as_str()), "{own:?}");
+        assert!(own.iter().any(|e| e["action"] == "grant.extended"));
+        assert_eq!(
+            call(
+                addr,
+                "GET",
+                &format!("/api/v1/audit?user={bob}"),
+                Some(&alice),
+                None
+            )
+            .0,
+            403
+        );
+        let mut events = Vec::new();
+        let mut after = 0;
+        loop {
+            let (status, page) = call(
+                addr,
+                "GET",
+                &format!("/api/v1/audit?limit=7&after={after}"),
+                Some(&approver),
+                None,
+            );
+            assert_eq!(status, 200);
+            events.extend(page["items"].as_array().unwrap().clone());
+            match page["next_cursor"].as_i64() {
+                Some(next) => after = next,
+                None => break,
+            }
+        }
+        let refusals = events
+            .iter()
+            .filter(|e| e["action"] == "api.refused")
+            .count();
+        assert_eq!(refusals, 8, "two 401s and six 403s are audited");
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "pages overlap or skip"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| e["actor"] == format!("token agent on behalf of {bob}"))
+        );
+
+        // A revoked token is refused; no token secret ever reached the audit log.
+        tool.ok(&["token", "revoke", "alice"]);
+        assert_eq!(
+            call(addr, "GET", "/api/v1/accesses", Some(&alice), None).0,
+            401
+        );
+        let log = tool.ok(&["audit", "--jsonl"]);
+        for secret in [&alice, &bobs, &approver, &agent] {
+            assert!(!log.contains(secret.rsplit('_').next().unwrap()));
+        }
+    }
+
     #[tokio::test]
     async fn two_replicas_on_postgres_expire_each_grant_exactly_once() {
         let Some(schema) = aws_jit_testkit::PgSchema::create().await else {
@@ -1205,7 +1566,10 @@ mod serve {
             let actions = tool.audit_actions(grant["id"].as_str().unwrap());
             assert_eq!(terminal_count(&actions), 1, "{actions:?}");
             assert_eq!(actions.last().unwrap(), "grant.expired");
-            let starts = actions.iter().filter(|a| *a == "grant.revoke_started").count();
+            let starts = actions
+                .iter()
+                .filter(|a| *a == "grant.revoke_started")
+                .count();
             assert_eq!(starts, 1, "{actions:?}");
         }
         let verified = tool.ok(&["audit", "verify"]);

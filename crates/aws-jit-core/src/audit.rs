@@ -30,11 +30,19 @@ pub enum AuditAction {
     GrantExpired,
     /// Never became active, or was undone. Terminal.
     GrantFailed,
+    /// An active grant's expiry was moved later (within the access's maximum).
+    GrantExtended,
+    /// An API token was created.
+    TokenCreated,
+    /// An API token was revoked.
+    TokenRevoked,
+    /// The HTTP API refused a request (401 or 403).
+    ApiRefused,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::GrantRequested,
         AuditAction::GrantActivated,
         AuditAction::GrantRevokeStarted,
@@ -44,6 +52,10 @@ impl AuditAction {
         AuditAction::GrantExpired,
         AuditAction::GrantFailed,
         AuditAction::DriftRemoved,
+        AuditAction::GrantExtended,
+        AuditAction::TokenCreated,
+        AuditAction::TokenRevoked,
+        AuditAction::ApiRefused,
     ];
 
     /// The action's dotted name, as stored and exported.
@@ -58,6 +70,10 @@ impl AuditAction {
             AuditAction::GrantRevoked => "grant.revoked",
             AuditAction::GrantExpired => "grant.expired",
             AuditAction::GrantFailed => "grant.failed",
+            AuditAction::GrantExtended => "grant.extended",
+            AuditAction::TokenCreated => "token.created",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::ApiRefused => "api.refused",
         }
     }
 

@@ -8,11 +8,13 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod duration;
 pub mod grant;
 pub mod ids;
 pub mod policy;
+pub mod views;
 
 pub use audit::{AuditAction, AuditEvent};
 pub use config::{

@@ -6,6 +6,8 @@
 //! shutdown it finishes the sweep in flight (the AWS call included) and stops.
 //! This crate chooses no adapters: it receives a wired [`Jit`].
 
+pub mod api;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_jit_app::{DueOutcome, Jit, SweepReport};
+use aws_jit_core::Catalog;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -96,6 +99,9 @@ impl Metrics {
 pub struct AppState {
     /// The use cases.
     pub jit: Jit,
+    /// The access catalog, if the configs loaded (the worker runs either way: expiry must
+    /// never wait on a config fix).
+    pub catalog: Option<Arc<Catalog>>,
     /// Wakes the worker after a change made through this process.
     pub wake: Arc<Notify>,
     /// The worker's counters.
@@ -118,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .nest("/api/v1", api::routes())
         .with_state(state)
 }
 
@@ -353,6 +360,7 @@ pub async fn sweep_concurrently(
 pub async fn serve(
     listener: tokio::net::TcpListener,
     jit: Jit,
+    catalog: Option<Arc<Catalog>>,
     settings: WorkerSettings,
     aws_calls: AwsCalls,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -369,6 +377,7 @@ pub async fn serve(
     ));
     let app = router(AppState {
         jit,
+        catalog,
         wake,
         metrics,
         aws_calls,

@@ -9,6 +9,7 @@
 //! makes appending to the hash chain exclusive).
 
 use aws_jit_app::ports::StoreError;
+use aws_jit_core::auth::{ApiToken, Role};
 use aws_jit_core::{AccessOrigin, AuditAction, AuditEvent, EndCause, Grant, GrantId, GrantStatus};
 use jiff::Timestamp;
 
@@ -216,6 +217,49 @@ impl EventRow {
     }
 }
 
+/// An `api_tokens` row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    id: String,
+    name: String,
+    role: String,
+    user_email: Option<String>,
+    on_behalf: bool,
+    secret_hash: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TokenRow {
+    pub(crate) fn into_token(self) -> Result<ApiToken, StoreError> {
+        Ok(ApiToken {
+            role: Role::parse(&self.role).ok_or_else(|| corrupt("role", &self.role))?,
+            id: self.id,
+            name: self.name,
+            user: self.user_email,
+            on_behalf: self.on_behalf,
+            secret_hash: self.secret_hash,
+            created_at: from_millis(self.created_at)?,
+            revoked_at: opt_from_millis(self.revoked_at)?,
+        })
+    }
+}
+
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, name, role, user_email, on_behalf, secret_hash, created_at, revoked_at";
+
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, name, role, user_email, \
+     on_behalf, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)";
+
+pub(crate) const REVOKE_TOKEN: &str =
+    "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL";
+
+/// A unique constraint refused the write: the name is taken.
+pub(crate) fn is_duplicate(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
+}
+
 /// Numbers placeholders for a query built at run time (filters).
 #[derive(Debug, Default)]
 pub(crate) struct Placeholders(usize);
@@ -227,18 +271,30 @@ impl Placeholders {
     }
 }
 
+/// A value bound to a query built at run time.
+#[derive(Debug, Clone)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
 /// The grants listing query for a filter, and the values to bind in order.
-pub(crate) fn grants_query(filter: &aws_jit_app::ports::GrantFilter) -> (String, Vec<String>) {
+pub(crate) fn grants_query(filter: &aws_jit_app::ports::GrantFilter) -> (String, Vec<Bind>) {
     let mut marks = Placeholders::default();
     let mut sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE 1 = 1");
-    let mut binds: Vec<String> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
     if !filter.include_ended && filter.statuses.is_empty() {
         sql.push_str(" AND status NOT IN ('revoked', 'expired', 'failed')");
     }
     if !filter.statuses.is_empty() {
         let list: Vec<String> = filter.statuses.iter().map(|_| marks.next()).collect();
         sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
-        binds.extend(filter.statuses.iter().map(|s| s.as_str().to_owned()));
+        binds.extend(
+            filter
+                .statuses
+                .iter()
+                .map(|s| Bind::Text(s.as_str().to_owned())),
+        );
     }
     for (column, value) in [
         ("user_email", &filter.user),
@@ -247,8 +303,17 @@ pub(crate) fn grants_query(filter: &aws_jit_app::ports::GrantFilter) -> (String,
     ] {
         if let Some(v) = value {
             sql.push_str(&format!(" AND {column} = {}", marks.next()));
-            binds.push(v.clone());
+            binds.push(Bind::Text(v.clone()));
         }
+    }
+    if let Some((requested_at, id)) = &filter.after {
+        let (at, same_at, before_id) = (marks.next(), marks.next(), marks.next());
+        sql.push_str(&format!(
+            " AND (requested_at < {at} OR (requested_at = {same_at} AND id < {before_id}))"
+        ));
+        binds.push(Bind::Int(millis(*requested_at)));
+        binds.push(Bind::Int(millis(*requested_at)));
+        binds.push(Bind::Text(id.clone()));
     }
     sql.push_str(" ORDER BY requested_at DESC, id DESC");
     if filter.limit > 0 {
@@ -412,6 +477,7 @@ macro_rules! impl_grant_store {
                         Self::take_lock(&mut tx, &g.target_key, &change.holder, lease_until, now)
                             .await?;
                     }
+                    LockOp::Ignore => {}
                     LockOp::Keep | LockOp::Release => {
                         let held = sqlx::query(sqlx::AssertSqlSafe(Self::sql(CONFIRM_LOCK)))
                             .bind(&g.target_key)
@@ -482,7 +548,10 @@ macro_rules! impl_grant_store {
                 let (sql, binds) = grants_query(filter);
                 let mut query = sqlx::query_as::<_, GrantRow>(sqlx::AssertSqlSafe(Self::sql(&sql)));
                 for b in binds {
-                    query = query.bind(b);
+                    query = match b {
+                        $crate::common::Bind::Text(t) => query.bind(t),
+                        $crate::common::Bind::Int(i) => query.bind(i),
+                    };
                 }
                 let rows = query.fetch_all(&self.pool).await.map_err(Self::db)?;
                 rows.into_iter().map(GrantRow::into_grant).collect()
@@ -582,6 +651,86 @@ macro_rules! impl_grant_store {
                     .await
                     .map_err(Self::db)?;
                 Ok(())
+            }
+
+            async fn insert_token(
+                &self,
+                token: &aws_jit_core::auth::ApiToken,
+                event: &aws_jit_core::AuditEvent,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                use $crate::common::{INSERT_TOKEN, is_duplicate, millis};
+                let mut tx = self.begin().await?;
+                let inserted = sqlx::query(sqlx::AssertSqlSafe(Self::sql(INSERT_TOKEN)))
+                    .bind(&token.id)
+                    .bind(&token.name)
+                    .bind(token.role.as_str())
+                    .bind(&token.user)
+                    .bind(token.on_behalf)
+                    .bind(&token.secret_hash)
+                    .bind(millis(token.created_at))
+                    .execute(&mut *tx)
+                    .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if is_duplicate(&e) => {
+                        return Err(aws_jit_app::ports::StoreError::Duplicate(
+                            token.name.clone(),
+                        ));
+                    }
+                    Err(e) => return Err(Self::db(e)),
+                }
+                Self::append_event(&mut tx, event).await?;
+                tx.commit().await.map_err(Self::db)
+            }
+
+            async fn token(
+                &self,
+                id: &str,
+            ) -> Result<Option<aws_jit_core::auth::ApiToken>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{TOKEN_COLUMNS, TokenRow};
+                let row: Option<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(
+                    &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"),
+                )))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::db)?;
+                row.map(TokenRow::into_token).transpose()
+            }
+
+            async fn tokens(
+                &self,
+            ) -> Result<Vec<aws_jit_core::auth::ApiToken>, aws_jit_app::ports::StoreError> {
+                use $crate::common::{TOKEN_COLUMNS, TokenRow};
+                let rows: Vec<TokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(&format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, name"
+                ))))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Self::db)?;
+                rows.into_iter().map(TokenRow::into_token).collect()
+            }
+
+            async fn revoke_token(
+                &self,
+                name: &str,
+                at: jiff::Timestamp,
+                event: &aws_jit_core::AuditEvent,
+            ) -> Result<bool, aws_jit_app::ports::StoreError> {
+                use $crate::common::{REVOKE_TOKEN, millis};
+                let mut tx = self.begin().await?;
+                let revoked = sqlx::query(sqlx::AssertSqlSafe(Self::sql(REVOKE_TOKEN)))
+                    .bind(millis(at))
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Self::db)?;
+                if revoked.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                Self::append_event(&mut tx, event).await?;
+                tx.commit().await.map_err(Self::db)?;
+                Ok(true)
             }
 
             async fn cache_delete(&self, key: &str) -> Result<(), aws_jit_app::ports::StoreError> {

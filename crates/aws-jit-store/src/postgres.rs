@@ -18,7 +18,10 @@ use sqlx::{PgPool, Postgres, Transaction};
 use crate::backend;
 use crate::common::impl_grant_store;
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_schema.sql"),
+    include_str!("../migrations/postgres/0002_api_tokens.sql"),
+];
 
 /// A grant store in a PostgreSQL database (the schema is the connection's `search_path`).
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_s3_grants.sql"),
     include_str!("../migrations/sqlite/0003_ephemeral_permission_sets.sql"),
     include_str!("../migrations/sqlite/0004_audit_chain.sql"),
+    include_str!("../migrations/sqlite/0005_api_tokens.sql"),
 ];
 
 /// A grant store in one SQLite file.

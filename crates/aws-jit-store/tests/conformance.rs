@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use aws_jit_app::ports::{AuditQuery, GrantChange, GrantFilter, GrantStore, LockOp, StoreError};
 use aws_jit_core::audit::verify_chain;
+use aws_jit_core::auth::{ApiToken, Role};
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::{
     AuditAction, AuditEvent, Catalog, ConfigFile, ConfigSource, EndCause, Grant, GrantId,
@@ -86,6 +87,8 @@ conformance!(
     audit_query_filters_and_pages,
     cache_round_trips,
     reopening_keeps_everything,
+    tokens_are_unique_by_name_and_revocable,
+    grant_pages_follow_the_cursor,
 );
 
 fn t0() -> Timestamp {
@@ -474,4 +477,85 @@ async fn reopening_keeps_everything(backend: &Backend) {
     assert_eq!(read.status, GrantStatus::Active);
     let events = store.audit(&AuditQuery::default()).await.unwrap();
     assert_eq!(verify_chain(&events), Ok(2));
+}
+
+fn token_event(name: &str, action: AuditAction) -> AuditEvent {
+    AuditEvent {
+        seq: 0,
+        time: t0(),
+        actor: "admin".to_owned(),
+        action,
+        grant_id: String::new(),
+        access: String::new(),
+        user: String::new(),
+        detail: name.to_owned(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+async fn tokens_are_unique_by_name_and_revocable(backend: &Backend) {
+    let store = backend.open().await;
+    let token = ApiToken {
+        id: "0a0b".to_owned(),
+        name: "agent".to_owned(),
+        role: Role::Requester,
+        user: None,
+        on_behalf: true,
+        secret_hash: "ab".repeat(32),
+        created_at: t0(),
+        revoked_at: None,
+    };
+    let created = token_event("agent", AuditAction::TokenCreated);
+    store.insert_token(&token, &created).await.unwrap();
+    assert_eq!(store.token("0a0b").await.unwrap().as_ref(), Some(&token));
+    let twin = ApiToken {
+        id: "0c0d".to_owned(),
+        ..token.clone()
+    };
+    let again = store.insert_token(&twin, &created).await;
+    assert!(matches!(again, Err(StoreError::Duplicate(_))), "{again:?}");
+    assert!(store.token("0c0d").await.unwrap().is_none());
+    let revoked = token_event("agent", AuditAction::TokenRevoked);
+    let later = t0() + secs(5);
+    assert!(store.revoke_token("agent", later, &revoked).await.unwrap());
+    assert!(!store.revoke_token("agent", later, &revoked).await.unwrap());
+    let read = store.tokens().await.unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].revoked_at, Some(later));
+    let actions: Vec<AuditAction> = store
+        .audit(&AuditQuery::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [AuditAction::TokenCreated, AuditAction::TokenRevoked]
+    );
+}
+
+async fn grant_pages_follow_the_cursor(backend: &Backend) {
+    let store = backend.open().await;
+    for n in 0..7 {
+        // Two share each instant, so the id breaks ties.
+        let at = t0() + secs(n / 2);
+        let grant = new_grant(&format!("g-{n}"), 0, &format!("u{n}@example.com"), at, 60);
+        insert(store.as_ref(), &grant, &format!("h-{n}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let filter = GrantFilter {
+            limit: 3,
+            after: after.clone(),
+            ..GrantFilter::default()
+        };
+        let page = store.grants(&filter).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.requested_at, last.id.to_string()));
+        seen.extend(ids(&page));
+    }
+    assert_eq!(seen, ["g-6", "g-5", "g-4", "g-3", "g-2", "g-1", "g-0"]);
 }
