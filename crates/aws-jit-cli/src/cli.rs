@@ -30,6 +30,14 @@ pub struct Cli {
     )]
     pub db: String,
 
+    /// A TOML settings file (flags and `AWS_JIT_*` variables override it).
+    #[arg(long, global = true, env = "AWS_JIT_SETTINGS")]
+    pub settings: Option<PathBuf>,
+
+    /// Diagnostics format on stderr: text for people, json for log collectors.
+    #[arg(long, global = true, value_enum, env = "AWS_JIT_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
     pub output: Output,
@@ -41,6 +49,20 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+
+    /// The settings file's contents (empty without one).
+    #[arg(skip)]
+    pub file: crate::settings_file::SettingsFile,
+}
+
+/// Diagnostics formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The exit codes, shown under `--help`.

@@ -141,7 +141,7 @@ async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
     let mut problems = Vec::new();
     if !offline {
-        let wired = wire(&cli.db).await?;
+        let wired = wire(cli).await?;
         for access in catalog.accesses() {
             match wired.jit.check_access(access).await {
                 Ok(()) => {}
@@ -232,7 +232,7 @@ fn grant_request<'a>(
 async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
     let request = grant_request(&catalog, args)?;
-    let wired = wire(&cli.db).await?;
+    let wired = wire(cli).await?;
     let plan = wired.jit.plan(request).await;
     log_call_counts(&wired.aws);
     let plan = plan?;
@@ -274,7 +274,7 @@ async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
     let request = grant_request(&catalog, args)?;
     let access = request.access;
-    let wired = wire(&cli.db).await?;
+    let wired = wire(cli).await?;
     let outcome = wired.jit.grant(request).await;
     log_call_counts(&wired.aws);
     let outcome = outcome?;
@@ -322,7 +322,7 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
         }
         _ => None,
     };
-    let wired = wire(&cli.db).await?;
+    let wired = wire(cli).await?;
     let id = match (id, target) {
         (Some(id), _) => id,
         (None, Some((access, user))) => wired.jit.find_live_grant(&access, &user).await?.id,
@@ -388,7 +388,7 @@ async fn wire_for_sweep(cli: &Cli) -> Result<crate::context::Wired, Failure> {
         ),
         Err(_) => (false, false),
     };
-    let mut wired = wire(&cli.db).await?;
+    let mut wired = wire(cli).await?;
     wired.jit.settings_mut().scan_generated_policies = policies;
     wired.jit.settings_mut().scan_ephemeral_permission_sets = permission_sets;
     Ok(wired)
@@ -434,7 +434,7 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
 async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Result<(), Failure> {
     use crate::cli::TokenCommand;
     use aws_jit_app::{NewToken, TokenError};
-    let wired = wire(&cli.db).await?;
+    let wired = wire(cli).await?;
     let failure = |e: TokenError| match e {
         TokenError::Store(e) => Failure::Runtime(e.into()),
         e => invalid(anyhow::Error::new(e)),
@@ -538,7 +538,7 @@ async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Result<(), Fail
 
 async fn reconcile(cli: &Cli, fix: bool) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
-    let wired = wire(&cli.db).await?;
+    let wired = wire(cli).await?;
     let report = wired.jit.reconcile(catalog.accesses(), fix, &actor()).await;
     log_call_counts(&wired.aws);
     let report = report?;

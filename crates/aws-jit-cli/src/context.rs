@@ -14,6 +14,8 @@ use aws_jit_core::{AccessDuration, Catalog, ConfigFile, ConfigSource};
 use jiff::Timestamp;
 
 use crate::Failure;
+use crate::cli::{Cli, LogFormat};
+use crate::settings_file::SettingsFile;
 
 /// The real clock.
 #[derive(Debug, Default)]
@@ -32,7 +34,7 @@ impl Clock for SystemClock {
 }
 
 /// Sets up diagnostics on stderr: warnings by default, more with `-v`, or `RUST_LOG`.
-pub fn init_tracing(verbose: u8) {
+pub fn init_tracing(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "info,aws_smithy=warn,aws_config=warn",
@@ -40,13 +42,18 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .without_time()
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        // Timestamps and structured fields for collectors; one object per line.
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .without_time()
+            .try_init(),
+    };
 }
 
 /// Reads and validates the config directory.
@@ -92,41 +99,56 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn GrantStore>, Failure> {
         .map_err(|e| Failure::Runtime(anyhow::Error::new(e)))
 }
 
-fn env_duration(name: &str) -> Result<Option<AccessDuration>, Failure> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => AccessDuration::parse(&v)
-            .map(Some)
-            .map_err(|e| Failure::Invalid(anyhow::Error::new(e).context(format!("`{name}`")))),
-        _ => Ok(None),
+fn env_duration(
+    file: &SettingsFile,
+    name: &str,
+    from_file: Option<&str>,
+) -> Result<Option<AccessDuration>, Failure> {
+    match file.lookup(name, from_file) {
+        Some(v) => AccessDuration::parse(&v).map(Some).map_err(|e| {
+            let source = if std::env::var(name).is_ok_and(|v| !v.trim().is_empty()) {
+                format!("`{name}`")
+            } else {
+                format!(
+                    "the settings file's `{}`",
+                    name.trim_start_matches("AWS_JIT_").to_lowercase()
+                )
+            };
+            Failure::Invalid(anyhow::Error::new(e).context(source))
+        }),
+        None => Ok(None),
     }
 }
 
-fn env_u32(name: &str) -> Result<Option<u32>, Failure> {
+fn env_u32(name: &str, from_file: Option<u32>) -> Result<Option<u32>, Failure> {
     match std::env::var(name) {
         Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
             Failure::Invalid(anyhow::anyhow!(
                 "`{name}` must be a whole number, not `{v}`"
             ))
         }),
-        _ => Ok(None),
+        _ => Ok(from_file),
     }
 }
 
-/// The use-case settings from the environment.
-pub fn settings() -> Result<Settings, Failure> {
+/// The use-case settings from the environment and the settings file.
+pub fn settings(file: &SettingsFile) -> Result<Settings, Failure> {
     let mut settings = Settings {
-        global_max: env_duration("MAX_DURATION")?,
+        global_max: env_duration(file, "MAX_DURATION", file.max_duration.as_deref())?,
         ..Settings::default()
     };
-    if let Some(lease) = env_duration("AWS_JIT_LOCK_LEASE")? {
+    if let Some(lease) = env_duration(file, "AWS_JIT_LOCK_LEASE", file.lock_lease.as_deref())? {
         settings.lock_lease = lease.to_std();
     }
-    if let Some(base) = env_duration("AWS_JIT_RETRY_BASE")? {
+    if let Some(base) = env_duration(file, "AWS_JIT_RETRY_BASE", file.retry_base.as_deref())? {
         settings.retry_base = base.to_std();
     }
-    if let (Ok(arn), Ok(id)) = (
-        std::env::var("AWS_JIT_SSO_INSTANCE_ARN"),
-        std::env::var("AWS_JIT_IDENTITY_STORE_ID"),
+    if let (Some(arn), Some(id)) = (
+        file.lookup("AWS_JIT_SSO_INSTANCE_ARN", file.sso_instance_arn.as_deref()),
+        file.lookup(
+            "AWS_JIT_IDENTITY_STORE_ID",
+            file.identity_store_id.as_deref(),
+        ),
     ) {
         settings.instance = Some(Instance {
             arn,
@@ -136,13 +158,13 @@ pub fn settings() -> Result<Settings, Failure> {
     Ok(settings)
 }
 
-/// AWS settings from the environment.
-pub fn aws_settings() -> Result<AwsSettings, Failure> {
+/// AWS settings from the environment and the settings file.
+pub fn aws_settings(file: &SettingsFile) -> Result<AwsSettings, Failure> {
     let mut settings = AwsSettings::default();
-    if let Some(n) = env_u32("AWS_JIT_MAX_ATTEMPTS")? {
+    if let Some(n) = env_u32("AWS_JIT_MAX_ATTEMPTS", file.max_attempts)? {
         settings.max_attempts = n;
     }
-    if let Some(n) = env_u32("AWS_JIT_CONFLICT_RETRIES")? {
+    if let Some(n) = env_u32("AWS_JIT_CONFLICT_RETRIES", file.conflict_retries)? {
         settings.patience.conflict_retries = n;
     }
     Ok(settings)
@@ -158,10 +180,10 @@ pub struct Wired {
 }
 
 /// Opens the store and connects to AWS.
-pub async fn wire(db: &str) -> Result<Wired, Failure> {
-    let settings = settings()?;
-    let aws_settings = aws_settings()?;
-    let store = open_store(db).await?;
+pub async fn wire(cli: &Cli) -> Result<Wired, Failure> {
+    let settings = settings(&cli.file)?;
+    let aws_settings = aws_settings(&cli.file)?;
+    let store = open_store(&cli.db).await?;
     let aws = aws_jit_aws::connect(&aws_settings).await;
     let jit = Jit::new(
         store,

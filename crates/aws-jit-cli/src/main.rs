@@ -5,10 +5,11 @@ mod cli;
 mod commands;
 mod context;
 mod output;
+mod settings_file;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::Cli;
 
@@ -59,8 +60,24 @@ impl From<aws_jit_app::AppError> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    context::init_tracing(cli.verbose);
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let Some(path) = cli.settings.clone() {
+        match settings_file::SettingsFile::load(&path) {
+            Ok(file) => {
+                file.apply(&mut cli, &matches);
+                cli.file = file;
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    context::init_tracing(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

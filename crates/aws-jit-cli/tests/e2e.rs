@@ -241,6 +241,52 @@ async fn the_seed_configs_grant_list_and_revoke_a_real_assignment() {
     );
 }
 
+#[test]
+fn a_settings_file_fills_what_flags_and_variables_leave_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("aws-jit.toml");
+    let from_file = dir.path().join("from-file.db");
+    let from_env = dir.path().join("from-env.db");
+    std::fs::write(
+        &settings,
+        format!(
+            "db = \"sqlite://{}\"\nlog_format = \"json\"\n",
+            from_file.display()
+        ),
+    )
+    .unwrap();
+    let run = |env: &[(&str, String)], args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aws-jit"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_JIT_SETTINGS", &settings)
+            .args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(run(&[], &["grants"]).status.success());
+    assert!(from_file.exists(), "the file's db was used");
+    let env_db = [("AWS_JIT_DB", format!("sqlite://{}", from_env.display()))];
+    assert!(run(&env_db, &["grants"]).status.success());
+    assert!(from_env.exists(), "the variable beats the file");
+    let flag_db = dir.path().join("from-flag.db");
+    let flag = format!("sqlite://{}", flag_db.display());
+    assert!(run(&env_db, &["--db", &flag, "grants"]).status.success());
+    assert!(flag_db.exists(), "the flag beats both");
+    // A typo is an error naming the file, the line and the key.
+    std::fs::write(&settings, "db = \"sqlite::memory:\"\nlisten_on = \"x\"\n").unwrap();
+    let out = run(&[], &["grants"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("aws-jit.toml (line 2): unknown field `listen_on`"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_before_aws_and_changes_nothing() {
     let f = Fixture::new().await;
