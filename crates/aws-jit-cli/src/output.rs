@@ -55,15 +55,19 @@ pub fn access_line(a: &Access) -> String {
 
 /// One line per event for people.
 pub fn audit_line(e: &AuditEvent) -> String {
+    // Events about no grant (tokens, refusals, drift) leave the grant fields empty.
+    let subject = match (e.grant_id.is_empty(), e.user.is_empty()) {
+        (false, _) => format!("{} {} ({})", e.grant_id, e.user, e.access),
+        (true, false) => e.user.clone(),
+        (true, true) => "-".to_owned(),
+    };
     format!(
-        "{:>6} {} {:<22} {:<24} {} {} ({}) {}",
+        "{:>6} {} {:<22} {:<24} {} {}",
         e.seq,
         rfc3339(e.time),
         e.action.as_str(),
         e.actor,
-        e.grant_id,
-        e.user,
-        e.access,
+        subject,
         e.detail
     )
 }
