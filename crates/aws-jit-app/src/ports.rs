@@ -150,6 +150,12 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug {
     /// The earliest instant at which [`GrantStore::due`] will return something, if any.
     async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError>;
 
+    /// Waits until another process may have changed the grants (PostgreSQL: a `NOTIFY`
+    /// sent in the same transaction as every change), or until `timeout`; returns whether
+    /// a change was signalled. A backend that cannot tell (SQLite) just waits, and the
+    /// caller's poll finds the change.
+    async fn wait_for_change(&self, timeout: Duration) -> bool;
+
     /// How many grants are in each status.
     async fn count_by_status(&self) -> Result<Vec<(GrantStatus, i64)>, StoreError>;
 

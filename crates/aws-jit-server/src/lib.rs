@@ -297,7 +297,8 @@ pub async fn run_worker(
             wait.max(settings.idle_floor)
         };
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
+            // PostgreSQL wakes us when another process changes a grant; SQLite just waits.
+            _ = jit.store().wait_for_change(wait) => {}
             () = wake.notified() => {}
             changed = shutdown.changed() => {
                 if changed.is_err() {

@@ -3,10 +3,11 @@
 //! numbered `?n`), and the [`GrantStore`](aws_jit_app::ports::GrantStore) implementation
 //! itself, written once as [`impl_grant_store!`] and instantiated per backend.
 //!
-//! Each backend supplies four things as inherent items of its store type: `BACKEND` (its
-//! name, for errors), `sql(text)` (the placeholder dialect), `begin()` (a write
-//! transaction that serializes as the backend needs) and `lock_audit_chain(tx)` (whatever
-//! makes appending to the hash chain exclusive).
+//! Each backend supplies, as inherent items of its store type: `db(error)` (its errors),
+//! `sql(text)` (the placeholder dialect), `begin()` (a write transaction that serializes as
+//! the backend needs), `lock_audit_chain(tx)` (whatever makes appending to the hash chain
+//! exclusive), `signal_change(tx)` and `changed_within(timeout)` (telling other processes
+//! about a change, where the backend can).
 
 use aws_jit_app::ports::StoreError;
 use aws_jit_core::auth::{ApiToken, Role};
@@ -460,6 +461,7 @@ macro_rules! impl_grant_store {
                     .await
                     .map_err(Self::db)?;
                 Self::append_event(&mut tx, event).await?;
+                self.signal_change(&mut tx).await?;
                 tx.commit().await.map_err(Self::db)
             }
 
@@ -522,6 +524,7 @@ macro_rules! impl_grant_store {
                         .await
                         .map_err(Self::db)?;
                 }
+                self.signal_change(&mut tx).await?;
                 tx.commit().await.map_err(Self::db)
             }
 
@@ -582,6 +585,10 @@ macro_rules! impl_grant_store {
                         .await
                         .map_err(Self::db)?;
                 opt_from_millis(next)
+            }
+
+            async fn wait_for_change(&self, timeout: std::time::Duration) -> bool {
+                self.changed_within(timeout).await
             }
 
             async fn count_by_status(

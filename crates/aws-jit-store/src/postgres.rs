@@ -6,13 +6,16 @@
 //! audit table for the rest of the transaction (readers are not blocked), so the chain
 //! never forks. Lock order is always target lock, grant row, audit table: no deadlocks.
 //! Migrations run in one transaction under an advisory lock, so replicas starting together
-//! migrate once.
+//! migrate once. Every grant change also sends `NOTIFY aws_jit_changes` (delivered at
+//! commit); a server's worker listens, so a grant made by the CLI or another replica is
+//! seen at once rather than at the next poll.
 
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use aws_jit_app::ports::StoreError;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::backend;
@@ -23,10 +26,69 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_api_tokens.sql"),
 ];
 
+/// The notification channel of grant changes in `schema` (channels are per database, so
+/// the schema keeps deployments sharing one database apart). At most 63 bytes.
+fn channel(schema: &str) -> String {
+    let mut name = format!("aws_jit_changes_{schema}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
 /// A grant store in a PostgreSQL database (the schema is the connection's `search_path`).
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    changes: Arc<ChangeFeed>,
+    channel: Arc<str>,
+}
+
+/// Wakes waiters when a `NOTIFY` arrives. The listening task starts on the first wait (so
+/// the CLI never opens a listener) and stops with the store.
+#[derive(Debug, Default)]
+struct ChangeFeed {
+    notify: tokio::sync::Notify,
+    task: OnceLock<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for ChangeFeed {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get() {
+            task.abort();
+        }
+    }
+}
+
+/// Listens for change notifications, reconnecting after failures, until the feed is gone.
+async fn listen(pool: PgPool, channel: Arc<str>, feed: Weak<ChangeFeed>) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(&channel).await {
+                Ok(()) => loop {
+                    match listener.recv().await {
+                        Ok(_) => match feed.upgrade() {
+                            // A stored permit: a change between two waits is not lost.
+                            Some(feed) => feed.notify.notify_one(),
+                            None => return,
+                        },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "change notifications interrupted; polling meanwhile");
+                            break;
+                        }
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot LISTEN for changes; polling meanwhile")
+                }
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot LISTEN for changes; polling meanwhile"),
+        }
+        if feed.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 impl PostgresStore {
@@ -43,7 +105,15 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(|e| backend("cannot connect to PostgreSQL", e))?;
-        let store = PostgresStore { pool };
+        let schema: String = sqlx::query_scalar("SELECT COALESCE(current_schema(), 'public')")
+            .fetch_one(&pool)
+            .await
+            .map_err(Self::db)?;
+        let store = PostgresStore {
+            pool,
+            changes: Arc::new(ChangeFeed::default()),
+            channel: channel(&schema).into(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -104,6 +174,31 @@ impl PostgresStore {
 
     fn db(e: sqlx::Error) -> StoreError {
         backend("postgres", e)
+    }
+
+    async fn signal_change(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(&*self.channel)
+            .execute(&mut **tx)
+            .await
+            .map_err(Self::db)?;
+        Ok(())
+    }
+
+    async fn changed_within(&self, timeout: Duration) -> bool {
+        self.changes.task.get_or_init(|| {
+            tokio::spawn(listen(
+                self.pool.clone(),
+                Arc::clone(&self.channel),
+                Arc::downgrade(&self.changes),
+            ))
+        });
+        tokio::time::timeout(timeout, self.changes.notify.notified())
+            .await
+            .is_ok()
     }
 
     /// Appends are serialized so that each event chains onto the one before it.

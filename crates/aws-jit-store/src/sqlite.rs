@@ -105,6 +105,21 @@ impl SqliteStore {
         backend("sqlite", e)
     }
 
+    /// Other processes find changes by polling (WAL makes that cheap).
+    #[expect(clippy::unused_async, reason = "same shape as the PostgreSQL hook")]
+    async fn signal_change(
+        &self,
+        _tx: &mut Transaction<'static, Sqlite>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// SQLite cannot tell: wait the whole time.
+    async fn changed_within(&self, timeout: Duration) -> bool {
+        tokio::time::sleep(timeout).await;
+        false
+    }
+
     /// `BEGIN IMMEDIATE` already makes every write transaction exclusive.
     #[expect(clippy::unused_async, reason = "same shape as the PostgreSQL hook")]
     async fn lock_audit_chain(_tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {

@@ -89,6 +89,7 @@ conformance!(
     reopening_keeps_everything,
     tokens_are_unique_by_name_and_revocable,
     grant_pages_follow_the_cursor,
+    another_handles_change_wakes_a_waiter_where_the_backend_can_tell,
 );
 
 fn t0() -> Timestamp {
@@ -558,4 +559,30 @@ async fn grant_pages_follow_the_cursor(backend: &Backend) {
         seen.extend(ids(&page));
     }
     assert_eq!(seen, ["g-6", "g-5", "g-4", "g-3", "g-2", "g-1", "g-0"]);
+}
+
+async fn another_handles_change_wakes_a_waiter_where_the_backend_can_tell(backend: &Backend) {
+    let (waiter, writer) = (backend.open().await, backend.open().await);
+    let short = std::time::Duration::from_millis(300);
+    // The first wait starts the listener (if any); nothing has changed yet.
+    assert!(!waiter.wait_for_change(short).await);
+    let patience = match backend {
+        Backend::Postgres(_) => std::time::Duration::from_secs(10),
+        Backend::Sqlite(_) => std::time::Duration::from_secs(1),
+    };
+    let waiting = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let woken = waiter.wait_for_change(patience).await;
+        (woken, started.elapsed())
+    });
+    tokio::time::sleep(short).await;
+    active(writer.as_ref(), "g-new", 0, 60).await;
+    let (woken, after) = waiting.await.unwrap();
+    match backend {
+        Backend::Postgres(_) => {
+            assert!(woken, "NOTIFY reached the other handle");
+            assert!(after < std::time::Duration::from_secs(2), "{after:?}");
+        }
+        Backend::Sqlite(_) => assert!(!woken, "SQLite cannot tell; the poll finds it"),
+    }
 }
