@@ -5,7 +5,7 @@
 //! survives power loss, not just a crash), migrations embedded and applied on open by
 //! `PRAGMA user_version`. PostgreSQL is the multi-replica mode: several `serve` processes
 //! share one database and coordinate through leases and versioned rows. Both backends run
-//! the same queries and the same implementation ([`common`]).
+//! the same queries and the same implementation (the private `common` module).
 
 mod common;
 mod postgres;
