@@ -206,10 +206,12 @@ pub enum SchemaFile {
 /// `aws-jit grant`.
 #[derive(Debug, Args)]
 pub struct GrantArgs {
-    /// The access: its JSON key, its name, or its tool slug.
-    pub access: String,
+    /// The access: its JSON key, its name, or its tool slug. Without it, the access the
+    /// seed's variables describe (AWS_ACCOUNT_ID + PERMISSION_SET_NAME, or BUCKETS +
+    /// POLICY_TEMPLATE, with MAX_DURATION as its maximum).
+    pub access: Option<String>,
     /// The user's email.
-    #[arg(long, env = "KUBIYA_USER_EMAIL")]
+    #[arg(long, visible_alias = "user-email", env = "KUBIYA_USER_EMAIL")]
     pub user: Option<String>,
     /// How long (e.g. PT1H or 1h30m); capped to the access's maximum, which is the default.
     #[arg(long, allow_hyphen_values = true)]
@@ -222,15 +224,13 @@ pub struct GrantArgs {
 /// `aws-jit revoke`.
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// The access: its JSON key, its name, or its tool slug.
-    #[arg(
-        required_unless_present = "grant",
-        conflicts_with = "grant",
-        requires = "user"
-    )]
+    /// The access: its JSON key, its name, or its tool slug (or, without one, the access the
+    /// seed's variables describe).
+    #[arg(conflicts_with = "grant")]
     pub access: Option<String>,
-    /// The user whose grant to revoke.
-    #[arg(long)]
+    /// The user whose grant to revoke (default: KUBIYA_USER_EMAIL). Revoking someone else's
+    /// grant while acting for a KUBIYA_USER_EMAIL needs that person in AWS_JIT_APPROVERS.
+    #[arg(long, visible_alias = "user-email")]
     pub user: Option<String>,
     /// The grant's id.
     #[arg(long)]

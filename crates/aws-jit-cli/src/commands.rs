@@ -6,7 +6,8 @@ use anyhow::anyhow;
 use aws_jit_app::ports::{AuditQuery, GrantFilter};
 use aws_jit_app::{AppError, GrantRequest};
 use aws_jit_core::policy::BuiltinTemplate;
-use aws_jit_core::{AccessDuration, AccessTarget, GrantId, UserEmail};
+use aws_jit_core::seed_env::SeedEnv;
+use aws_jit_core::{AccessDuration, AccessTarget, Catalog, GrantId, UserEmail};
 use serde::Serialize;
 
 use crate::Failure;
@@ -208,11 +209,73 @@ fn accesses(cli: &Cli) -> Result<(), Failure> {
 }
 
 /// Validates `grant`/`plan` arguments into a request, before anything touches AWS.
+/// The seed's variables, read here (the core never reads the environment).
+fn seed_env() -> SeedEnv {
+    let var = |name: &str| std::env::var(name).ok();
+    SeedEnv {
+        account_id: var("AWS_ACCOUNT_ID"),
+        permission_set: var("PERMISSION_SET_NAME"),
+        max_duration: var("MAX_DURATION"),
+        buckets: var("BUCKETS"),
+        policy_template: var("POLICY_TEMPLATE"),
+    }
+}
+
+/// The catalog to find the access in, and the address to find: the named access in the
+/// config directory, or the one access the seed's variables describe.
+fn catalog_and_query(cli: &Cli, named: Option<&str>) -> Result<(Catalog, String), Failure> {
+    if let Some(query) = named {
+        return Ok((load_catalog(&cli.config_dir)?, query.to_owned()));
+    }
+    seed_env()
+        .catalog()
+        .map_err(invalid)?
+        .ok_or_else(|| {
+            invalid(anyhow!(
+                "name an access, or set AWS_ACCOUNT_ID and PERMISSION_SET_NAME (or BUCKETS and POLICY_TEMPLATE) as the seed's tools do"
+            ))
+        })
+}
+
+/// The person a Kubiya tool acts for, if any.
+fn acting_person() -> Option<String> {
+    std::env::var("KUBIYA_USER_EMAIL")
+        .ok()
+        .map(|v| v.trim().to_lowercase())
+        .filter(|v| !v.is_empty())
+}
+
+/// Refuses to revoke someone else's grant for a person who is not an approver.
+fn check_revoke_rights(cli: &Cli, grant_user: &str) -> Result<(), Failure> {
+    let Some(person) = acting_person() else {
+        return Ok(()); // an operator at a shell: the store and AWS credentials are theirs
+    };
+    if person == grant_user {
+        return Ok(());
+    }
+    let approvers: Vec<String> = cli
+        .file
+        .lookup("AWS_JIT_APPROVERS", cli.file.approvers.as_deref())
+        .unwrap_or_default()
+        .split(',')
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty())
+        .collect();
+    if approvers.contains(&person) {
+        Ok(())
+    } else {
+        Err(Failure::Denied(anyhow!(
+            "{person} may not revoke {grant_user}'s access: only people listed in AWS_JIT_APPROVERS may revoke others' grants"
+        )))
+    }
+}
+
 fn grant_request<'a>(
-    catalog: &'a aws_jit_core::Catalog,
+    catalog: &'a Catalog,
+    query: &str,
     args: &GrantArgs,
 ) -> Result<GrantRequest<'a>, Failure> {
-    let access = catalog.find(&args.access).map_err(invalid)?;
+    let access = catalog.find(query).map_err(invalid)?;
     let user = parse_user(args.user.as_deref())?;
     let duration = args
         .duration
@@ -230,8 +293,8 @@ fn grant_request<'a>(
 }
 
 async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
-    let catalog = load_catalog(&cli.config_dir)?;
-    let request = grant_request(&catalog, args)?;
+    let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
+    let request = grant_request(&catalog, &query, args)?;
     let wired = wire(cli).await?;
     let plan = wired.jit.plan(request).await;
     log_call_counts(&wired.aws);
@@ -271,8 +334,8 @@ async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
 }
 
 async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
-    let catalog = load_catalog(&cli.config_dir)?;
-    let request = grant_request(&catalog, args)?;
+    let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
+    let request = grant_request(&catalog, &query, args)?;
     let access = request.access;
     let wired = wire(cli).await?;
     let outcome = wired.jit.grant(request).await;
@@ -314,20 +377,29 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
         (Some(id), _) => Some(GrantId::new(id.clone())),
         _ => None,
     };
-    let target = match (&id, &args.access) {
-        (None, Some(query)) => {
-            let catalog = load_catalog(&cli.config_dir)?;
-            let access = catalog.find(query).map_err(invalid)?.clone();
-            Some((access, parse_user(args.user.as_deref())?))
+    let target = match &id {
+        None => {
+            let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
+            let access = catalog.find(&query).map_err(invalid)?.clone();
+            let user = args.user.clone().or_else(acting_person);
+            Some((access, parse_user(user.as_deref())?))
         }
-        _ => None,
+        Some(_) => None,
     };
     let wired = wire(cli).await?;
-    let id = match (id, target) {
-        (Some(id), _) => id,
-        (None, Some((access, user))) => wired.jit.find_live_grant(&access, &user).await?.id,
+    let grant = match (id, target) {
+        (Some(id), _) => wired
+            .jit
+            .store()
+            .grant(&id)
+            .await
+            .map_err(|e| Failure::Runtime(e.into()))?
+            .ok_or_else(|| invalid(anyhow!("no grant has id `{id}`")))?,
+        (None, Some((access, user))) => wired.jit.find_live_grant(&access, &user).await?,
         (None, None) => return Err(invalid(anyhow!("give an access and --user, or --grant ID"))),
     };
+    check_revoke_rights(cli, &grant.user)?;
+    let id = grant.id;
     let outcome = wired.jit.revoke(&id, &actor()).await;
     log_call_counts(&wired.aws);
     let outcome = outcome?;

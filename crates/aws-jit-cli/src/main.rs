@@ -21,7 +21,6 @@ pub enum Failure {
     /// Invalid config or request: exit 3.
     Invalid(anyhow::Error),
     /// Not permitted: exit 4.
-    #[allow(dead_code, reason = "used once authorization arrives with the server")]
     Denied(anyhow::Error),
 }
 

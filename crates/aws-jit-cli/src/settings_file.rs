@@ -16,6 +16,7 @@
 //! identity_store_id = "d-…"
 //! max_attempts = 3
 //! conflict_retries = 8
+//! approvers = "lead@example.com, secops@example.com"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,9 @@ pub struct SettingsFile {
     pub max_attempts: Option<u32>,
     /// `AWS_JIT_CONFLICT_RETRIES`.
     pub conflict_retries: Option<u32>,
+    /// `AWS_JIT_APPROVERS`: who may revoke others' grants through the CLI while acting for
+    /// a `KUBIYA_USER_EMAIL` (comma-separated emails).
+    pub approvers: Option<String>,
 }
 
 impl SettingsFile {

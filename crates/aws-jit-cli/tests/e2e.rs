@@ -288,6 +288,80 @@ fn a_settings_file_fills_what_flags_and_variables_leave_unset() {
 }
 
 #[tokio::test]
+async fn the_seeds_environment_alone_grants_and_revokes_and_only_approvers_revoke_for_others() {
+    let f = Fixture::new().await;
+    let tool = Tool::with_config(&f.aws, "README", &serde_json::json!({}));
+    let run = |person: &str, extra: &[(&str, &str)], args: &[&str]| {
+        let mut cmd = tool.command(args);
+        cmd.env("AWS_ACCOUNT_ID", &f.account)
+            .env("PERMISSION_SET_NAME", &f.permission_set)
+            .env("MAX_DURATION", "PT2H")
+            .env("KUBIYA_USER_EMAIL", person);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    // The seed's grant: no access argument, no config file, the user from the environment.
+    let out = run(
+        &f.email,
+        &[],
+        &["grant", "--duration", "PT3H", "--output", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grant: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(grant["user"], f.email.as_str());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("above the maximum of 2h"));
+    assert_eq!(f.assignments().await, 1);
+
+    // Someone else acting through the tools may not revoke it...
+    let mallory = "mallory@example.com";
+    let out = run(mallory, &[], &["revoke", "--user-email", &f.email]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(f.assignments().await, 1);
+    // ...the user may, with no arguments at all...
+    let out = run(&f.email, &[], &["revoke"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(f.assignments().await, 0);
+    // ...and so may an approver.
+    assert!(run(&f.email, &[], &["grant"]).status.success());
+    let lead = "lead@example.com";
+    let approvers = [("AWS_JIT_APPROVERS", "x@example.com, LEAD@example.com")];
+    let out = run(lead, &approvers, &["revoke", "--user", &f.email]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(f.assignments().await, 0);
+
+    // Half a pair is a one-line error naming the variable, and changes nothing.
+    let mut cmd = tool.command(&["grant"]);
+    cmd.env("AWS_ACCOUNT_ID", &f.account)
+        .env("KUBIYA_USER_EMAIL", &f.email);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim(),
+        "error: AWS_ACCOUNT_ID is set but PERMISSION_SET_NAME is not"
+    );
+}
+
+#[tokio::test]
 async fn bad_input_is_refused_before_aws_and_changes_nothing() {
     let f = Fixture::new().await;
     let tool = f.tool("PT1H");

@@ -14,6 +14,7 @@ pub mod duration;
 pub mod grant;
 pub mod ids;
 pub mod policy;
+pub mod seed_env;
 pub mod views;
 
 pub use audit::{AuditAction, AuditEvent};
