@@ -131,6 +131,9 @@ pub enum Command {
         #[arg(long, env = "AWS_JIT_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Agent integrations: `kubiya bundle` writes the Kubiya source.
+    #[command(subcommand)]
+    Kubiya(KubiyaCommand),
     /// Create, list or revoke HTTP API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -155,6 +158,21 @@ pub enum Command {
         /// At most this many events.
         #[arg(long, default_value_t = 0)]
         limit: usize,
+    },
+}
+
+/// `aws-jit kubiya …`.
+#[derive(Debug, Subcommand)]
+pub enum KubiyaCommand {
+    /// Write kubiya_bundle.json: a grant and a revoke tool per access (the seed's names and
+    /// arguments), each running this binary in the given container image.
+    Bundle {
+        /// The container image holding `aws-jit` (see the Dockerfile).
+        #[arg(long, default_value = concat!("aws-jit:", env!("CARGO_PKG_VERSION")))]
+        image: String,
+        /// Directory to write kubiya_bundle.json into.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
     },
 }
 

@@ -76,6 +76,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Token(command) => token(&cli, command).await,
+        Command::Kubiya(crate::cli::KubiyaCommand::Bundle { image, out }) => {
+            kubiya_bundle(&cli, image, out)
+        }
         Command::Reconcile { fix } => reconcile(&cli, *fix).await,
         Command::Audit {
             check: Some(crate::cli::AuditCheck::Verify),
@@ -501,6 +504,33 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     )
     .await
     .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
+}
+
+fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let mut texts = Vec::new();
+    for file in aws_jit_core::ConfigFile::ALL {
+        // load_catalog read and validated these just now.
+        if let Ok(text) = std::fs::read_to_string(cli.config_dir.join(file.file_name())) {
+            texts.push((file, text));
+        }
+    }
+    let configs: Vec<(aws_jit_core::ConfigFile, &str)> =
+        texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    let bundle = aws_jit_core::kubiya::bundle(&catalog, &configs, image);
+    let path = out.join("kubiya_bundle.json");
+    let text = serde_json::to_string_pretty(&bundle).map_err(|e| Failure::Runtime(e.into()))?;
+    std::fs::write(&path, text + "\n").map_err(|e| {
+        Failure::Runtime(anyhow::Error::new(e).context(format!("cannot write {}", path.display())))
+    })?;
+    let tools = bundle.get("tools").and_then(|t| t.as_array()).map_or(0, Vec::len);
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({ "path": path, "tools": tools })),
+        Output::Human => {
+            println!("wrote {} ({tools} tools, image {image})", path.display());
+            Ok(())
+        }
+    }
 }
 
 async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Result<(), Failure> {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod duration;
 pub mod grant;
 pub mod ids;
+pub mod kubiya;
 pub mod policy;
 pub mod seed_env;
 pub mod views;
