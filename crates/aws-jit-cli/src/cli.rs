@@ -131,6 +131,14 @@ pub enum Command {
         #[arg(long, env = "AWS_JIT_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
     },
+    /// Serve the Model Context Protocol on stdio for an agent acting for one person
+    /// (KUBIYA_USER_EMAIL or --user); tools: list_accesses, request_access, list_my_grants,
+    /// revoke_my_access, extend_my_access.
+    Mcp {
+        /// The person the agent acts for.
+        #[arg(long, env = "KUBIYA_USER_EMAIL")]
+        user: Option<String>,
+    },
     /// Agent integrations: `kubiya bundle` writes the Kubiya source.
     #[command(subcommand)]
     Kubiya(KubiyaCommand),

@@ -76,6 +76,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Token(command) => token(&cli, command).await,
+        Command::Mcp { user } => mcp(&cli, user.as_deref()).await,
         Command::Kubiya(crate::cli::KubiyaCommand::Bundle { image, out }) => {
             kubiya_bundle(&cli, image, out)
         }
@@ -506,6 +507,16 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
 }
 
+async fn mcp(cli: &Cli, user: Option<&str>) -> Result<(), Failure> {
+    let user = parse_user(user)?;
+    let catalog = std::sync::Arc::new(load_catalog(&cli.config_dir)?);
+    let wired = wire(cli).await?;
+    let tools = aws_jit_mcp::JitTools::new(wired.jit, catalog, user);
+    aws_jit_mcp::serve_stdio(tools)
+        .await
+        .map_err(|e| Failure::Runtime(anyhow!("MCP server: {e}")))
+}
+
 fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
     let mut texts = Vec::new();
@@ -523,7 +534,10 @@ fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Result<(), Fa
     std::fs::write(&path, text + "\n").map_err(|e| {
         Failure::Runtime(anyhow::Error::new(e).context(format!("cannot write {}", path.display())))
     })?;
-    let tools = bundle.get("tools").and_then(|t| t.as_array()).map_or(0, Vec::len);
+    let tools = bundle
+        .get("tools")
+        .and_then(|t| t.as_array())
+        .map_or(0, Vec::len);
     match cli.output {
         Output::Json => print_json(&serde_json::json!({ "path": path, "tools": tools })),
         Output::Human => {
