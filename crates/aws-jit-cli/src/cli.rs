@@ -135,9 +135,16 @@ pub enum Command {
     /// (KUBIYA_USER_EMAIL or --user); tools: list_accesses, request_access, list_my_grants,
     /// revoke_my_access, extend_my_access.
     Mcp {
-        /// The person the agent acts for.
-        #[arg(long, env = "KUBIYA_USER_EMAIL")]
+        /// The person the agent acts for (without --server).
+        #[arg(long, env = "KUBIYA_USER_EMAIL", conflicts_with = "server")]
         user: Option<String>,
+        /// Go through a running `aws-jit serve` (its rules and audit apply) instead of
+        /// AWS and the store directly; the person is the token's user.
+        #[arg(long, env = "AWS_JIT_SERVER", requires = "token")]
+        server: Option<String>,
+        /// The person's API token (see `aws-jit token create`).
+        #[arg(long, env = "AWS_JIT_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Agent integrations: `kubiya bundle` writes the Kubiya source.
     #[command(subcommand)]

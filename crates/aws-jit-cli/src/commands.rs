@@ -76,7 +76,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Token(command) => token(&cli, command).await,
-        Command::Mcp { user } => mcp(&cli, user.as_deref()).await,
+        Command::Mcp {
+            user,
+            server,
+            token,
+        } => mcp(&cli, user.as_deref(), server.as_deref(), token.as_deref()).await,
         Command::Kubiya(crate::cli::KubiyaCommand::Bundle { image, out }) => {
             kubiya_bundle(&cli, image, out)
         }
@@ -507,12 +511,26 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
 }
 
-async fn mcp(cli: &Cli, user: Option<&str>) -> Result<(), Failure> {
-    let user = parse_user(user)?;
-    let catalog = std::sync::Arc::new(load_catalog(&cli.config_dir)?);
-    let wired = wire(cli).await?;
-    let tools = aws_jit_mcp::JitTools::new(wired.jit, catalog, user);
-    aws_jit_mcp::serve_stdio(tools)
+async fn mcp(
+    cli: &Cli,
+    user: Option<&str>,
+    server: Option<&str>,
+    token: Option<&str>,
+) -> Result<(), Failure> {
+    let backend: std::sync::Arc<dyn aws_jit_mcp::Backend> = match (server, token) {
+        (Some(server), Some(token)) => std::sync::Arc::new(
+            aws_jit_mcp::api::Api::connect(server, token)
+                .await
+                .map_err(|e| invalid(anyhow!("--server: {e}")))?,
+        ),
+        _ => {
+            let user = parse_user(user)?;
+            let catalog = std::sync::Arc::new(load_catalog(&cli.config_dir)?);
+            let wired = wire(cli).await?;
+            std::sync::Arc::new(aws_jit_mcp::direct::Direct::new(wired.jit, catalog, user))
+        }
+    };
+    aws_jit_mcp::serve_stdio(aws_jit_mcp::JitTools::new(backend))
         .await
         .map_err(|e| Failure::Runtime(anyhow!("MCP server: {e}")))
 }

@@ -1279,9 +1279,9 @@ mod serve {
     use std::time::{Duration, Instant};
 
     /// A running server, killed when dropped.
-    struct Server {
+    pub(super) struct Server {
         child: Child,
-        addr: String,
+        pub(super) addr: String,
     }
 
     impl Drop for Server {
@@ -1291,7 +1291,7 @@ mod serve {
         }
     }
 
-    fn start(tool: &Tool) -> Server {
+    pub(super) fn start(tool: &Tool) -> Server {
         let mut child = tool
             .command(&["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -1412,7 +1412,7 @@ mod serve {
         (status, json)
     }
 
-    fn token(tool: &Tool, args: &[&str]) -> String {
+    pub(super) fn token(tool: &Tool, args: &[&str]) -> String {
         let mut all = vec!["token", "create"];
         all.extend(args);
         tool.json(&all)["token"].as_str().unwrap().to_owned()
@@ -2069,6 +2069,83 @@ mod mcp {
         assert!(
             tool.audit_actions(my_id)
                 .contains(&"grant.extended".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn through_a_server_the_person_is_the_tokens_user_and_the_servers_rules_apply() {
+        let f = Fixture::new().await;
+        let bob = format!("{}@example.com", unique("bob"));
+        f.aws.create_user(&bob).await;
+        let tool = f.tool("1h");
+        let alice = super::serve::token(
+            &tool,
+            &["--name", "alice", "--role", "requester", "--user", &f.email],
+        );
+        let agent = super::serve::token(
+            &tool,
+            &["--name", "agent", "--role", "requester", "--on-behalf"],
+        );
+        let server = super::serve::start(&tool);
+        let url = format!("http://{}", server.addr);
+
+        // A token that acts for nobody cannot drive the person-bound tools.
+        let out = tool.run(&["mcp", "--server", &url, "--token", &agent]);
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("acts for no user"), "{err}");
+        assert!(!err.contains(&agent), "the token is never printed");
+
+        let command = tokio::process::Command::from(tool.command(&["mcp", "--server", &url]))
+            .configure(|c| {
+                c.env("AWS_JIT_TOKEN", &alice);
+            });
+        let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+        let call = |name: &'static str, arguments: Value| {
+            let client = &client;
+            async move {
+                client
+                    .call_tool(CallToolRequestParams::new(name).with_arguments(args(arguments)))
+                    .await
+                    .unwrap()
+            }
+        };
+        let granted = call(
+            "request_access",
+            serde_json::json!({"access": "jit", "duration": "20m"}),
+        )
+        .await;
+        let grant = structured(&granted).clone();
+        assert_eq!(grant["user"], f.email.as_str());
+        assert_eq!(grant["requested_by"], format!("{} (token alice)", f.email));
+        assert_eq!(f.assignments().await, 1);
+
+        let bobs = tool.json(&["grant", "jit", "--user", &bob]);
+        let revoke_bobs = call(
+            "revoke_my_access",
+            serde_json::json!({"grant_id": bobs["id"]}),
+        )
+        .await;
+        assert!(
+            error_text(&revoke_bobs).contains("403"),
+            "the server refused: {revoke_bobs:?}"
+        );
+        let mine = call("list_my_grants", serde_json::json!({})).await;
+        assert_eq!(structured(&mine)["grants"].as_array().unwrap().len(), 1);
+        let revoked = call(
+            "revoke_my_access",
+            serde_json::json!({"access": "JIT Test Access"}),
+        )
+        .await;
+        assert_eq!(structured(&revoked)["status"], "revoked");
+        assert_eq!(f.assignments().await, 0);
+        client.cancel().await.unwrap();
+        assert!(
+            tool.json(&["audit"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "api.refused")
         );
     }
 }

@@ -1,32 +1,67 @@
 //! `aws-jit mcp`: a Model Context Protocol server on stdio, so that agents (Kubiya, editors,
 //! chat clients) can request, list, extend and revoke access for the person they work for.
 //!
-//! The person is fixed when the server starts (from the environment); no tool takes a user
-//! argument, and the tools' input schemas refuse unknown fields, so a model cannot ask to
-//! act for someone else. A grant id that belongs to someone else is refused, and the
-//! refusal is audited. Every change goes through the same use cases as the CLI, so the
-//! audit log records it with the actor `<user> (mcp)`.
+//! The person is fixed when the server starts: from the environment (the [`direct`]
+//! backend, which runs the use cases in this process like the CLI), or from the bearer
+//! token of a running `aws-jit serve` (the [`api`] backend, so the server's rules and audit
+//! apply). No tool takes a user argument, and the tools' input schemas refuse unknown
+//! fields, so a model cannot ask to act for someone else; a grant id that belongs to
+//! someone else is refused.
 //!
 //! stdout carries the protocol: nothing else may print there (logs go to stderr).
 
+pub mod api;
+pub mod direct;
+
 use std::sync::Arc;
 
-use aws_jit_app::ports::GrantFilter;
-use aws_jit_app::{GrantRequest, Jit};
-use aws_jit_core::views::{AccessView, GrantView};
-use aws_jit_core::{AccessDuration, Catalog, Grant, GrantId, UserEmail};
+use async_trait::async_trait;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ErrorData, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The MCP tools, bound to one person.
+/// Which grant to revoke.
+#[derive(Debug, Clone, Copy)]
+pub enum Which<'a> {
+    /// By id.
+    Grant(&'a str),
+    /// The person's live grant of this access.
+    Access(&'a str),
+}
+
+/// What the tools do, for one person. Errors are messages for the model.
+#[async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// The person (lowercase email).
+    fn person(&self) -> String;
+    /// The accesses (the API's access views).
+    async fn accesses(&self) -> Result<Value, String>;
+    /// Grants an access to the person.
+    async fn request(
+        &self,
+        access: &str,
+        how_long: Option<&str>,
+        reason: Option<String>,
+    ) -> Result<Value, String>;
+    /// The person's grants.
+    async fn my_grants(&self, include_ended: bool) -> Result<Value, String>;
+    /// Revokes one of the person's grants.
+    async fn revoke(&self, which: Which<'_>) -> Result<Value, String>;
+    /// Extends one of the person's grants.
+    async fn extend(&self, grant_id: &str, how_long: Option<&str>) -> Result<Value, String>;
+}
+
+/// The refusal for someone else's grant.
+pub(crate) fn not_yours(id: &str, person: &str) -> String {
+    format!("grant `{id}` is not yours: these tools act only for {person}")
+}
+
+/// The MCP tools over a backend.
 #[derive(Debug, Clone)]
 pub struct JitTools {
-    jit: Jit,
-    catalog: Arc<Catalog>,
-    user: UserEmail,
+    backend: Arc<dyn Backend>,
 }
 
 /// `request_access`.
@@ -70,55 +105,18 @@ pub struct ExtendMyAccess {
     pub duration: Option<String>,
 }
 
-/// A tool that ran and failed: the model sees the message (`is_error`).
-fn failed(message: impl std::fmt::Display) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(message.to_string())])
-}
-
-fn grant_json(grant: &Grant) -> Value {
-    serde_json::to_value(GrantView::from(grant)).unwrap_or(Value::Null)
-}
-
-fn duration(text: Option<&str>) -> Result<Option<AccessDuration>, String> {
-    text.map(AccessDuration::parse)
-        .transpose()
-        .map_err(|e| format!("duration: {e}"))
+/// A tool result: structured JSON, or a failure the model sees (`is_error`).
+fn result(outcome: Result<Value, String>) -> CallToolResult {
+    match outcome {
+        Ok(value) => CallToolResult::structured(value),
+        Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+    }
 }
 
 impl JitTools {
-    /// Tools acting for `user`.
-    pub fn new(jit: Jit, catalog: Arc<Catalog>, user: UserEmail) -> Self {
-        JitTools { jit, catalog, user }
-    }
-
-    fn actor(&self) -> String {
-        format!("{} (mcp)", self.user.normalized())
-    }
-
-    /// One of the person's grants, or why not (a refusal is audited).
-    async fn own_grant(&self, id: &str, tool: &str) -> Result<Grant, String> {
-        let grant = self
-            .jit
-            .store()
-            .grant(&GrantId::new(id))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no grant has id `{id}`"))?;
-        if grant.user != self.user.normalized() {
-            let detail = format!("mcp {tool}: grant `{id}` belongs to someone else");
-            if let Err(e) = self
-                .jit
-                .record_refusal(&self.actor(), &grant.user, detail)
-                .await
-            {
-                tracing::error!(error = %e, "could not audit a refused tool call");
-            }
-            return Err(format!(
-                "grant `{id}` is not yours: these tools act only for {}",
-                self.user.normalized()
-            ));
-        }
-        Ok(grant)
+    /// Tools over `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> Self {
+        JitTools { backend }
     }
 }
 
@@ -129,13 +127,8 @@ impl JitTools {
         description = "List the AWS accesses that can be requested: key, name, account, permission set or buckets, and maximum duration."
     )]
     async fn list_accesses(&self) -> Result<CallToolResult, ErrorData> {
-        let accesses: Vec<AccessView> = self
-            .catalog
-            .accesses()
-            .iter()
-            .map(AccessView::from)
-            .collect();
-        Ok(CallToolResult::structured(json!({ "accesses": accesses })))
+        let accesses = self.backend.accesses().await;
+        Ok(result(accesses.map(|a| json!({ "accesses": a }))))
     }
 
     /// Grants an access to the person, for a bounded time.
@@ -146,36 +139,11 @@ impl JitTools {
         &self,
         Parameters(request): Parameters<RequestAccess>,
     ) -> Result<CallToolResult, ErrorData> {
-        let access = match self.catalog.find(&request.access) {
-            Ok(access) => access,
-            Err(e) => return Ok(failed(e)),
-        };
-        let duration = match duration(request.duration.as_deref()) {
-            Ok(d) => d,
-            Err(why) => return Ok(failed(why)),
-        };
         let outcome = self
-            .jit
-            .grant(GrantRequest {
-                access,
-                user: self.user.clone(),
-                requested_by: self.actor(),
-                duration,
-                reason: request.reason,
-            })
+            .backend
+            .request(&request.access, request.duration.as_deref(), request.reason)
             .await;
-        Ok(match outcome {
-            Ok(outcome) => {
-                let mut result = grant_json(&outcome.grant);
-                if let (Some(map), Some(asked)) =
-                    (result.as_object_mut(), outcome.duration.capped_from)
-                {
-                    map.insert("capped_from".to_owned(), json!(asked.to_string()));
-                }
-                CallToolResult::structured(result)
-            }
-            Err(e) => failed(e),
-        })
+        Ok(result(outcome))
     }
 
     /// The person's grants.
@@ -184,19 +152,8 @@ impl JitTools {
         &self,
         Parameters(query): Parameters<ListMyGrants>,
     ) -> Result<CallToolResult, ErrorData> {
-        let filter = GrantFilter {
-            include_ended: query.include_ended,
-            user: Some(self.user.normalized()),
-            limit: 200,
-            ..GrantFilter::default()
-        };
-        Ok(match self.jit.store().grants(&filter).await {
-            Ok(grants) => {
-                let grants: Vec<Value> = grants.iter().map(grant_json).collect();
-                CallToolResult::structured(json!({ "grants": grants }))
-            }
-            Err(e) => failed(e),
-        })
+        let grants = self.backend.my_grants(query.include_ended).await;
+        Ok(result(grants.map(|g| json!({ "grants": g }))))
     }
 
     /// Ends one of the person's grants now.
@@ -205,33 +162,16 @@ impl JitTools {
         &self,
         Parameters(which): Parameters<RevokeMyAccess>,
     ) -> Result<CallToolResult, ErrorData> {
-        let grant = match (&which.grant_id, &which.access) {
-            (Some(id), None) => match self.own_grant(id, "revoke_my_access").await {
-                Ok(grant) => grant,
-                Err(why) => return Ok(failed(why)),
-            },
-            (None, Some(query)) => {
-                let access = match self.catalog.find(query) {
-                    Ok(access) => access,
-                    Err(e) => return Ok(failed(e)),
-                };
-                match self.jit.find_live_grant(access, &self.user).await {
-                    Ok(grant) => grant,
-                    Err(e) => return Ok(failed(e)),
-                }
+        let which = match (&which.grant_id, &which.access) {
+            (Some(id), None) => Which::Grant(id),
+            (None, Some(access)) => Which::Access(access),
+            _ => {
+                return Ok(result(Err(
+                    "give exactly one of grant_id and access".to_owned()
+                )));
             }
-            _ => return Ok(failed("give exactly one of grant_id and access")),
         };
-        Ok(match self.jit.revoke(&grant.id, &self.actor()).await {
-            Ok(outcome) => {
-                let mut result = grant_json(&outcome.grant);
-                if let (Some(map), Some(kept)) = (result.as_object_mut(), outcome.kept) {
-                    map.insert("kept".to_owned(), json!(kept));
-                }
-                CallToolResult::structured(result)
-            }
-            Err(e) => failed(e),
-        })
+        Ok(result(self.backend.revoke(which).await))
     }
 
     /// Moves the expiry of one of the person's grants later.
@@ -242,31 +182,11 @@ impl JitTools {
         &self,
         Parameters(extension): Parameters<ExtendMyAccess>,
     ) -> Result<CallToolResult, ErrorData> {
-        let grant = match self
-            .own_grant(&extension.grant_id, "extend_my_access")
-            .await
-        {
-            Ok(grant) => grant,
-            Err(why) => return Ok(failed(why)),
-        };
-        let access = match self.catalog.find(&grant.access) {
-            Ok(access) => access,
-            Err(e) => {
-                return Ok(failed(format!(
-                    "the grant's access is no longer configured: {e}"
-                )));
-            }
-        };
-        let by = match duration(extension.duration.as_deref()) {
-            Ok(d) => d,
-            Err(why) => return Ok(failed(why)),
-        };
-        Ok(
-            match self.jit.extend(&grant.id, access, by, &self.actor()).await {
-                Ok(extended) => CallToolResult::structured(grant_json(&extended)),
-                Err(e) => failed(e),
-            },
-        )
+        let outcome = self
+            .backend
+            .extend(&extension.grant_id, extension.duration.as_deref())
+            .await;
+        Ok(result(outcome))
     }
 }
 
@@ -277,7 +197,7 @@ impl ServerHandler for JitTools {
             .with_server_info(Implementation::new("aws-jit", env!("CARGO_PKG_VERSION")))
             .with_instructions(format!(
                 "Just-in-time AWS access for {}. Request only what the task needs, for as short as it needs; access ends by itself at expiry.",
-                self.user.normalized()
+                self.backend.person()
             ))
     }
 }

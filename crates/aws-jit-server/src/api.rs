@@ -4,6 +4,7 @@
 //!
 //! | method | path | who |
 //! |---|---|---|
+//! | GET | `/api/v1/me` | any token: its name, role and user |
 //! | GET | `/api/v1/accesses` | any token |
 //! | POST | `/api/v1/grants` | for oneself; for others with the on-behalf right or admin |
 //! | GET | `/api/v1/grants` | one's own; everyone's for approvers and admins |
@@ -36,6 +37,7 @@ const DEFAULT_PAGE: usize = 50;
 /// The API routes (mounted under `/api/v1` by [`crate::router`]).
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/me", get(me))
         .route("/accesses", get(list_accesses))
         .route("/grants", post(create_grant).get(list_grants))
         .route("/grants/{id}", get(get_grant))
@@ -210,6 +212,16 @@ fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
             "limit {n}: use 1 to {MAX_PAGE}"
         ))),
     }
+}
+
+async fn me(Authed(caller): Authed) -> Response {
+    Json(json!({
+        "token": caller.token,
+        "role": caller.role.as_str(),
+        "user": caller.user,
+        "on_behalf": caller.on_behalf,
+    }))
+    .into_response()
 }
 
 async fn list_accesses(
