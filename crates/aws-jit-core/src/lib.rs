@@ -16,6 +16,7 @@ pub mod ids;
 pub mod kubiya;
 pub mod policy;
 pub mod seed_env;
+pub mod slack;
 pub mod views;
 
 pub use audit::{AuditAction, AuditEvent};

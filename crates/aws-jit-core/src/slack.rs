@@ -1,0 +1,338 @@
+//! Slack messages (Block Kit), rendered from grants: pure, so every message kind is
+//! snapshot-tested. Each message has a plain-text fallback (`text`, which Slack shows in
+//! notifications and where blocks cannot be shown) and stays within Slack's limits: at most
+//! 50 blocks, 3,000 characters in a section's text, 150 in a header.
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use crate::config::{Access, AccessTarget};
+use crate::grant::Grant;
+use crate::views::rfc3339;
+
+/// Slack's limit on blocks in one message.
+pub const MAX_BLOCKS: usize = 50;
+/// Slack's limit on a section block's text.
+pub const MAX_SECTION_CHARS: usize = 3_000;
+/// Slack's limit on a header block's text.
+pub const MAX_HEADER_CHARS: usize = 150;
+
+/// A message body for `chat.postMessage` (without the channel).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The plain-text fallback.
+    pub text: String,
+    /// The Block Kit blocks.
+    pub blocks: Vec<Value>,
+}
+
+impl Message {
+    /// The JSON body, for a channel (and thread).
+    pub fn body(&self, channel: &str, thread_ts: Option<&str>) -> Value {
+        let mut body = json!({
+            "channel": channel,
+            "text": self.text,
+            "blocks": self.blocks,
+            "unfurl_links": false,
+        });
+        if let (Some(ts), Some(map)) = (thread_ts, body.as_object_mut()) {
+            map.insert("thread_ts".to_owned(), json!(ts));
+        }
+        body
+    }
+}
+
+/// Where the granted message's instructions point.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Instructions {
+    /// The Identity Center access portal (`https://d-….awsapps.com/start`), if known.
+    pub start_url: Option<String>,
+    /// The region of Identity Center, for the profile snippet.
+    pub sso_region: Option<String>,
+}
+
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+fn header(text: &str) -> Value {
+    json!({ "type": "header", "text": { "type": "plain_text", "text": cut(text, MAX_HEADER_CHARS), "emoji": true } })
+}
+
+fn section(markdown: &str) -> Value {
+    json!({ "type": "section", "text": { "type": "mrkdwn", "text": cut(markdown, MAX_SECTION_CHARS) } })
+}
+
+fn fields(pairs: &[(&str, String)]) -> Value {
+    // Slack allows 10 fields of 2,000 characters each.
+    let fields: Vec<Value> = pairs
+        .iter()
+        .take(10)
+        .map(|(k, v)| json!({ "type": "mrkdwn", "text": cut(&format!("*{k}*\n{v}"), 2_000) }))
+        .collect();
+    json!({ "type": "section", "fields": fields })
+}
+
+fn context(markdown: &str) -> Value {
+    json!({ "type": "context", "elements": [ { "type": "mrkdwn", "text": cut(markdown, MAX_SECTION_CHARS) } ] })
+}
+
+/// Escapes the three characters Slack's mrkdwn treats as control characters.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// "in 1h 30m" / "2m ago", for a person reading the message now.
+fn relative(at: Timestamp, now: Timestamp) -> String {
+    let seconds = at.as_second() - now.as_second();
+    let span = seconds.unsigned_abs();
+    let text = match span {
+        0..60 => format!("{span}s"),
+        60..3_600 => format!("{}m", span / 60),
+        _ if span % 3_600 / 60 == 0 => format!("{}h", span / 3_600),
+        _ => format!("{}h {}m", span / 3_600, span % 3_600 / 60),
+    };
+    if seconds >= 0 {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+fn what(grant: &Grant) -> String {
+    match (&grant.account_id, &grant.permission_set, &grant.policy_arn) {
+        (Some(account), Some(set), _) => format!("`{}` on account `{account}`", esc(set)),
+        (Some(account), None, _) => format!("a permission set made for this grant on account `{account}`"),
+        (None, _, Some(policy)) => format!("policy `{}`", esc(policy)),
+        _ => "the access".to_owned(),
+    }
+}
+
+fn clamp(mut blocks: Vec<Value>) -> Vec<Value> {
+    blocks.truncate(MAX_BLOCKS);
+    blocks
+}
+
+/// How to use Identity Center access: the portal shortcut, a CLI profile, the warning.
+fn sso_steps(grant: &Grant, role: &str, account: &str, how: &Instructions) -> Vec<Value> {
+    let mut steps = Vec::new();
+    if let Some(url) = &how.start_url {
+        let url = url.trim_end_matches('/');
+        steps.push(section(&format!(
+            "*1. Console:* <{url}/#/console?account_id={account}&role_name={role}|open the AWS console as {role}>"
+        )));
+    } else {
+        steps.push(section(&format!(
+            "*1. Console:* open your AWS access portal and choose account `{account}`, role `{role}`."
+        )));
+    }
+    let start_url = how.start_url.as_deref().map_or_else(
+        || "https://<your-portal>.awsapps.com/start".to_owned(),
+        |u| u.trim_end_matches('/').to_owned(),
+    );
+    let region = how.sso_region.clone().unwrap_or_else(|| "us-east-1".to_owned());
+    let profile = format!("jit-{account}-{role}");
+    steps.push(section(&format!(
+        "*2. CLI:* add to `~/.aws/config`, then `aws sso login --sso-session aws-jit`:\n```[sso-session aws-jit]\nsso_start_url = {start_url}\nsso_region = {region}\n\n[profile {profile}]\nsso_session = aws-jit\nsso_account_id = {account}\nsso_role_name = {role}```\nthen `aws --profile {profile} sts get-caller-identity`."
+    )));
+    steps.push(context(&format!(
+        "⚠️ Revoking ends new sign-ins. A session already started keeps working until its own session duration runs out. Grant `{}`.",
+        grant.id
+    )));
+    steps
+}
+
+fn s3_steps(grant: &Grant, buckets: &[String]) -> Vec<Value> {
+    let first = buckets.first().map_or("BUCKET", String::as_str);
+    let list = buckets
+        .iter()
+        .map(|b| format!("`{b}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    vec![
+        section(&format!(
+            "*Buckets:* {list}\n*1.* Use your IAM user `{}`'s credentials.\n*2.* `aws s3 ls s3://{first}/`\n*3.* `aws s3 cp s3://{first}/KEY .`",
+            esc(grant.iam_user.as_deref().unwrap_or("?"))
+        )),
+        context(&format!(
+            "The policy stops working at the expiry by itself and is removed then. Grant `{}`.",
+            grant.id
+        )),
+    ]
+}
+
+/// Access granted: to the request thread and the channel.
+pub fn granted(grant: &Grant, access: &Access, how: &Instructions, now: Timestamp) -> Message {
+    let expires = rfc3339(grant.expires_at);
+    let when = relative(grant.expires_at, now);
+    let mut blocks = vec![
+        header(&format!("🔓 Access granted: {}", access.name)),
+        section(&format!(
+            "<mailto:{user}|{user}> now has {} until *{expires}* ({when}).",
+            what(grant),
+            user = esc(&grant.user)
+        )),
+    ];
+    let mut facts = vec![
+        ("Access", esc(&access.name)),
+        ("Expires (UTC)", format!("{expires} ({when})")),
+        ("Requested by", esc(&grant.requested_by)),
+    ];
+    if let Some(reason) = &grant.reason {
+        facts.push(("Reason", esc(reason)));
+    }
+    blocks.push(fields(&facts));
+    blocks.push(json!({ "type": "divider" }));
+    match &access.target {
+        AccessTarget::S3 { buckets, .. } => {
+            let names: Vec<String> = buckets.iter().map(ToString::to_string).collect();
+            blocks.extend(s3_steps(grant, &names));
+        }
+        AccessTarget::IdentityCenter { account_id, .. }
+        | AccessTarget::EphemeralPermissionSet { account_id, .. } => {
+            let role = grant.permission_set.clone().unwrap_or_default();
+            blocks.extend(sso_steps(grant, &role, account_id.as_str(), how));
+        }
+    }
+    Message {
+        text: format!(
+            "Access granted: {} to {} until {expires} ({when})",
+            access.name, grant.user
+        ),
+        blocks: clamp(blocks),
+    }
+}
+
+/// Access ended: a DM to the user, for a revocation or an expiry.
+pub fn ended(grant: &Grant, now: Timestamp) -> Message {
+    let expired = grant.status == crate::grant::GrantStatus::Expired;
+    let (title, verb) = if expired {
+        ("⌛ Access expired", "expired")
+    } else {
+        ("🔒 Access revoked", "was revoked")
+    };
+    let at = grant.ended_at.unwrap_or(now);
+    let blocks = vec![
+        header(&format!("{title}: {}", grant.access)),
+        section(&format!(
+            "Your access to {} {verb} at *{}*.",
+            what(grant),
+            rfc3339(at)
+        )),
+        context(&format!(
+            "Need it again? Request it the way you did before. Sessions already started last until their own session duration ends. Grant `{}`.",
+            grant.id
+        )),
+    ];
+    Message {
+        text: format!("Your access {} {verb} at {}", grant.access, rfc3339(at)),
+        blocks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Catalog, ConfigFile, ConfigSource};
+    use crate::grant::{GrantStatus, NewGrant};
+    use crate::ids::{GrantId, UserEmail};
+
+    const SSO: &str = r#"{"DB Access to Staging": {"name": "Database Access to Staging", "description": "d", "account_id": "876809951775", "permission_set": "ECRReadOnly", "session_duration": "PT1H"}}"#;
+    const S3: &str = r#"{"Logs": {"name": "Read Logs", "description": "d", "buckets": ["logs-a", "logs-b"], "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT2H"}}"#;
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap()
+    }
+
+    fn fixture(file: ConfigFile, text: &str) -> (Catalog, Grant) {
+        let catalog = Catalog::parse(&[ConfigSource { file, text }]).unwrap();
+        let user = UserEmail::parse("alice@example.com").unwrap();
+        let mut grant = NewGrant {
+            id: GrantId::new("01a2-grant"),
+            access: &catalog.accesses()[0],
+            user: &user,
+            requested_by: "alice@example.com (token alice)",
+            principal_id: None,
+            instance_arn: None,
+            permission_set_arn: None,
+            iam_user: Some("alice".to_owned()),
+            policy_arn: None,
+            reason: Some("incident <42> & rollback".to_owned()),
+            now: now(),
+            expires_at: now() + jiff::SignedDuration::from_secs(5_400),
+        }
+        .into_grant();
+        grant.status = GrantStatus::Active;
+        (catalog, grant)
+    }
+
+    #[test]
+    fn an_identity_center_grant_with_a_portal() {
+        let (catalog, grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        let how = Instructions {
+            start_url: Some("https://d-123.awsapps.com/start/".to_owned()),
+            sso_region: Some("eu-west-1".to_owned()),
+        };
+        let message = granted(&grant, &catalog.accesses()[0], &how, now());
+        insta::assert_json_snapshot!(message.body("C123", Some("1700000000.000100")));
+    }
+
+    #[test]
+    fn an_identity_center_grant_without_a_portal() {
+        let (catalog, grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        let message = granted(&grant, &catalog.accesses()[0], &Instructions::default(), now());
+        insta::assert_json_snapshot!(message.body("C123", None));
+    }
+
+    #[test]
+    fn an_s3_grant() {
+        let (catalog, mut grant) = fixture(ConfigFile::S3Configs, S3);
+        grant.policy_arn = Some("arn:aws:iam::123456789012:policy/aws-jit/x".to_owned());
+        let message = granted(&grant, &catalog.accesses()[0], &Instructions::default(), now());
+        insta::assert_json_snapshot!(message.body("C123", None));
+    }
+
+    #[test]
+    fn revoked_and_expired_dms() {
+        let (_, mut grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        grant.status = GrantStatus::Revoked;
+        grant.ended_at = Some(now() + jiff::SignedDuration::from_secs(600));
+        insta::assert_json_snapshot!("revoked", ended(&grant, now()).body("D1", None));
+        grant.status = GrantStatus::Expired;
+        grant.ended_at = Some(grant.expires_at);
+        insta::assert_json_snapshot!("expired", ended(&grant, now()).body("D1", None));
+    }
+
+    #[test]
+    fn messages_stay_within_slacks_limits() {
+        let (catalog, mut grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        grant.reason = Some("r".repeat(10_000));
+        grant.requested_by = "q".repeat(10_000);
+        let message = granted(&grant, &catalog.accesses()[0], &Instructions::default(), now());
+        assert!(message.blocks.len() <= MAX_BLOCKS);
+        for block in &message.blocks {
+            if let Some(text) = block.pointer("/text/text").and_then(Value::as_str) {
+                let max = if block["type"] == "header" { MAX_HEADER_CHARS } else { MAX_SECTION_CHARS };
+                assert!(text.chars().count() <= max, "{block}");
+            }
+            for field in block["fields"].as_array().into_iter().flatten() {
+                assert!(field["text"].as_str().unwrap().chars().count() <= 2_000);
+            }
+        }
+        assert!(!message.text.is_empty());
+    }
+
+    #[test]
+    fn relative_times_read_naturally() {
+        let at = |s: i64| now() + jiff::SignedDuration::from_secs(s);
+        assert_eq!(relative(at(5_400), now()), "in 1h 30m");
+        assert_eq!(relative(at(7_200), now()), "in 2h");
+        assert_eq!(relative(at(-120), now()), "2m ago");
+        assert_eq!(relative(at(30), now()), "in 30s");
+    }
+}
