@@ -17,6 +17,7 @@ mod usecases;
 
 pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};
 pub use usecases::{
-    AppError, Drift, DueOutcome, GrantOutcome, GrantRequest, Jit, Plan, ReconcileReport,
-    RevokeOutcome, Settings, SweepReport, TAG_GRANT, system_actor,
+    AppError, DeliveryReport, Drift, DueOutcome, GrantOutcome, GrantRequest, Jit,
+    MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, ReconcileReport, RevokeOutcome, Settings,
+    SweepReport, TAG_GRANT, system_actor,
 };

@@ -49,11 +49,52 @@ pub struct GrantChange {
     pub lock: LockOp,
     /// When a failed removal should next be tried.
     pub next_attempt_at: Option<Timestamp>,
+    /// Notifications announcing the change, queued in the same transaction.
+    pub outbox: Vec<OutboxMessage>,
     /// The lock holder making the change: one token per operation (not per grant), so a
     /// sweep that takes over a lapsed lock and the slow process it took over from are told
     /// apart. Every change requires the target's lock to be held by this token (lapsed or
     /// not, as long as nobody took it over).
     pub holder: String,
+}
+
+/// Who a notification goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A channel, and a thread in it.
+    Channel {
+        /// The channel id.
+        channel: String,
+        /// The thread's timestamp, to reply in it.
+        thread_ts: Option<String>,
+    },
+    /// A person, by email (a direct message).
+    Person {
+        /// The email.
+        email: String,
+    },
+}
+
+/// A notification to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    /// The grant it is about.
+    pub grant_id: String,
+    /// Where it goes.
+    pub recipient: Recipient,
+    /// The message (JSON: `text` and `blocks`).
+    pub body: String,
+}
+
+/// A queued notification, claimed for delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingMessage {
+    /// Its queue id.
+    pub id: i64,
+    /// The notification.
+    pub message: OutboxMessage,
+    /// Failed attempts so far.
+    pub attempts: u32,
 }
 
 /// Filters for listing grants.
@@ -173,6 +214,30 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug {
 
     /// Forgets a cached value.
     async fn cache_delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Claims up to `limit` notifications due at `now` for delivery until `lease_until`
+    /// (another worker skips them meanwhile), oldest first.
+    async fn claim_messages(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PendingMessage>, StoreError>;
+
+    /// Marks a notification delivered.
+    async fn message_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Records a failed delivery: retried at `retry_at`, or given up when `None`.
+    async fn message_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// How many notifications are queued, and how many were given up.
+    async fn outbox_counts(&self) -> Result<(i64, i64), StoreError>;
 
     /// Records a new API token with its audit event; a taken name is
     /// [`StoreError::Duplicate`].
@@ -433,4 +498,23 @@ pub trait Iam: Send + Sync + std::fmt::Debug {
 
     /// The account and partition of the tool's own credentials.
     async fn caller_account(&self) -> Result<(String, String), ProviderError>;
+}
+
+/// A failed delivery.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct DeliveryError {
+    /// What went wrong.
+    pub message: String,
+    /// How long the service asked us to wait (rate limiting).
+    pub retry_after: Option<Duration>,
+    /// Whether retrying cannot help (e.g. no such user).
+    pub permanent: bool,
+}
+
+/// Delivers notifications (Slack).
+#[async_trait]
+pub trait Messenger: Send + Sync + std::fmt::Debug {
+    /// Sends one message (`body`: JSON with `text` and `blocks`).
+    async fn deliver(&self, recipient: &Recipient, body: &str) -> Result<(), DeliveryError>;
 }

@@ -24,7 +24,8 @@ use aws_jit_core::policy::{
 
 use crate::ports::{
     Assignment, Clock, GrantChange, GrantFilter, GrantStore, Iam, IamUser, IdentityCenter,
-    Instance, LockOp, NewPolicy, PermissionSetSpec, ProviderError, ProviderErrorKind, StoreError,
+    Instance, LockOp, Messenger, NewPolicy, OutboxMessage, PermissionSetSpec, ProviderError,
+    ProviderErrorKind, Recipient, StoreError,
 };
 
 /// The tag naming the grant on everything the tool creates in AWS.
@@ -108,6 +109,20 @@ pub struct Settings {
     pub scan_generated_policies: bool,
     /// Whether `sweep` also looks for per-grant permission sets left behind.
     pub scan_ephemeral_permission_sets: bool,
+    /// Where notifications go; `None` queues none.
+    pub notify: Option<NotifySettings>,
+}
+
+/// Where notifications go (Slack): grants to the request thread and the channel, ends to
+/// the user's direct messages.
+#[derive(Debug, Clone, Default)]
+pub struct NotifySettings {
+    /// `SLACK_CHANNEL_ID`.
+    pub channel: Option<String>,
+    /// `SLACK_THREAD_TS`: the request's thread.
+    pub thread_ts: Option<String>,
+    /// What the granted message points at.
+    pub instructions: aws_jit_core::slack::Instructions,
 }
 
 impl Default for Settings {
@@ -123,6 +138,7 @@ impl Default for Settings {
             instance: None,
             scan_generated_policies: false,
             scan_ephemeral_permission_sets: false,
+            notify: None,
         }
     }
 }
@@ -565,10 +581,31 @@ impl Jit {
         &self,
         op: &Op,
         current: &Grant,
-        mut next: Grant,
+        next: Grant,
         event: Option<AuditEvent>,
         lock: LockOp,
         next_attempt_at: Option<Timestamp>,
+    ) -> Result<Grant, AppError> {
+        self.write_with(
+            op,
+            current,
+            next,
+            event,
+            (lock, next_attempt_at),
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// [`Jit::write`], queueing notifications in the same transaction.
+    async fn write_with(
+        &self,
+        op: &Op,
+        current: &Grant,
+        mut next: Grant,
+        event: Option<AuditEvent>,
+        (lock, next_attempt_at): (LockOp, Option<Timestamp>),
+        outbox: Vec<OutboxMessage>,
     ) -> Result<Grant, AppError> {
         next.version = current.version + 1;
         let change = GrantChange {
@@ -577,6 +614,7 @@ impl Jit {
             event,
             lock,
             next_attempt_at,
+            outbox,
             holder: op.holder.clone(),
         };
         self.store.apply(&change, self.clock.now()).await?;
@@ -626,7 +664,7 @@ impl Jit {
         let op = self.op(&request.requested_by);
         self.insert_locked(&grant, &requested, &op).await?;
 
-        match self.provision(&grant, &resolved.target, &op).await {
+        match self.provision(&grant, access, &resolved.target, &op).await {
             Ok((grant, origin)) => Ok(GrantOutcome {
                 grant,
                 duration,
@@ -958,6 +996,7 @@ impl Jit {
     async fn provision(
         &self,
         grant: &Grant,
+        access: &Access,
         target: &AwsTarget,
         op: &Op,
     ) -> Result<(Grant, AccessOrigin), AppError> {
@@ -1034,8 +1073,16 @@ impl Jit {
             format!("{how}; expires {}", whole_seconds(active.expires_at)),
         );
         let created_now = origin == AccessOrigin::CreatedByTool && !exists;
+        let outbox = self.granted_messages(&active, access);
         match self
-            .write(op, &grant, active, Some(event), LockOp::Release, None)
+            .write_with(
+                op,
+                &grant,
+                active,
+                Some(event),
+                (LockOp::Release, None),
+                outbox,
+            )
             .await
         {
             Ok(active) => Ok((active, origin)),
@@ -1330,12 +1377,106 @@ impl Jit {
                     event: Some(event),
                     lock: LockOp::Ignore,
                     next_attempt_at: None,
+                    outbox: Vec::new(),
                     holder: String::new(),
                 },
                 self.clock.now(),
             )
             .await?;
         Ok(extended)
+    }
+
+    /// The granted message, for the request thread and the channel.
+    fn granted_messages(&self, grant: &Grant, access: &Access) -> Vec<OutboxMessage> {
+        let Some(notify) = &self.settings.notify else {
+            return Vec::new();
+        };
+        let Some(channel) = &notify.channel else {
+            return Vec::new();
+        };
+        let message =
+            aws_jit_core::slack::granted(grant, access, &notify.instructions, self.clock.now());
+        let body = message_body(&message);
+        let mut threads = vec![None];
+        if notify.thread_ts.is_some() {
+            threads.insert(0, notify.thread_ts.clone());
+        }
+        threads
+            .into_iter()
+            .map(|thread_ts| OutboxMessage {
+                grant_id: grant.id.to_string(),
+                recipient: Recipient::Channel {
+                    channel: channel.clone(),
+                    thread_ts,
+                },
+                body: body.clone(),
+            })
+            .collect()
+    }
+
+    /// The revoked or expired message, to the user directly (none for undone grants: the
+    /// user never had the access).
+    fn ended_messages(&self, grant: &Grant) -> Vec<OutboxMessage> {
+        if self.settings.notify.is_none()
+            || !matches!(grant.status, GrantStatus::Revoked | GrantStatus::Expired)
+        {
+            return Vec::new();
+        }
+        let message = aws_jit_core::slack::ended(grant, self.clock.now());
+        vec![OutboxMessage {
+            grant_id: grant.id.to_string(),
+            recipient: Recipient::Person {
+                email: grant.user.clone(),
+            },
+            body: message_body(&message),
+        }]
+    }
+
+    /// Delivers queued notifications (at most `limit`), retrying failures with backoff and
+    /// giving up after [`MAX_DELIVERY_ATTEMPTS`] or a permanent error. Never fails an access
+    /// change: it runs after them, from the worker or the CLI.
+    pub async fn deliver_outbox(
+        &self,
+        messenger: &dyn Messenger,
+        limit: usize,
+    ) -> Result<DeliveryReport, AppError> {
+        let now = self.clock.now();
+        let lease = now.checked_add(Duration::from_secs(60)).unwrap_or(now);
+        let mut report = DeliveryReport::default();
+        for pending in self.store.claim_messages(now, lease, limit).await? {
+            let outcome = messenger
+                .deliver(&pending.message.recipient, &pending.message.body)
+                .await;
+            let now = self.clock.now();
+            match outcome {
+                Ok(()) => {
+                    self.store.message_sent(pending.id, now).await?;
+                    report.sent += 1;
+                }
+                Err(e) if e.permanent || pending.attempts + 1 >= MAX_DELIVERY_ATTEMPTS => {
+                    tracing::error!(grant_id = %pending.message.grant_id, error = %e.message, "notification given up");
+                    self.store
+                        .message_failed(pending.id, &e.message, None, now)
+                        .await?;
+                    report.given_up.push(e.message);
+                }
+                Err(e) => {
+                    let backoff = Duration::from_secs(2)
+                        .saturating_mul(2u32.saturating_pow(pending.attempts.min(10)))
+                        .min(Duration::from_secs(600));
+                    let wait = e
+                        .retry_after
+                        .map_or(backoff, |after| after.max(Duration::from_secs(1)));
+                    let retry_at = now.checked_add(wait).unwrap_or(now);
+                    tracing::warn!(grant_id = %pending.message.grant_id, error = %e.message, retry_in = ?wait, "notification not delivered yet");
+                    self.store
+                        .message_failed(pending.id, &e.message, Some(retry_at), now)
+                        .await?;
+                    report.retried.push(e.message);
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// Ends a grant on request.
@@ -1384,6 +1525,7 @@ impl Jit {
                 event,
                 lock: LockOp::Keep,
                 next_attempt_at: None,
+                outbox: Vec::new(),
                 holder: op.holder.clone(),
             })
             .await?;
@@ -1430,8 +1572,16 @@ impl Jit {
             .clone()
             .unwrap_or_else(|| removed_detail(&grant).to_owned());
         let event = self.event(&grant, actor, action, detail);
+        let outbox = self.ended_messages(&ended);
         let ended = self
-            .write(op, &grant, ended, Some(event), LockOp::Release, None)
+            .write_with(
+                op,
+                &grant,
+                ended,
+                Some(event),
+                (LockOp::Release, None),
+                outbox,
+            )
             .await?;
         Ok(RevokeOutcome { grant: ended, kept })
     }
@@ -1824,6 +1974,25 @@ fn new_grant_id(now: Timestamp) -> String {
     let nanos = u32::try_from(now.subsec_nanosecond()).unwrap_or(0);
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, seconds, nanos);
     uuid::Uuid::new_v7(ts).to_string()
+}
+
+/// How many times a notification is tried before it is given up (about an hour).
+pub const MAX_DELIVERY_ATTEMPTS: u32 = 12;
+
+/// What a delivery run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// Delivered.
+    pub sent: usize,
+    /// Failed for now (the errors); retried later.
+    pub retried: Vec<String>,
+    /// Failed for good (the errors).
+    pub given_up: Vec<String>,
+}
+
+/// The stored form of a message: its `text` and `blocks`.
+fn message_body(message: &aws_jit_core::slack::Message) -> String {
+    serde_json::json!({ "text": message.text, "blocks": message.blocks }).to_string()
 }
 
 /// A timestamp truncated to whole seconds, for messages.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::cli::{Cli, Command, GrantArgs, Output, RevokeArgs, SchemaFile};
-use crate::context::{load_catalog, log_call_counts, open_store, wire};
+use crate::context::{deliver_now, load_catalog, log_call_counts, open_store, wire};
 use crate::output::{AccessView, AuditView, GrantView, access_line, audit_line, grant_line};
 
 const ACCESS_SCHEMA: &str = include_str!("../../../schema/access_configs.schema.json");
@@ -348,6 +348,7 @@ async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let wired = wire(cli).await?;
     let outcome = wired.jit.grant(request).await;
     log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
     let outcome = outcome?;
     if let Some(asked) = outcome.duration.capped_from {
         eprintln!(
@@ -410,6 +411,7 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
     let id = grant.id;
     let outcome = wired.jit.revoke(&id, &actor()).await;
     log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
     let outcome = outcome?;
     let g = &outcome.grant;
     match cli.output {
@@ -503,6 +505,7 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         listener,
         wired.jit,
         catalog,
+        wired.messenger,
         aws_jit_server::WorkerSettings::default(),
         std::sync::Arc::new(move || calls.snapshot()),
         shutdown,
@@ -744,6 +747,7 @@ async fn sweep(cli: &Cli) -> Result<(), Failure> {
     let wired = wire_for_sweep(cli).await?;
     let report = wired.jit.sweep().await;
     log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
     let report = report?;
     match cli.output {
         Output::Json => print_json(&serde_json::json!({

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_jit_app::ports::{Clock, GrantStore, Instance};
-use aws_jit_app::{Jit, Settings};
+use aws_jit_app::ports::{Clock, GrantStore, Instance, Messenger};
+use aws_jit_app::{Jit, NotifySettings, Settings};
 use aws_jit_aws::{Aws, AwsSettings};
 use aws_jit_core::{AccessDuration, Catalog, ConfigFile, ConfigSource};
 use jiff::Timestamp;
@@ -177,6 +177,8 @@ pub struct Wired {
     pub jit: Jit,
     /// The AWS adapter (for call counts).
     pub aws: Aws,
+    /// Slack, when `SLACK_API_TOKEN` is set.
+    pub messenger: Option<Arc<dyn Messenger>>,
 }
 
 /// Opens the store and connects to AWS.
@@ -185,14 +187,77 @@ pub async fn wire(cli: &Cli) -> Result<Wired, Failure> {
     let aws_settings = aws_settings(&cli.file)?;
     let store = open_store(&cli.db).await?;
     let aws = aws_jit_aws::connect(&aws_settings).await;
+    let (notify, messenger) = slack()?;
     let jit = Jit::new(
         store,
         Arc::new(aws.identity_center.clone()),
         Arc::new(aws.iam.clone()),
         Arc::new(SystemClock),
-        settings,
+        Settings { notify, ..settings },
     );
-    Ok(Wired { jit, aws })
+    Ok(Wired {
+        jit,
+        aws,
+        messenger,
+    })
+}
+
+fn non_empty(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Where notifications go, and what delivers them.
+type Notifications = (Option<NotifySettings>, Option<Arc<dyn Messenger>>);
+
+/// Slack notifications, when `SLACK_API_TOKEN` is set (the seed's variables).
+fn slack() -> Result<Notifications, Failure> {
+    let Some(token) = non_empty("SLACK_API_TOKEN") else {
+        return Ok((None, None));
+    };
+    let api_url = non_empty("SLACK_API_URL");
+    let client = aws_jit_slack::Slack::new(api_url.as_deref(), &token)
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!("Slack: {e}")))?;
+    let notify = NotifySettings {
+        channel: non_empty("SLACK_CHANNEL_ID"),
+        thread_ts: non_empty("SLACK_THREAD_TS"),
+        instructions: aws_jit_core::slack::Instructions {
+            start_url: non_empty("AWS_JIT_SSO_START_URL"),
+            sso_region: non_empty("AWS_JIT_SSO_REGION").or_else(|| non_empty("AWS_REGION")),
+        },
+    };
+    Ok((Some(notify), Some(Arc::new(client))))
+}
+
+/// Sends what an access change queued, right away (best effort: the change is already
+/// made and recorded; what cannot be sent now stays queued for `aws-jit serve`).
+pub async fn deliver_now(wired: &Wired) {
+    let Some(messenger) = &wired.messenger else {
+        return;
+    };
+    let delivery = tokio::time::timeout(
+        Duration::from_secs(15),
+        wired.jit.deliver_outbox(messenger.as_ref(), 20),
+    )
+    .await;
+    match delivery {
+        Ok(Ok(report)) => {
+            for error in &report.retried {
+                eprintln!(
+                    "warning: {error}; the notification stays queued and `aws-jit serve` retries it"
+                );
+            }
+            for error in &report.given_up {
+                eprintln!("warning: {error}; the notification was dropped");
+            }
+        }
+        Ok(Err(e)) => eprintln!("warning: notifications not sent: {e}"),
+        Err(_) => {
+            eprintln!("warning: Slack is slow; notifications stay queued for `aws-jit serve`")
+        }
+    }
 }
 
 /// Logs the AWS calls this process made (debug level), for `-vv` and the benchmark.

@@ -25,6 +25,8 @@ struct Tool {
     endpoint: String,
     /// The store, when not the SQLite file in `dir`.
     db_url: Option<String>,
+    /// More environment for every command (e.g. Slack's).
+    env: Vec<(String, String)>,
 }
 
 impl Tool {
@@ -35,6 +37,7 @@ impl Tool {
             dir,
             endpoint: aws.endpoint(),
             db_url: None,
+            env: Vec::new(),
         }
     }
 
@@ -49,6 +52,7 @@ impl Tool {
             config_dir,
             endpoint: aws.endpoint(),
             db_url: None,
+            env: Vec::new(),
         }
     }
 
@@ -82,6 +86,9 @@ impl Tool {
             .env("AWS_JIT_DB", self.db())
             .env("USER", "tester");
         for (k, v) in aws_env(&self.endpoint) {
+            cmd.env(k, v);
+        }
+        for (k, v) in &self.env {
             cmd.env(k, v);
         }
         cmd
@@ -771,6 +778,7 @@ mod crash_recovery {
                 event: None,
                 lock: LockOp::Keep,
                 next_attempt_at: None,
+                outbox: Vec::new(),
                 holder: holder.to_owned(),
             };
             store.apply(&change, at).await.unwrap();
@@ -2147,5 +2155,122 @@ mod mcp {
                 .iter()
                 .any(|e| e["action"] == "api.refused")
         );
+    }
+}
+
+mod slack {
+    //! Notifications through a local Slack-compatible server: they never hold up or undo
+    //! an access change, and they arrive once Slack is back.
+
+    use super::*;
+    use aws_jit_testkit::FakeSlack;
+    use std::time::{Duration, Instant};
+
+    const TOKEN: &str = "xoxb-test-token";
+    const CHANNEL: &str = "C0JITREQS";
+    const THREAD: &str = "1699999999.000100";
+
+    fn with_slack(mut tool: Tool, slack: &FakeSlack) -> Tool {
+        for (k, v) in [
+            ("SLACK_API_TOKEN", TOKEN),
+            ("SLACK_API_URL", slack.url.as_str()),
+            ("SLACK_CHANNEL_ID", CHANNEL),
+            ("SLACK_THREAD_TS", THREAD),
+            (
+                "AWS_JIT_SSO_START_URL",
+                "https://d-1234567890.awsapps.com/start",
+            ),
+        ] {
+            tool.env.push((k.to_owned(), v.to_owned()));
+        }
+        tool
+    }
+
+    fn text(post: &Value) -> String {
+        post["text"].as_str().unwrap().to_owned()
+    }
+
+    #[tokio::test]
+    async fn a_grant_posts_to_the_thread_and_the_channel_and_a_revoke_dms_the_user() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start(TOKEN);
+        let user_id = slack.add_user(&f.email);
+        let tool = with_slack(f.tool("1h"), &slack);
+        tool.json(&["grant", "jit", "--user", &f.email, "--duration", "30m"]);
+        let posts = slack.posts();
+        assert_eq!(posts.len(), 2, "{posts:?}");
+        assert_eq!(posts[0]["channel"], CHANNEL);
+        assert_eq!(posts[0]["thread_ts"], THREAD);
+        assert_eq!(posts[1]["channel"], CHANNEL);
+        assert!(posts[1].get("thread_ts").is_none());
+        assert!(text(&posts[0]).starts_with("Access granted: JIT Test Access to "));
+        let blocks = posts[0]["blocks"].to_string();
+        assert!(blocks.contains(&format!(
+            "https://d-1234567890.awsapps.com/start/#/console?account_id={}&role_name={}",
+            f.account, f.permission_set
+        )));
+
+        tool.ok(&["revoke", "jit", "--user", &f.email]);
+        let posts = slack.posts();
+        assert_eq!(posts.len(), 3);
+        assert_eq!(posts[2]["channel"], format!("D{user_id}"));
+        assert!(text(&posts[2]).contains("was revoked"), "{}", posts[2]);
+    }
+
+    #[tokio::test]
+    async fn a_user_unknown_to_slack_loses_the_dm_but_not_the_revoke() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start(TOKEN);
+        let tool = with_slack(f.tool("1h"), &slack);
+        tool.json(&["grant", "jit", "--user", &f.email]);
+        let out = tool.run(&["revoke", "jit", "--user", &f.email]);
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("users_not_found") && err.contains("dropped"),
+            "{err}"
+        );
+        assert_eq!(f.assignments().await, 0);
+        assert_eq!(slack.posts().len(), 2, "only the two granted messages");
+    }
+
+    #[tokio::test]
+    async fn messages_queued_during_an_outage_arrive_when_slack_is_back_and_expiry_dms_the_user() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start(TOKEN);
+        let user_id = slack.add_user(&f.email);
+        let tool = with_slack(f.tool("3s"), &slack);
+        slack.set_down(true);
+        let started = Instant::now();
+        let out = tool.run(&["grant", "jit", "--user", &f.email]);
+        assert!(out.status.success(), "Slack down never fails a grant");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("stays queued"));
+        assert_eq!(f.assignments().await, 1);
+        assert!(slack.posts().is_empty());
+
+        // Back, but rate limiting at first: the server's outbox worker delivers anyway.
+        slack.set_down(false);
+        slack.rate_limit_next(1);
+        let _server = super::serve::start(&tool);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while slack.posts().len() < 3 {
+            assert!(Instant::now() < deadline, "delivered: {:?}", slack.posts());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The rate-limited message was retried after the others: order is not kept.
+        let posts = slack.posts();
+        assert!(posts.iter().any(|p| p["thread_ts"] == THREAD));
+        assert!(
+            posts
+                .iter()
+                .any(|p| p["channel"] == CHANNEL && p.get("thread_ts").is_none())
+        );
+        let dm = posts
+            .iter()
+            .find(|p| p["channel"] == format!("D{user_id}"))
+            .unwrap();
+        assert!(text(dm).contains("expired"), "{dm}");
+        assert_eq!(f.assignments().await, 0);
     }
 }

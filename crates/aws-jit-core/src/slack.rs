@@ -84,7 +84,9 @@ fn context(markdown: &str) -> Value {
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters.
 fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// "in 1h 30m" / "2m ago", for a person reading the message now.
@@ -107,7 +109,9 @@ fn relative(at: Timestamp, now: Timestamp) -> String {
 fn what(grant: &Grant) -> String {
     match (&grant.account_id, &grant.permission_set, &grant.policy_arn) {
         (Some(account), Some(set), _) => format!("`{}` on account `{account}`", esc(set)),
-        (Some(account), None, _) => format!("a permission set made for this grant on account `{account}`"),
+        (Some(account), None, _) => {
+            format!("a permission set made for this grant on account `{account}`")
+        }
         (None, _, Some(policy)) => format!("policy `{}`", esc(policy)),
         _ => "the access".to_owned(),
     }
@@ -135,7 +139,10 @@ fn sso_steps(grant: &Grant, role: &str, account: &str, how: &Instructions) -> Ve
         || "https://<your-portal>.awsapps.com/start".to_owned(),
         |u| u.trim_end_matches('/').to_owned(),
     );
-    let region = how.sso_region.clone().unwrap_or_else(|| "us-east-1".to_owned());
+    let region = how
+        .sso_region
+        .clone()
+        .unwrap_or_else(|| "us-east-1".to_owned());
     let profile = format!("jit-{account}-{role}");
     steps.push(section(&format!(
         "*2. CLI:* add to `~/.aws/config`, then `aws sso login --sso-session aws-jit`:\n```[sso-session aws-jit]\nsso_start_url = {start_url}\nsso_region = {region}\n\n[profile {profile}]\nsso_session = aws-jit\nsso_account_id = {account}\nsso_role_name = {role}```\nthen `aws --profile {profile} sts get-caller-identity`."
@@ -285,7 +292,12 @@ mod tests {
     #[test]
     fn an_identity_center_grant_without_a_portal() {
         let (catalog, grant) = fixture(ConfigFile::AccessConfigs, SSO);
-        let message = granted(&grant, &catalog.accesses()[0], &Instructions::default(), now());
+        let message = granted(
+            &grant,
+            &catalog.accesses()[0],
+            &Instructions::default(),
+            now(),
+        );
         insta::assert_json_snapshot!(message.body("C123", None));
     }
 
@@ -293,7 +305,12 @@ mod tests {
     fn an_s3_grant() {
         let (catalog, mut grant) = fixture(ConfigFile::S3Configs, S3);
         grant.policy_arn = Some("arn:aws:iam::123456789012:policy/aws-jit/x".to_owned());
-        let message = granted(&grant, &catalog.accesses()[0], &Instructions::default(), now());
+        let message = granted(
+            &grant,
+            &catalog.accesses()[0],
+            &Instructions::default(),
+            now(),
+        );
         insta::assert_json_snapshot!(message.body("C123", None));
     }
 
@@ -313,11 +330,20 @@ mod tests {
         let (catalog, mut grant) = fixture(ConfigFile::AccessConfigs, SSO);
         grant.reason = Some("r".repeat(10_000));
         grant.requested_by = "q".repeat(10_000);
-        let message = granted(&grant, &catalog.accesses()[0], &Instructions::default(), now());
+        let message = granted(
+            &grant,
+            &catalog.accesses()[0],
+            &Instructions::default(),
+            now(),
+        );
         assert!(message.blocks.len() <= MAX_BLOCKS);
         for block in &message.blocks {
             if let Some(text) = block.pointer("/text/text").and_then(Value::as_str) {
-                let max = if block["type"] == "header" { MAX_HEADER_CHARS } else { MAX_SECTION_CHARS };
+                let max = if block["type"] == "header" {
+                    MAX_HEADER_CHARS
+                } else {
+                    MAX_SECTION_CHARS
+                };
                 assert!(text.chars().count() <= max, "{block}");
             }
             for field in block["fields"].as_array().into_iter().flatten() {

@@ -2,14 +2,10 @@
 //! that the server's rules, approvals and audit apply. The person is the token's user
 //! (`GET /api/v1/me`), never a tool argument.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, header};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use aws_jit_http::{JsonClient, Method, encode};
 use serde_json::{Value, json};
 
 use crate::{Backend, Which};
@@ -20,7 +16,7 @@ pub struct Api {
     base: String,
     token: String,
     person: String,
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: JsonClient,
 }
 
 impl std::fmt::Debug for Api {
@@ -38,33 +34,15 @@ impl std::fmt::Debug for Api {
 #[error("{0}")]
 pub struct ApiError(pub String);
 
-/// A URL query value, percent-encoded.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 impl Api {
     /// Connects to `base` (e.g. `https://jit.internal`) and learns whose token it is.
     pub async fn connect(base: &str, token: &str) -> Result<Api, ApiError> {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| ApiError(format!("TLS set-up: {e}")))?
-            .https_or_http()
-            .enable_http1()
-            .build();
         let mut api = Api {
             base: base.trim_end_matches('/').to_owned(),
             token: token.trim().to_owned(),
             person: String::new(),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            // Granting waits for AWS: allow for the status polling.
+            client: JsonClient::new(Duration::from_secs(150)).map_err(ApiError)?,
         };
         let me = api
             .call(Method::GET, "/api/v1/me", None)
@@ -83,38 +61,20 @@ impl Api {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
-        let request = Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header(header::AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(
-                body.map(|b| b.to_string()).unwrap_or_default(),
-            )))
-            .map_err(|e| e.to_string())?;
-        let response = self
+        let url = format!("{}{path}", self.base);
+        let answer = self
             .client
-            .request(request)
-            .await
-            .map_err(|e| format!("the server cannot be reached: {e}"))?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        let json: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| format!("the server answered {status} without JSON"))?;
-        if status.is_success() {
-            Ok(json)
-        } else {
-            let message = json
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("no message");
-            Err(format!("{} ({})", message, status.as_u16()))
+            .send(method, &url, &self.token, body.as_ref())
+            .await?;
+        if answer.status.is_success() {
+            return Ok(answer.json);
         }
+        let message = answer
+            .json
+            .pointer("/error/message")
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        Err(format!("{message} ({})", answer.status.as_u16()))
     }
 
     /// The grant, if it is the person's.
@@ -201,14 +161,5 @@ impl Backend for Api {
         let path = format!("/api/v1/grants/{}/extend", encode(grant_id));
         self.call(Method::POST, &path, Some(json!({ "duration": how_long })))
             .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn query_values_are_percent_encoded() {
-        assert_eq!(super::encode("a+b@x.com"), "a%2Bb%40x.com");
-        assert_eq!(super::encode("DB Access"), "DB%20Access");
     }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use aws_jit_app::ports::Messenger;
 use aws_jit_app::{DueOutcome, Jit, SweepReport};
 use aws_jit_core::Catalog;
 use axum::Router;
@@ -215,6 +216,12 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "# HELP aws_jit_worker_errors_total Sweeps that failed as a whole.\n# TYPE aws_jit_worker_errors_total counter\naws_jit_worker_errors_total {}",
         m.worker_errors.load(Ordering::Relaxed)
     );
+    if let Ok((queued, given_up)) = state.jit.store().outbox_counts().await {
+        let _ = writeln!(
+            out,
+            "# HELP aws_jit_notifications Notifications by state.\n# TYPE aws_jit_notifications gauge\naws_jit_notifications{{state=\"queued\"}} {queued}\naws_jit_notifications{{state=\"given_up\"}} {given_up}"
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP aws_jit_aws_calls_total AWS API calls by operation and outcome.\n# TYPE aws_jit_aws_calls_total counter"
@@ -309,6 +316,38 @@ pub async fn run_worker(
     }
 }
 
+/// Delivers queued notifications until `shutdown` turns true: at least every second, and
+/// at once after a change made through this process. Slack being slow or down never holds
+/// up the expiry worker (they are separate tasks) or an access change (it is already made).
+pub async fn run_outbox(
+    jit: Jit,
+    messenger: Arc<dyn Messenger>,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match jit.deliver_outbox(messenger.as_ref(), 50).await {
+            Ok(report) if report.sent > 0 => {
+                tracing::info!(sent = report.sent, "notifications delivered")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "notification delivery failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = wake.notified() => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Ends every due grant, up to `concurrency` at a time. Grants in flight are always
 /// finished before this returns (a shutdown waits for them).
 pub async fn sweep_concurrently(
@@ -362,6 +401,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     jit: Jit,
     catalog: Option<Arc<Catalog>>,
+    messenger: Option<Arc<dyn Messenger>>,
     settings: WorkerSettings,
     aws_calls: AwsCalls,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -376,6 +416,11 @@ pub async fn serve(
         metrics.clone(),
         stop_rx.clone(),
     ));
+    let outbox = messenger.map(|messenger| {
+        // Its own wake-up: a grant made here should wake the expiry worker, not this.
+        let nudge = Arc::new(Notify::new());
+        tokio::spawn(run_outbox(jit.clone(), messenger, nudge, stop_rx.clone()))
+    });
     let app = router(AppState {
         jit,
         catalog,
@@ -394,6 +439,9 @@ pub async fn serve(
     let result = server.await;
     signal.abort();
     let _ = worker.await;
+    if let Some(outbox) = outbox {
+        let _ = outbox.await;
+    }
     result
 }
 

@@ -9,7 +9,7 @@
 //! exclusive), `signal_change(tx)` and `changed_within(timeout)` (telling other processes
 //! about a change, where the backend can).
 
-use aws_jit_app::ports::StoreError;
+use aws_jit_app::ports::{OutboxMessage, PendingMessage, Recipient, StoreError};
 use aws_jit_core::auth::{ApiToken, Role};
 use aws_jit_core::{AccessOrigin, AuditAction, AuditEvent, EndCause, Grant, GrantId, GrantStatus};
 use jiff::Timestamp;
@@ -255,6 +255,71 @@ pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, name, role, u
 pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL";
 
+pub(crate) const INSERT_MESSAGE: &str = "INSERT INTO outbox (grant_id, recipient_kind, \
+     recipient, thread_ts, body, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)";
+
+/// Claims due messages; the backend appends its row-locking clause to the inner select.
+pub(crate) const CLAIM_MESSAGES: &str = "UPDATE outbox SET next_attempt_at = $1 WHERE id IN ( \
+     SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+     AND next_attempt_at <= $2 ORDER BY id LIMIT $3{SKIP_LOCKED}) \
+     RETURNING id, grant_id, recipient_kind, recipient, thread_ts, body, attempts";
+
+pub(crate) const MESSAGE_SENT: &str = "UPDATE outbox SET sent_at = $1 WHERE id = $2";
+
+pub(crate) const MESSAGE_RETRY: &str = "UPDATE outbox SET attempts = attempts + 1, \
+     last_error = $1, next_attempt_at = $2 WHERE id = $3";
+
+pub(crate) const MESSAGE_GIVEN_UP: &str = "UPDATE outbox SET attempts = attempts + 1, \
+     last_error = $1, failed_at = $2 WHERE id = $3";
+
+pub(crate) const OUTBOX_COUNTS: &str = "SELECT \
+     COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END), 0), \
+     COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0) FROM outbox";
+
+/// An `outbox` row as claimed.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: i64,
+    grant_id: String,
+    recipient_kind: String,
+    recipient: String,
+    thread_ts: Option<String>,
+    body: String,
+    attempts: i64,
+}
+
+impl MessageRow {
+    pub(crate) fn into_pending(self) -> Result<PendingMessage, StoreError> {
+        let recipient = match self.recipient_kind.as_str() {
+            "channel" => Recipient::Channel {
+                channel: self.recipient,
+                thread_ts: self.thread_ts,
+            },
+            "person" => Recipient::Person {
+                email: self.recipient,
+            },
+            other => return Err(corrupt("recipient kind", other)),
+        };
+        Ok(PendingMessage {
+            id: self.id,
+            message: OutboxMessage {
+                grant_id: self.grant_id,
+                recipient,
+                body: self.body,
+            },
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+        })
+    }
+}
+
+/// The columns an outbox message is written with: kind, recipient, thread.
+pub(crate) fn recipient_columns(recipient: &Recipient) -> (&'static str, &str, Option<&str>) {
+    match recipient {
+        Recipient::Channel { channel, thread_ts } => ("channel", channel, thread_ts.as_deref()),
+        Recipient::Person { email } => ("person", email, None),
+    }
+}
+
 /// A unique constraint refused the write: the name is taken.
 pub(crate) fn is_duplicate(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -380,6 +445,28 @@ macro_rules! impl_grant_store {
                 Err(aws_jit_app::ports::StoreError::TargetBusy {
                     holder: other.unwrap_or_default(),
                 })
+            }
+
+            async fn queue_messages(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                messages: &[aws_jit_app::ports::OutboxMessage],
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                use $crate::common::{INSERT_MESSAGE, millis, recipient_columns};
+                for message in messages {
+                    let (kind, recipient, thread_ts) = recipient_columns(&message.recipient);
+                    sqlx::query(sqlx::AssertSqlSafe(Self::sql(INSERT_MESSAGE)))
+                        .bind(&message.grant_id)
+                        .bind(kind)
+                        .bind(recipient)
+                        .bind(thread_ts)
+                        .bind(&message.body)
+                        .bind(millis(now))
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(Self::db)?;
+                }
+                Ok(())
             }
 
             async fn append_event(
@@ -516,6 +603,7 @@ macro_rules! impl_grant_store {
                 if let Some(event) = &change.event {
                     Self::append_event(&mut tx, event).await?;
                 }
+                Self::queue_messages(&mut tx, &change.outbox, now).await?;
                 if change.lock == LockOp::Release {
                     sqlx::query(sqlx::AssertSqlSafe(Self::sql(RELEASE_LOCK)))
                         .bind(&g.target_key)
@@ -658,6 +746,77 @@ macro_rules! impl_grant_store {
                     .await
                     .map_err(Self::db)?;
                 Ok(())
+            }
+
+            async fn claim_messages(
+                &self,
+                now: jiff::Timestamp,
+                lease_until: jiff::Timestamp,
+                limit: usize,
+            ) -> Result<Vec<aws_jit_app::ports::PendingMessage>, aws_jit_app::ports::StoreError>
+            {
+                use $crate::common::{CLAIM_MESSAGES, MessageRow, millis};
+                let sql = CLAIM_MESSAGES.replace("{SKIP_LOCKED}", Self::SKIP_LOCKED);
+                let mut tx = self.begin().await?;
+                let rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(&sql)))
+                    .bind(millis(lease_until))
+                    .bind(millis(now))
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(Self::db)?;
+                tx.commit().await.map_err(Self::db)?;
+                let mut claimed: Vec<_> = rows
+                    .into_iter()
+                    .map(MessageRow::into_pending)
+                    .collect::<Result<_, _>>()?;
+                claimed.sort_by_key(|m: &aws_jit_app::ports::PendingMessage| m.id);
+                Ok(claimed)
+            }
+
+            async fn message_sent(
+                &self,
+                id: i64,
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(Self::sql($crate::common::MESSAGE_SENT)))
+                    .bind($crate::common::millis(now))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db)?;
+                Ok(())
+            }
+
+            async fn message_failed(
+                &self,
+                id: i64,
+                error: &str,
+                retry_at: Option<jiff::Timestamp>,
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                use $crate::common::{MESSAGE_GIVEN_UP, MESSAGE_RETRY, millis};
+                let (sql, at) = match retry_at {
+                    Some(at) => (MESSAGE_RETRY, at),
+                    None => (MESSAGE_GIVEN_UP, now),
+                };
+                sqlx::query(sqlx::AssertSqlSafe(Self::sql(sql)))
+                    .bind(error)
+                    .bind(millis(at))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db)?;
+                Ok(())
+            }
+
+            async fn outbox_counts(&self) -> Result<(i64, i64), aws_jit_app::ports::StoreError> {
+                sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(
+                    $crate::common::OUTBOX_COUNTS,
+                )))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(Self::db)
             }
 
             async fn insert_token(

@@ -24,6 +24,7 @@ use crate::common::impl_grant_store;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_schema.sql"),
     include_str!("../migrations/postgres/0002_api_tokens.sql"),
+    include_str!("../migrations/postgres/0003_outbox.sql"),
 ];
 
 /// The notification channel of grant changes in `schema` (channels are per database, so
@@ -167,6 +168,9 @@ impl PostgresStore {
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(Self::db)
     }
+
+    /// Replicas claim different messages instead of waiting on each other.
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     fn sql(text: &str) -> String {
         text.to_owned()

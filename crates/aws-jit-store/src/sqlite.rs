@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_ephemeral_permission_sets.sql"),
     include_str!("../migrations/sqlite/0004_audit_chain.sql"),
     include_str!("../migrations/sqlite/0005_api_tokens.sql"),
+    include_str!("../migrations/sqlite/0006_outbox.sql"),
 ];
 
 /// A grant store in one SQLite file.
@@ -96,6 +97,9 @@ impl SqliteStore {
             .await
             .map_err(Self::db)
     }
+
+    /// SQLite has no row locks: `BEGIN IMMEDIATE` serializes claims.
+    const SKIP_LOCKED: &'static str = "";
 
     fn sql(text: &str) -> String {
         sqlite_placeholders(text)

@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
-use aws_jit_app::ports::{AuditQuery, GrantChange, GrantFilter, GrantStore, LockOp, StoreError};
+use aws_jit_app::ports::{
+    AuditQuery, GrantChange, GrantFilter, GrantStore, LockOp, OutboxMessage, Recipient, StoreError,
+};
 use aws_jit_core::audit::verify_chain;
 use aws_jit_core::auth::{ApiToken, Role};
 use aws_jit_core::grant::NewGrant;
@@ -90,6 +92,7 @@ conformance!(
     tokens_are_unique_by_name_and_revocable,
     grant_pages_follow_the_cursor,
     another_handles_change_wakes_a_waiter_where_the_backend_can_tell,
+    queued_notifications_are_claimed_once_retried_and_given_up,
 );
 
 fn t0() -> Timestamp {
@@ -159,6 +162,7 @@ fn change(grant: &Grant, holder: &str, lock: LockOp, status: GrantStatus) -> Gra
         event: None,
         lock,
         next_attempt_at: None,
+        outbox: Vec::new(),
         holder: holder.to_owned(),
     }
 }
@@ -585,4 +589,87 @@ async fn another_handles_change_wakes_a_waiter_where_the_backend_can_tell(backen
         }
         Backend::Sqlite(_) => assert!(!woken, "SQLite cannot tell; the poll finds it"),
     }
+}
+
+async fn queued_notifications_are_claimed_once_retried_and_given_up(backend: &Backend) {
+    let stores = [backend.open().await, backend.open().await];
+    let grant = new_grant("g-n", 0, "n@example.com", t0(), 60);
+    insert(stores[0].as_ref(), &grant, "h").await;
+    let mut activate = change(&grant, "h", LockOp::Release, GrantStatus::Active);
+    activate.outbox = (0..6)
+        .map(|n| OutboxMessage {
+            grant_id: "g-n".to_owned(),
+            recipient: if n % 2 == 0 {
+                Recipient::Channel {
+                    channel: "C1".to_owned(),
+                    thread_ts: (n == 0).then(|| "1.2".to_owned()),
+                }
+            } else {
+                Recipient::Person {
+                    email: "n@example.com".to_owned(),
+                }
+            },
+            body: format!("{{\"text\": \"{n}\"}}"),
+        })
+        .collect();
+    stores[0].apply(&activate, t0()).await.unwrap();
+    assert_eq!(stores[0].outbox_counts().await.unwrap(), (6, 0));
+
+    // Two workers claim at once: each message goes to one of them.
+    let lease = t0() + secs(60);
+    let (a, b) = tokio::join!(
+        stores[0].claim_messages(t0(), lease, 4),
+        stores[1].claim_messages(t0(), lease, 4)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut ids: Vec<i64> = a.iter().chain(&b).map(|m| m.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "no message claimed twice, none left out");
+    let first = a
+        .iter()
+        .chain(&b)
+        .find(|m| m.message.body.contains('0'))
+        .unwrap();
+    assert_eq!(first.message, activate.outbox[0]);
+    // Claimed messages are not due again while the lease runs.
+    assert!(
+        stores[0]
+            .claim_messages(t0() + secs(30), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let all: Vec<_> = a.iter().chain(&b).collect();
+    stores[0].message_sent(all[0].id, t0()).await.unwrap();
+    let retry_at = t0() + secs(5);
+    stores[0]
+        .message_failed(all[1].id, "ratelimited", Some(retry_at), t0())
+        .await
+        .unwrap();
+    stores[0]
+        .message_failed(all[2].id, "users_not_found", None, t0())
+        .await
+        .unwrap();
+    assert_eq!(stores[0].outbox_counts().await.unwrap(), (4, 1));
+    let again = stores[0]
+        .claim_messages(retry_at, retry_at + secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "only the retried one, before the leases lapse"
+    );
+    assert_eq!((again[0].id, again[0].attempts), (all[1].id, 1));
+    let later = stores[0]
+        .claim_messages(lease, lease + secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        later.len(),
+        3,
+        "the unanswered claims come back when their lease lapses"
+    );
 }

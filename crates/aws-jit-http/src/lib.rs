@@ -1,0 +1,125 @@
+//! A small JSON-over-HTTPS client (hyper with rustls on aws-lc-rs, the one crypto provider
+//! in the build; the system's root certificates), shared by the Slack adapter and the API
+//! backend of `aws-jit mcp`. Plain `http://` works too, for loopback test servers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+pub use hyper::header::{self, HeaderMap};
+pub use hyper::{Method, StatusCode};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// A reusable client.
+#[derive(Clone)]
+pub struct JsonClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for JsonClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonClient")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An answer: status, headers and the body parsed as JSON (`Null` when it is not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub json: Value,
+}
+
+impl JsonClient {
+    /// A client whose requests give up after `timeout`.
+    pub fn new(timeout: Duration) -> Result<JsonClient, String> {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| format!("TLS set-up: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(JsonClient {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        })
+    }
+
+    /// Sends a request with a bearer token and an optional JSON body.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        bearer: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, String> {
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(url)
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"));
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json; charset=utf-8");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(
+                body.map(Value::to_string).unwrap_or_default(),
+            )))
+            .map_err(|e| e.to_string())?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| format!("cannot reach the server: {e}"))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            Ok(Answer {
+                status,
+                headers,
+                json,
+            })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| format!("no answer within {}s", self.timeout.as_secs()))?
+    }
+}
+
+/// A URL query value, percent-encoded.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(super::encode("a+b@x.com"), "a%2Bb%40x.com");
+        assert_eq!(super::encode("DB Access"), "DB%20Access");
+    }
+}
