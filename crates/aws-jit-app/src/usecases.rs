@@ -123,6 +123,8 @@ pub struct NotifySettings {
     pub thread_ts: Option<String>,
     /// What the granted message points at.
     pub instructions: aws_jit_core::slack::Instructions,
+    /// `AWS_JIT_SLACK_ADMIN_CHANNEL`: where failed revocations are raised.
+    pub admin_channel: Option<String>,
 }
 
 impl Default for Settings {
@@ -1432,6 +1434,31 @@ impl Jit {
         }]
     }
 
+    /// The alert for a failed revocation, to the admin channel: on the first failure and
+    /// then every fifth, so a stuck revocation is raised without flooding the channel.
+    fn revoke_failed_messages(&self, grant: &Grant, next_attempt: Timestamp) -> Vec<OutboxMessage> {
+        let Some(channel) = self
+            .settings
+            .notify
+            .as_ref()
+            .and_then(|n| n.admin_channel.clone())
+        else {
+            return Vec::new();
+        };
+        if grant.attempts != 1 && !grant.attempts.is_multiple_of(5) {
+            return Vec::new();
+        }
+        let message = aws_jit_core::slack::revoke_failed(grant, next_attempt);
+        vec![OutboxMessage {
+            grant_id: grant.id.to_string(),
+            recipient: Recipient::Channel {
+                channel,
+                thread_ts: None,
+            },
+            body: message_body(&message),
+        }]
+    }
+
     /// Delivers queued notifications (at most `limit`), retrying failures with backoff and
     /// giving up after [`MAX_DELIVERY_ATTEMPTS`] or a permanent error. Never fails an access
     /// change: it runs after them, from the worker or the CLI.
@@ -1702,13 +1729,14 @@ impl Jit {
             ),
         );
         tracing::error!(grant_id = %grant.id, attempts, %error, "revocation failed, will retry");
-        self.write(
+        let alert = self.revoke_failed_messages(&failed, next_attempt);
+        self.write_with(
             op,
             &grant,
             failed,
             Some(event),
-            LockOp::Release,
-            Some(next_attempt),
+            (LockOp::Release, Some(next_attempt)),
+            alert,
         )
         .await?;
         Err(AppError::RevokeFailed {

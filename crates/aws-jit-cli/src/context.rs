@@ -227,6 +227,7 @@ fn slack() -> Result<Notifications, Failure> {
             start_url: non_empty("AWS_JIT_SSO_START_URL"),
             sso_region: non_empty("AWS_JIT_SSO_REGION").or_else(|| non_empty("AWS_REGION")),
         },
+        admin_channel: non_empty("AWS_JIT_SLACK_ADMIN_CHANNEL"),
     };
     Ok((Some(notify), Some(Arc::new(client))))
 }

@@ -2273,4 +2273,30 @@ mod slack {
         assert!(text(dm).contains("expired"), "{dm}");
         assert_eq!(f.assignments().await, 0);
     }
+
+    #[tokio::test]
+    async fn a_failing_revocation_is_raised_in_the_admin_channel() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start(TOKEN);
+        let mut tool = with_slack(f.tool("1h"), &slack);
+        tool.env.push((
+            "AWS_JIT_SLACK_ADMIN_CHANNEL".to_owned(),
+            "CADMIN".to_owned(),
+        ));
+        let grant = tool.json(&["grant", "jit", "--user", &f.email]);
+        let out = tool
+            .command(&["revoke", "--grant", grant["id"].as_str().unwrap()])
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let alerts: Vec<Value> = slack
+            .posts()
+            .into_iter()
+            .filter(|p| p["channel"] == "CADMIN")
+            .collect();
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!(text(&alerts[0]).starts_with(&format!("Revocation failing for {}", f.email)));
+        assert_eq!(f.assignments().await, 1);
+    }
 }

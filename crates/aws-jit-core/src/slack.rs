@@ -242,6 +242,34 @@ pub fn ended(grant: &Grant, now: Timestamp) -> Message {
     }
 }
 
+/// A revocation failed and is being retried: for the admin channel.
+pub fn revoke_failed(grant: &Grant, next_attempt: Timestamp) -> Message {
+    let error = grant.last_error.as_deref().unwrap_or("unknown error");
+    let blocks = vec![
+        header(&format!("🚨 Revocation failing: {}", grant.access)),
+        section(&format!(
+            "Removing {}'s access to {} failed {} time{}. The access is still in place; aws-jit retries at *{}*.",
+            esc(&grant.user),
+            what(grant),
+            grant.attempts,
+            if grant.attempts == 1 { "" } else { "s" },
+            rfc3339(next_attempt)
+        )),
+        section(&format!("*Last error*\n```{}```", esc(error))),
+        context(&format!(
+            "Grant `{}`. Check the tool's AWS permissions; `aws-jit grants --all` and `aws-jit audit --grant {}` show its history.",
+            grant.id, grant.id
+        )),
+    ];
+    Message {
+        text: format!(
+            "Revocation failing for {} ({}), attempt {}: {error}",
+            grant.user, grant.access, grant.attempts
+        ),
+        blocks,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +351,16 @@ mod tests {
         grant.status = GrantStatus::Expired;
         grant.ended_at = Some(grant.expires_at);
         insta::assert_json_snapshot!("expired", ended(&grant, now()).body("D1", None));
+    }
+
+    #[test]
+    fn a_failing_revocation_alert() {
+        let (_, mut grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        grant.status = GrantStatus::Revoking;
+        grant.attempts = 5;
+        grant.last_error = Some("DeleteAccountAssignment: AccessDeniedException".to_owned());
+        let at = now() + jiff::SignedDuration::from_secs(80);
+        insta::assert_json_snapshot!(revoke_failed(&grant, at).body("CADMIN", None));
     }
 
     #[test]
