@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use crate::duration::AccessDuration;
-use crate::ids::{AccountId, BucketName, PermissionSetName, is_iam_name_char};
+use crate::ids::{AccountId, BucketName, PermissionSetName, UserEmail, is_iam_name_char};
 use crate::policy::BuiltinTemplate;
 
 /// Which of the two seed files an access comes from.
@@ -76,6 +76,12 @@ const SSO_FIELDS: &[FieldSpec] = &[
     opt("policy_template"),
     req("session_duration"),
     opt("managed_exclusively"),
+    opt("approvers"),
+    opt("approvals_required"),
+    opt("auto_approve"),
+    opt("approval_timeout"),
+    opt("require_reason"),
+    opt("break_glass"),
 ];
 
 /// IAM Identity Center's limit for a permission set's inline policy, in characters.
@@ -86,7 +92,29 @@ const S3_FIELDS: &[FieldSpec] = &[
     req("buckets"),
     req("policy_template"),
     req("session_duration"),
+    opt("approvers"),
+    opt("approvals_required"),
+    opt("auto_approve"),
+    opt("approval_timeout"),
+    opt("require_reason"),
+    opt("break_glass"),
 ];
+
+/// How long a request waits for approval when the access does not say.
+pub const DEFAULT_APPROVAL_TIMEOUT: &str = "PT1H";
+
+/// Who must approve requests for an access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalPolicy {
+    /// The people who may approve (lowercase emails).
+    pub approvers: Vec<String>,
+    /// How many distinct approvers must approve (at least 1).
+    pub required: usize,
+    /// Requesters whose requests need no approval (lowercase emails).
+    pub auto_approve: Vec<String>,
+    /// How long a request waits before it lapses.
+    pub timeout: AccessDuration,
+}
 
 /// What an access grants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +174,13 @@ pub struct Access {
     /// Only the tool may hold this access: `reconcile --fix` removes standing assignments of
     /// it too (`managed_exclusively` in the config; Identity Center accesses only).
     pub managed_exclusively: bool,
+    /// Requests wait for approval (`approvers`, `approvals_required`, `auto_approve`,
+    /// `approval_timeout`).
+    pub approval: Option<ApprovalPolicy>,
+    /// Requests must say why (`require_reason`).
+    pub require_reason: bool,
+    /// A requester may skip approval in an emergency, with a reason (`break_glass`).
+    pub break_glass: bool,
 }
 
 /// The seed's slug: lowercase, spaces to `_`.
@@ -559,6 +594,23 @@ impl EntryCtx<'_> {
         }
     }
 
+    /// An optional `true`/`false` field (absent is `false`).
+    fn flag(&mut self, field: &str) -> bool {
+        match self.fields.iter().find(|(k, _)| k == field) {
+            None => false,
+            Some((_, Value::Bool(b))) => *b,
+            Some(_) => {
+                self.problem(
+                    Some(field),
+                    ProblemKind::WrongType {
+                        expected: "`true` or `false`",
+                    },
+                );
+                false
+            }
+        }
+    }
+
     fn check_field_names(&mut self) {
         let allowed: Vec<&'static str> = self.file.fields().iter().map(|f| f.name).collect();
         let mut seen: Vec<&str> = Vec::new();
@@ -677,19 +729,10 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         }
     };
     let session_duration = ctx.parsed("session_duration", AccessDuration::parse);
-    let managed_exclusively = match ctx.fields.iter().find(|(k, _)| k == "managed_exclusively") {
-        None => false,
-        Some((_, Value::Bool(b))) => *b,
-        Some(_) => {
-            ctx.problem(
-                Some("managed_exclusively"),
-                ProblemKind::WrongType {
-                    expected: "`true` or `false`",
-                },
-            );
-            false
-        }
-    };
+    let managed_exclusively = ctx.flag("managed_exclusively");
+    let require_reason = ctx.flag("require_reason");
+    let break_glass = ctx.flag("break_glass");
+    let approval = parse_approval(ctx);
     if ctx.problems.len() != before {
         return None;
     }
@@ -703,6 +746,169 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         session_duration: session_duration?,
         target: target?,
         managed_exclusively,
+        approval,
+        require_reason,
+        break_glass,
+    })
+}
+
+/// A list of emails, lowercased; `None` (with a problem) if it is not one.
+fn email_list(ctx: &mut EntryCtx<'_>, field: &str) -> Option<Vec<String>> {
+    let Some(value) = ctx
+        .fields
+        .iter()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v.clone())
+    else {
+        return Some(Vec::new());
+    };
+    let Value::Array(items) = value else {
+        ctx.problem(
+            Some(field),
+            ProblemKind::WrongType {
+                expected: "a list of emails",
+            },
+        );
+        return None;
+    };
+    let mut emails: Vec<String> = Vec::new();
+    for item in &items {
+        let parsed = item.as_str().map(UserEmail::parse);
+        match parsed {
+            Some(Ok(email)) if !emails.contains(&email.normalized()) => {
+                emails.push(email.normalized())
+            }
+            Some(Ok(email)) => ctx.problem(
+                Some(field),
+                ProblemKind::Invalid {
+                    reason: format!("`{}` is listed twice", email.normalized()),
+                },
+            ),
+            Some(Err(e)) => ctx.problem(
+                Some(field),
+                ProblemKind::Invalid {
+                    reason: e.to_string(),
+                },
+            ),
+            None => ctx.problem(
+                Some(field),
+                ProblemKind::WrongType {
+                    expected: "a list of emails",
+                },
+            ),
+        }
+    }
+    Some(emails)
+}
+
+/// The approval fields: none at all, or `approvers` with the others optional.
+fn parse_approval(ctx: &mut EntryCtx<'_>) -> Option<ApprovalPolicy> {
+    let related = ["approvals_required", "auto_approve", "approval_timeout"];
+    if !has(ctx, "approvers") {
+        if let Some(field) = related.iter().find(|f| has(ctx, f)) {
+            ctx.problem(
+                Some(field),
+                ProblemKind::Invalid {
+                    reason: "only meaningful with `approvers`".to_owned(),
+                },
+            );
+        }
+        return None;
+    }
+    let approvers = email_list(ctx, "approvers")?;
+    if approvers.is_empty() {
+        ctx.problem(
+            Some("approvers"),
+            ProblemKind::Invalid {
+                reason: "list at least one approver".to_owned(),
+            },
+        );
+        return None;
+    }
+    let required = match ctx
+        .fields
+        .iter()
+        .find(|(k, _)| k == "approvals_required")
+        .map(|(_, v)| v)
+    {
+        None => 1,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 1) => {
+            usize::try_from(n.as_u64().unwrap_or(1)).unwrap_or(usize::MAX)
+        }
+        Some(_) => {
+            ctx.problem(
+                Some("approvals_required"),
+                ProblemKind::WrongType {
+                    expected: "a whole number of at least 1",
+                },
+            );
+            return None;
+        }
+    };
+    if required > approvers.len() {
+        ctx.problem(
+            Some("approvals_required"),
+            ProblemKind::Invalid {
+                reason: format!(
+                    "{required} distinct approvals are required but only {} approver{} listed",
+                    approvers.len(),
+                    if approvers.len() == 1 { " is" } else { "s are" }
+                ),
+            },
+        );
+        return None;
+    }
+    let auto_approve = match ctx
+        .fields
+        .iter()
+        .find(|(k, _)| k == "auto_approve")
+        .map(|(_, v)| v.clone())
+    {
+        None => Vec::new(),
+        Some(Value::Object(rule)) => {
+            if let Some(other) = rule.keys().find(|k| *k != "users") {
+                ctx.problem(
+                    Some("auto_approve"),
+                    ProblemKind::Invalid {
+                        reason: format!("unknown rule `{other}`: the rule allowed here is `users`"),
+                    },
+                );
+                return None;
+            }
+            let fields = vec![(
+                "users".to_owned(),
+                rule.get("users")
+                    .cloned()
+                    .unwrap_or(Value::Array(Vec::new())),
+            )];
+            let mut inner = EntryCtx {
+                file: ctx.file,
+                key: ctx.key,
+                fields: &fields,
+                problems: ctx.problems,
+            };
+            email_list(&mut inner, "users")?
+        }
+        Some(_) => {
+            ctx.problem(
+                Some("auto_approve"),
+                ProblemKind::WrongType {
+                    expected: "an object like {\"users\": [emails]}",
+                },
+            );
+            return None;
+        }
+    };
+    let timeout = if has(ctx, "approval_timeout") {
+        ctx.parsed("approval_timeout", AccessDuration::parse)?
+    } else {
+        AccessDuration::parse(DEFAULT_APPROVAL_TIMEOUT).ok()?
+    };
+    Some(ApprovalPolicy {
+        approvers,
+        required,
+        auto_approve,
+        timeout,
     })
 }
 
@@ -1024,7 +1230,7 @@ mod tests {
         assert_eq!(
             messages(text),
             vec![
-                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`, `managed_exclusively`",
+                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`, `managed_exclusively`, `approvers`, `approvals_required`, `auto_approve`, `approval_timeout`, `require_reason`, `break_glass`",
                 "access_configs.json: entry `A`: field `account_id`: `***1775` looks masked: use the full 12-digit account id",
                 "access_configs.json: entry `A`: field `permission_set`: `bad name` is not a valid permission set name: 1 to 32 characters of letters, digits and `+=,.@-_`",
                 "access_configs.json: entry `A`: field `session_duration`: `1y` uses years, whose length varies: use days, hours, minutes or seconds",
@@ -1131,5 +1337,54 @@ mod tests {
                 "s3_configs.json: entry `R`: field `buckets[2]`: `ok-bucket` is listed twice",
             ]
         );
+    }
+
+    #[test]
+    fn approval_rules_are_read_and_checked() {
+        let ok = r#"{"A": {"name": "A", "account_id": "123456789012", "permission_set": "P",
+            "session_duration": "PT1H", "approvers": ["Lead@Example.com", "sec@example.com"],
+            "approvals_required": 2, "auto_approve": {"users": ["oncall@example.com"]},
+            "approval_timeout": "30m", "require_reason": true, "break_glass": true}}"#;
+        let catalog = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text: ok,
+        }])
+        .unwrap();
+        let access = &catalog.accesses()[0];
+        let policy = access.approval.as_ref().unwrap();
+        assert_eq!(policy.approvers, ["lead@example.com", "sec@example.com"]);
+        assert_eq!(policy.required, 2);
+        assert_eq!(policy.auto_approve, ["oncall@example.com"]);
+        assert_eq!(policy.timeout.to_string(), "PT30M");
+        assert!(access.require_reason && access.break_glass);
+
+        let problems = |entry: &str| -> Vec<String> {
+            let text = format!(
+                r#"{{"A": {{"name": "A", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H", {entry}}}}}"#
+            );
+            match Catalog::parse(&[ConfigSource {
+                file: ConfigFile::AccessConfigs,
+                text: &text,
+            }]) {
+                Ok(_) => Vec::new(),
+                Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+            }
+        };
+        assert!(problems(r#""approvers": ["a@example.com"], "approvals_required": 2"#)[0]
+            .ends_with("field `approvals_required`: 2 distinct approvals are required but only 1 approver is listed"));
+        assert!(
+            problems(r#""approvals_required": 1"#)[0].ends_with("only meaningful with `approvers`")
+        );
+        assert!(problems(r#""approvers": []"#)[0].ends_with("list at least one approver"));
+        assert!(
+            problems(r#""approvers": ["a@example.com", "A@example.com"]"#)[0]
+                .contains("listed twice")
+        );
+        assert!(problems(r#""approvers": ["not-an-email"]"#)[0].contains("field `approvers`"));
+        assert!(
+            problems(r#""approvers": ["a@example.com"], "auto_approve": {"groups": []}"#)[0]
+                .contains("unknown rule `groups`")
+        );
+        assert!(problems(r#""break_glass": "yes""#)[0].ends_with("must be `true` or `false`"));
     }
 }
