@@ -165,11 +165,13 @@ pub enum StoreError {
 /// Durable storage for grants, the audit log and small caches.
 #[async_trait]
 pub trait GrantStore: Send + Sync + std::fmt::Debug {
-    /// Records a new grant and its first audit event, taking the target's lock for `holder`.
+    /// Records a new grant, its first audit event and its notifications, taking the
+    /// target's lock for `holder`.
     async fn insert_grant(
         &self,
         grant: &Grant,
         event: &AuditEvent,
+        outbox: &[OutboxMessage],
         holder: &str,
         lease_until: Timestamp,
         now: Timestamp,

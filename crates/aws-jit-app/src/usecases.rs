@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_jit_core::approval::{self, Route};
+use aws_jit_core::config::ApprovalPolicy;
 use aws_jit_core::duration::{EffectiveDuration, effective_duration};
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::{
@@ -23,9 +25,9 @@ use aws_jit_core::policy::{
 };
 
 use crate::ports::{
-    Assignment, Clock, GrantChange, GrantFilter, GrantStore, Iam, IamUser, IdentityCenter,
-    Instance, LockOp, Messenger, NewPolicy, OutboxMessage, PermissionSetSpec, ProviderError,
-    ProviderErrorKind, Recipient, StoreError,
+    Assignment, AuditQuery, Clock, GrantChange, GrantFilter, GrantStore, Iam, IamUser,
+    IdentityCenter, Instance, LockOp, Messenger, NewPolicy, OutboxMessage, PermissionSetSpec,
+    ProviderError, ProviderErrorKind, Recipient, StoreError,
 };
 
 /// The tag naming the grant on everything the tool creates in AWS.
@@ -203,6 +205,17 @@ pub enum AppError {
         #[source]
         source: ProviderError,
     },
+    /// The caller may not do this (approval rules, break-glass, a required reason).
+    #[error("{0}")]
+    NotAllowed(String),
+    /// The request is not waiting for approval.
+    #[error("request `{id}` is {status}, not waiting for approval")]
+    NotPending {
+        /// The grant.
+        id: String,
+        /// Its status.
+        status: GrantStatus,
+    },
     /// The grant is not active (extensions need an active grant).
     #[error("grant `{id}` is {status}, not active")]
     NotActive {
@@ -243,6 +256,8 @@ pub struct GrantRequest<'a> {
     pub duration: Option<AccessDuration>,
     /// Why.
     pub reason: Option<String>,
+    /// Skip approval in an emergency (the access must allow it; a reason is required).
+    pub break_glass: bool,
 }
 
 /// What a grant did.
@@ -530,11 +545,16 @@ impl Jit {
         &self,
         grant: &Grant,
         event: &AuditEvent,
+        outbox: &[OutboxMessage],
         op: &Op,
     ) -> Result<(), AppError> {
+        // A request waiting for approval touches no AWS resource: it takes the lock only
+        // to check that nobody is mid-change on the target, and lets it lapse at once.
+        let hold = grant.status != GrantStatus::Pending;
         self.wait_for_target(|now| {
+            let lease = if hold { self.lease_until(now) } else { now };
             self.store
-                .insert_grant(grant, event, &op.holder, self.lease_until(now), now)
+                .insert_grant(grant, event, outbox, &op.holder, lease, now)
         })
         .await
     }
@@ -627,6 +647,16 @@ impl Jit {
     #[tracing::instrument(skip_all, fields(access = %request.access.key, user = %request.user))]
     pub async fn grant(&self, request: GrantRequest<'_>) -> Result<GrantOutcome, AppError> {
         let access = request.access;
+        let route = approval::route(
+            access,
+            &request.user.normalized(),
+            request.break_glass,
+            request.reason.as_deref(),
+        )
+        .map_err(|r| AppError::NotAllowed(r.0))?;
+        if let Route::NeedsApproval(policy) = route {
+            return self.request_approval(request, policy).await;
+        }
         let Prepared {
             duration,
             id,
@@ -656,15 +686,18 @@ impl Jit {
         if let Some(reason) = &request.reason {
             detail.push_str(&format!("; reason: {reason}"));
         }
-        let requested = self.event(
-            &grant,
-            &request.requested_by,
-            AuditAction::GrantRequested,
-            detail,
-        );
+        let (action, outbox) = match route {
+            Route::BreakGlass => (AuditAction::BreakGlass, self.break_glass_alert(&grant)),
+            Route::AutoApproved => {
+                detail.push_str("; auto-approved");
+                (AuditAction::GrantRequested, Vec::new())
+            }
+            _ => (AuditAction::GrantRequested, Vec::new()),
+        };
+        let requested = self.event(&grant, &request.requested_by, action, detail);
         self.finish_interrupted(&grant.target_key).await?;
         let op = self.op(&request.requested_by);
-        self.insert_locked(&grant, &requested, &op).await?;
+        self.insert_locked(&grant, &requested, &outbox, &op).await?;
 
         match self.provision(&grant, access, &resolved.target, &op).await {
             Ok((grant, origin)) => Ok(GrantOutcome {
@@ -681,6 +714,310 @@ impl Jit {
                 Err(e)
             }
         }
+    }
+
+    /// Records a request that waits for approval: resolved now (so an unknown user or
+    /// permission set is refused at once), nothing changed in AWS, lapsing at the access's
+    /// `approval_timeout`.
+    async fn request_approval(
+        &self,
+        request: GrantRequest<'_>,
+        policy: &ApprovalPolicy,
+    ) -> Result<GrantOutcome, AppError> {
+        let access = request.access;
+        let Prepared {
+            duration,
+            id,
+            now,
+            resolved,
+            ..
+        } = self.prepare(&request).await?;
+        let deadline = now
+            .saturating_add(policy.timeout.to_signed())
+            .unwrap_or(now);
+        let mut grant = NewGrant {
+            id,
+            access,
+            user: &request.user,
+            requested_by: &request.requested_by,
+            principal_id: resolved.principal_id.clone(),
+            instance_arn: resolved.instance_arn.clone(),
+            permission_set_arn: resolved.permission_set_arn.clone(),
+            iam_user: resolved.iam_user.clone(),
+            policy_arn: resolved.policy_arn.clone(),
+            reason: request.reason.clone(),
+            now,
+            expires_at: deadline,
+        }
+        .into_grant();
+        grant.status = GrantStatus::Pending;
+        grant.requested_duration = Some(duration.duration);
+        let mut detail = format!(
+            "waiting for {} approval{} from {}; duration {}; lapses at {}",
+            policy.required,
+            if policy.required == 1 { "" } else { "s" },
+            policy.approvers.join(", "),
+            duration.duration,
+            whole_seconds(deadline)
+        );
+        if let Some(reason) = &request.reason {
+            detail.push_str(&format!("; reason: {reason}"));
+        }
+        let event = self.event(
+            &grant,
+            &request.requested_by,
+            AuditAction::ApprovalRequested,
+            detail,
+        );
+        let outbox = self.approval_requested_messages(&grant, policy);
+        let op = self.op(&request.requested_by);
+        self.insert_locked(&grant, &event, &outbox, &op).await?;
+        Ok(GrantOutcome {
+            grant,
+            duration,
+            origin: AccessOrigin::Unknown,
+        })
+    }
+
+    /// Who approved a pending request so far (distinct people, from the audit log).
+    async fn approvals_so_far(&self, grant: &Grant) -> Result<Vec<String>, AppError> {
+        let events = self
+            .store
+            .audit(&AuditQuery {
+                grant_id: Some(grant.id.to_string()),
+                ..AuditQuery::default()
+            })
+            .await?;
+        let mut people: Vec<String> = events
+            .into_iter()
+            .filter(|e| e.action == AuditAction::Approved)
+            .map(|e| e.actor)
+            .collect();
+        people.dedup();
+        Ok(people)
+    }
+
+    /// A pending request, or why it cannot be decided on.
+    async fn pending(&self, id: &GrantId) -> Result<Grant, AppError> {
+        let grant = self
+            .store
+            .grant(id)
+            .await?
+            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+        if grant.status != GrantStatus::Pending {
+            return Err(AppError::NotPending {
+                id: id.to_string(),
+                status: grant.status,
+            });
+        }
+        Ok(grant)
+    }
+
+    /// Approves a pending request as `approver`; once enough distinct approvers have, the
+    /// access is granted (for the duration asked, from now). Returns the grant: still
+    /// pending, or active.
+    #[tracing::instrument(skip_all, fields(grant_id = %id))]
+    pub async fn approve(
+        &self,
+        id: &GrantId,
+        access: &Access,
+        approver: &UserEmail,
+        reason: Option<String>,
+    ) -> Result<Grant, AppError> {
+        let grant = self.pending(id).await?;
+        let approver = approver.normalized();
+        let approved_by = self.approvals_so_far(&grant).await?;
+        approval::check_approver(access, &grant.user, &approver, &approved_by)
+            .map_err(|r| AppError::NotAllowed(r.0))?;
+        let Some(policy) = &access.approval else {
+            return Err(AppError::NotAllowed(format!(
+                "`{}` needs no approval",
+                access.key
+            )));
+        };
+        let count = approved_by.len() + 1;
+        let mut detail = format!("approval {count} of {}", policy.required);
+        if let Some(reason) = &reason {
+            detail.push_str(&format!("; reason: {reason}"));
+        }
+        let event = self.event(&grant, &approver, AuditAction::Approved, detail);
+        if !approval::quorum(policy, count) {
+            let mut next = grant.clone();
+            next.version = grant.version + 1;
+            self.store
+                .apply(
+                    &GrantChange {
+                        grant: next.clone(),
+                        expected_version: grant.version,
+                        event: Some(event),
+                        lock: LockOp::Ignore,
+                        next_attempt_at: None,
+                        outbox: Vec::new(),
+                        holder: String::new(),
+                    },
+                    self.clock.now(),
+                )
+                .await?;
+            return Ok(next);
+        }
+        // Enough: grant it for the duration asked, counted from now.
+        let duration = effective_duration(
+            grant.requested_duration,
+            access.session_duration,
+            self.settings.global_max,
+        );
+        let now = self.clock.now();
+        let expires_at = now
+            .saturating_add(duration.duration.to_signed())
+            .unwrap_or(now);
+        let user =
+            UserEmail::parse(&grant.user).map_err(|_| AppError::UnknownUser(grant.user.clone()))?;
+        let resolved = self.resolve(access, &user, &grant.id, expires_at).await?;
+        let mut next = grant.clone();
+        next.status = grant.status.apply(GrantEvent::Approved, None)?;
+        next.expires_at = expires_at;
+        next.principal_id.clone_from(&resolved.principal_id);
+        next.instance_arn.clone_from(&resolved.instance_arn);
+        next.permission_set_arn
+            .clone_from(&resolved.permission_set_arn);
+        next.iam_user.clone_from(&resolved.iam_user);
+        next.policy_arn.clone_from(&resolved.policy_arn);
+        next.version = grant.version + 1;
+        self.finish_interrupted(&grant.target_key).await?;
+        let op = self.op(&approver);
+        let provisioning = self
+            .apply_locked(GrantChange {
+                grant: next,
+                expected_version: grant.version,
+                event: Some(event),
+                lock: LockOp::Keep,
+                next_attempt_at: None,
+                outbox: Vec::new(),
+                holder: op.holder.clone(),
+            })
+            .await?;
+        let (active, _) = self
+            .provision(&provisioning, access, &resolved.target, &op)
+            .await?;
+        Ok(active)
+    }
+
+    /// Denies a pending request as `approver`; it ends (`approval.denied`) and the
+    /// requester is told.
+    #[tracing::instrument(skip_all, fields(grant_id = %id))]
+    pub async fn deny(
+        &self,
+        id: &GrantId,
+        access: &Access,
+        approver: &UserEmail,
+        reason: Option<String>,
+    ) -> Result<Grant, AppError> {
+        let grant = self.pending(id).await?;
+        let approver = approver.normalized();
+        approval::check_approver(access, &grant.user, &approver, &[])
+            .map_err(|r| AppError::NotAllowed(r.0))?;
+        let why = reason.map_or_else(String::new, |r| format!(": {r}"));
+        self.close(
+            grant,
+            &approver,
+            AuditAction::Denied,
+            format!("denied by {approver}{why}"),
+        )
+        .await
+    }
+
+    /// Ends a pending request unanswered, denied or lapsed.
+    async fn close(
+        &self,
+        grant: Grant,
+        actor: &str,
+        action: AuditAction,
+        detail: String,
+    ) -> Result<Grant, AppError> {
+        let now = self.clock.now();
+        let mut closed = grant.clone();
+        closed.status = grant.status.apply(GrantEvent::Closed, None)?;
+        closed.ended_at = Some(now);
+        closed.last_error = Some(detail.clone());
+        closed.version = grant.version + 1;
+        let event = self.event(&grant, actor, action, detail.clone());
+        let outbox = self.closed_messages(&closed, &detail);
+        self.store
+            .apply(
+                &GrantChange {
+                    grant: closed.clone(),
+                    expected_version: grant.version,
+                    event: Some(event),
+                    lock: LockOp::Ignore,
+                    next_attempt_at: None,
+                    outbox,
+                    holder: String::new(),
+                },
+                now,
+            )
+            .await?;
+        Ok(closed)
+    }
+
+    /// The approval request, to the channel (and thread): who asked, what, who may decide.
+    fn approval_requested_messages(
+        &self,
+        grant: &Grant,
+        policy: &ApprovalPolicy,
+    ) -> Vec<OutboxMessage> {
+        let Some(notify) = &self.settings.notify else {
+            return Vec::new();
+        };
+        let Some(channel) = &notify.channel else {
+            return Vec::new();
+        };
+        let message = aws_jit_core::slack::approval_requested(grant, policy);
+        vec![OutboxMessage {
+            grant_id: grant.id.to_string(),
+            recipient: Recipient::Channel {
+                channel: channel.clone(),
+                thread_ts: notify.thread_ts.clone(),
+            },
+            body: message_body(&message),
+        }]
+    }
+
+    /// The requester learns that their request was denied or lapsed.
+    fn closed_messages(&self, grant: &Grant, detail: &str) -> Vec<OutboxMessage> {
+        if self.settings.notify.is_none() {
+            return Vec::new();
+        }
+        let message = aws_jit_core::slack::request_closed(grant, detail);
+        vec![OutboxMessage {
+            grant_id: grant.id.to_string(),
+            recipient: Recipient::Person {
+                email: grant.user.clone(),
+            },
+            body: message_body(&message),
+        }]
+    }
+
+    /// A break-glass grant is announced in the admin channel, or else the channel.
+    fn break_glass_alert(&self, grant: &Grant) -> Vec<OutboxMessage> {
+        let Some(notify) = &self.settings.notify else {
+            return Vec::new();
+        };
+        let Some(channel) = notify
+            .admin_channel
+            .clone()
+            .or_else(|| notify.channel.clone())
+        else {
+            return Vec::new();
+        };
+        let message = aws_jit_core::slack::break_glass(grant);
+        vec![OutboxMessage {
+            grant_id: grant.id.to_string(),
+            recipient: Recipient::Channel {
+                channel,
+                thread_ts: None,
+            },
+            body: message_body(&message),
+        }]
     }
 
     /// What a grant would change in AWS, found with read-only calls; changes nothing.
@@ -1514,6 +1851,17 @@ impl Jit {
             .grant(id)
             .await?
             .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+        if grant.status == GrantStatus::Pending {
+            // Nothing exists in AWS yet: withdrawing the request ends it.
+            let detail = format!("withdrawn by {actor}");
+            let closed = self
+                .close(grant, actor, AuditAction::Denied, detail)
+                .await?;
+            return Ok(RevokeOutcome {
+                grant: closed,
+                kept: None,
+            });
+        }
         self.end(grant, EndCause::Requested, actor).await
     }
 
@@ -1766,6 +2114,17 @@ impl Jit {
     /// Ends one due grant: expires an active one, finishes a revocation, or undoes an
     /// interrupted grant. Safe to run for several grants at once.
     pub async fn finish_due(&self, grant: Grant) -> Result<DueOutcome, AppError> {
+        if grant.status == GrantStatus::Pending {
+            let detail = "nobody decided before the approval deadline".to_owned();
+            return match self
+                .close(grant, &system_actor("sweep"), AuditAction::Lapsed, detail)
+                .await
+            {
+                Ok(_) => Ok(DueOutcome::Undone),
+                Err(AppError::Store(StoreError::Stale(_))) => Ok(DueOutcome::Busy),
+                Err(e) => Err(e),
+            };
+        }
         let status = grant.status;
         let cause = match status {
             GrantStatus::Active => EndCause::Expired,

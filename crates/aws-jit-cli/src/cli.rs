@@ -101,6 +101,10 @@ pub enum Command {
     Accesses,
     /// Grant an access to a user for a bounded time.
     Grant(GrantArgs),
+    /// Approve a request that waits for approval.
+    Approve(DecisionArgs),
+    /// Deny a request that waits for approval.
+    Deny(DecisionArgs),
     /// Show what a grant would change in AWS, without changing anything.
     Plan(GrantArgs),
     /// Print the least-privilege IAM policy aws-jit's own role needs for these configs.
@@ -250,6 +254,23 @@ pub struct GrantArgs {
     #[arg(long, allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Why the access is needed (recorded in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Skip approval in an emergency (the access must allow it; needs --reason; the
+    /// channel is alerted).
+    #[arg(long)]
+    pub break_glass: bool,
+}
+
+/// `aws-jit approve` and `aws-jit deny`.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// The request's id (from `aws-jit grants` or the approval message).
+    pub request: String,
+    /// Who decides (an approver of the access; never the requester).
+    #[arg(long = "as", value_name = "EMAIL", env = "KUBIYA_USER_EMAIL")]
+    pub approver: Option<String>,
+    /// Why (recorded in the audit log and told to the requester).
     #[arg(long)]
     pub reason: Option<String>,
 }

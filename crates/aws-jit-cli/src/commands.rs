@@ -76,6 +76,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Token(command) => token(&cli, command).await,
+        Command::Approve(args) => decide(&cli, args, true).await,
+        Command::Deny(args) => decide(&cli, args, false).await,
         Command::Mcp {
             user,
             server,
@@ -297,6 +299,7 @@ fn grant_request<'a>(
         requested_by: actor(),
         duration,
         reason: args.reason.clone(),
+        break_glass: args.break_glass,
     })
 }
 
@@ -360,6 +363,21 @@ async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
         );
     }
     let g = &outcome.grant;
+    if g.status == aws_jit_core::GrantStatus::Pending {
+        return match cli.output {
+            Output::Json => print_json(&GrantView::from(g)),
+            Output::Human => {
+                println!(
+                    "request {} for `{}` waits for approval; it lapses at {} unless approved (`aws-jit approve {}`)",
+                    g.id,
+                    g.access,
+                    GrantView::from(g).expires_at_str(),
+                    g.id
+                );
+                Ok(())
+            }
+        };
+    }
     match cli.output {
         Output::Json => print_json(&GrantView::from(g)),
         Output::Human => {
@@ -512,6 +530,60 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     )
     .await
     .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
+}
+
+async fn decide(cli: &Cli, args: &crate::cli::DecisionArgs, approve: bool) -> Result<(), Failure> {
+    let approver = parse_user(args.approver.as_deref()).map_err(|_| {
+        invalid(anyhow!(
+            "say who decides: --as EMAIL (or KUBIYA_USER_EMAIL)"
+        ))
+    })?;
+    let catalog = load_catalog(&cli.config_dir)?;
+    let wired = wire(cli).await?;
+    let id = GrantId::new(args.request.clone());
+    let request = wired
+        .jit
+        .store()
+        .grant(&id)
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))?
+        .ok_or_else(|| invalid(anyhow!("no request has id `{id}`")))?;
+    let access = catalog.find(&request.access).map_err(invalid)?;
+    let outcome = if approve {
+        wired
+            .jit
+            .approve(&id, access, &approver, args.reason.clone())
+            .await
+    } else {
+        wired
+            .jit
+            .deny(&id, access, &approver, args.reason.clone())
+            .await
+    };
+    log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
+    let grant = outcome?;
+    match cli.output {
+        Output::Json => print_json(&GrantView::from(&grant)),
+        Output::Human => {
+            match grant.status {
+                aws_jit_core::GrantStatus::Pending => println!(
+                    "approved by {}; request {} still needs more approvals",
+                    approver.normalized(),
+                    grant.id
+                ),
+                aws_jit_core::GrantStatus::Active => println!(
+                    "approved: `{}` granted to {} until {} (grant {})",
+                    grant.access,
+                    grant.user,
+                    GrantView::from(&grant).expires_at_str(),
+                    grant.id
+                ),
+                _ => println!("denied: request {} for {} ended", grant.id, grant.user),
+            }
+            Ok(())
+        }
+    }
 }
 
 async fn mcp(

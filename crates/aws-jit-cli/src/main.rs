@@ -52,7 +52,9 @@ impl From<aws_jit_app::AppError> for Failure {
             | E::AlreadyEnded { .. }
             | E::UnknownIamUser(_)
             | E::UnknownPolicy(_)
-            | E::Policy(_) => Failure::Invalid(e.into()),
+            | E::Policy(_)
+            | E::NotPending { .. } => Failure::Invalid(e.into()),
+            E::NotAllowed(_) => Failure::Denied(e.into()),
             _ => Failure::Runtime(e.into()),
         }
     }

@@ -765,7 +765,7 @@ mod crash_recovery {
         let lapsed = now() - SignedDuration::from_secs(1);
         let holder = "crashed-process";
         store
-            .insert_grant(&grant, &event, holder, lapsed, at)
+            .insert_grant(&grant, &event, &[], holder, lapsed, at)
             .await
             .unwrap();
         if origin != AccessOrigin::Unknown {
@@ -1396,7 +1396,7 @@ mod serve {
     }
 
     /// One HTTP request; returns the status and the JSON body.
-    fn call(
+    pub(super) fn call(
         addr: &str,
         method: &str,
         path: &str,
@@ -2298,5 +2298,279 @@ mod slack {
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert!(text(&alerts[0]).starts_with(&format!("Revocation failing for {}", f.email)));
         assert_eq!(f.assignments().await, 1);
+    }
+}
+
+mod approvals {
+    //! Requests that wait for approval: distinct approvers, never oneself, deny, lapse,
+    //! and break-glass.
+
+    use super::*;
+    use aws_jit_testkit::FakeSlack;
+
+    fn guarded_tool(aws: &MotoAws, account: &str, permission_set: &str) -> Tool {
+        let config = serde_json::json!({
+            "prod": {
+                "name": "Prod Admin",
+                "description": "test",
+                "account_id": account,
+                "permission_set": permission_set,
+                "session_duration": "PT1H",
+                "approvers": ["lead@example.com", "sec@example.com"],
+                "approvals_required": 2,
+                "approval_timeout": "2s",
+                "break_glass": true,
+            }
+        });
+        Tool::with_config(aws, "access_configs.json", &config)
+    }
+
+    fn as_person(tool: &Tool, person: &str, args: &[&str]) -> Output {
+        tool.command(args)
+            .env("KUBIYA_USER_EMAIL", person)
+            .output()
+            .unwrap()
+    }
+
+    fn status(tool: &Tool, id: &str) -> String {
+        let grants = tool.json(&["grants", "--all"]);
+        grants
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == id)
+            .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn two_distinct_approvers_other_than_the_requester_grant_it_and_deny_and_lapse_end_it() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start("xoxb-t");
+        let mut tool = guarded_tool(&f.aws, &f.account, &f.permission_set);
+        for (k, v) in [
+            ("SLACK_API_TOKEN", "xoxb-t"),
+            ("SLACK_API_URL", slack.url.as_str()),
+            ("SLACK_CHANNEL_ID", "CREQ"),
+            ("AWS_JIT_SLACK_ADMIN_CHANNEL", "CADMIN"),
+        ] {
+            tool.env.push((k.to_owned(), v.to_owned()));
+        }
+        slack.add_user(&f.email);
+
+        let request = tool.json(&[
+            "grant",
+            "prod",
+            "--user",
+            &f.email,
+            "--duration",
+            "30m",
+            "--reason",
+            "migration",
+        ]);
+        let id = request["id"].as_str().unwrap().to_owned();
+        assert_eq!(request["status"], "pending");
+        assert_eq!(f.assignments().await, 0, "nothing in AWS before approval");
+        assert!(slack.posts().iter().any(|p| {
+            p["channel"] == "CREQ"
+                && p["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Approval requested")
+        }));
+
+        // The requester cannot approve; nor can someone who is not an approver.
+        for person in [f.email.as_str(), "mallory@example.com"] {
+            let out = as_person(&tool, person, &["approve", &id]);
+            assert_eq!(
+                out.status.code(),
+                Some(4),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // One approval is not enough, and the same approver twice counts once.
+        let first = as_person(
+            &tool,
+            "lead@example.com",
+            &["approve", &id, "--reason", "ok"],
+        );
+        assert!(
+            first.status.success(),
+            "{}",
+            String::from_utf8_lossy(&first.stderr)
+        );
+        assert_eq!(status(&tool, &id), "pending");
+        assert_eq!(
+            as_person(&tool, "LEAD@example.com", &["approve", &id])
+                .status
+                .code(),
+            Some(4)
+        );
+        assert_eq!(f.assignments().await, 0);
+        let second = as_person(&tool, "sec@example.com", &["approve", &id]);
+        assert!(
+            second.status.success(),
+            "{}",
+            String::from_utf8_lossy(&second.stderr)
+        );
+        assert_eq!(status(&tool, &id), "active");
+        assert_eq!(f.assignments().await, 1);
+        let actions = tool.audit_actions(&id);
+        assert_eq!(
+            actions,
+            [
+                "approval.requested",
+                "approval.approved",
+                "approval.approved",
+                "grant.activated"
+            ]
+        );
+        tool.ok(&["revoke", "--grant", &id]);
+        assert_eq!(f.assignments().await, 0);
+
+        // Denied: ends without access, and the requester is told.
+        let denied = tool.json(&["grant", "prod", "--user", &f.email]);
+        let denied_id = denied["id"].as_str().unwrap();
+        let out = as_person(
+            &tool,
+            "sec@example.com",
+            &["deny", denied_id, "--reason", "not during the freeze"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(status(&tool, denied_id), "failed");
+        assert_eq!(
+            tool.audit_actions(denied_id).last().unwrap(),
+            "approval.denied"
+        );
+        assert!(slack.posts().iter().any(|p| {
+            p["text"]
+                .as_str()
+                .unwrap()
+                .contains("not during the freeze")
+        }));
+        assert_eq!(
+            as_person(&tool, "lead@example.com", &["approve", denied_id])
+                .status
+                .code(),
+            Some(3)
+        );
+
+        // Unanswered: lapses at the deadline.
+        let lapsing = tool.json(&["grant", "prod", "--user", &f.email]);
+        let lapsing_id = lapsing["id"].as_str().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2_200));
+        tool.json(&["sweep"]);
+        assert_eq!(status(&tool, lapsing_id), "failed");
+        assert_eq!(
+            tool.audit_actions(lapsing_id).last().unwrap(),
+            "approval.lapsed"
+        );
+        assert_eq!(f.assignments().await, 0);
+
+        // Break-glass: a reason is required; then access at once and an alert.
+        let out = tool.run(&["grant", "prod", "--user", &f.email, "--break-glass"]);
+        assert_eq!(out.status.code(), Some(4));
+        let glass = tool.json(&[
+            "grant",
+            "prod",
+            "--user",
+            &f.email,
+            "--break-glass",
+            "--reason",
+            "prod is down",
+        ]);
+        assert_eq!(glass["status"], "active");
+        assert_eq!(f.assignments().await, 1);
+        let glass_id = glass["id"].as_str().unwrap();
+        assert_eq!(tool.audit_actions(glass_id)[0], "grant.break_glass");
+        let alert = slack
+            .posts()
+            .into_iter()
+            .find(|p| p["channel"] == "CADMIN")
+            .unwrap();
+        assert!(
+            alert["text"].as_str().unwrap().contains("prod is down"),
+            "{alert}"
+        );
+    }
+
+    #[tokio::test]
+    async fn through_the_api_a_request_waits_and_approvers_decide() {
+        let f = Fixture::new().await;
+        let tool = guarded_tool(&f.aws, &f.account, &f.permission_set);
+        let token = super::serve::token;
+        let alice = token(
+            &tool,
+            &["--name", "alice", "--role", "requester", "--user", &f.email],
+        );
+        let lead = token(
+            &tool,
+            &[
+                "--name",
+                "lead",
+                "--role",
+                "approver",
+                "--user",
+                "lead@example.com",
+            ],
+        );
+        let sec = token(
+            &tool,
+            &[
+                "--name",
+                "sec",
+                "--role",
+                "approver",
+                "--user",
+                "sec@example.com",
+            ],
+        );
+        let server = super::serve::start(&tool);
+        let call = |method: &str, path: &str, token: &str, body: Option<&str>| {
+            super::serve::call(&server.addr, method, path, Some(token), body)
+        };
+        let (status, pending) = call(
+            "POST",
+            "/api/v1/grants",
+            &alice,
+            Some(r#"{"access": "prod", "duration": "20m"}"#),
+        );
+        assert_eq!((status, pending["status"].as_str()), (202, Some("pending")));
+        let path = format!("/api/v1/grants/{}", pending["id"].as_str().unwrap());
+        let (status, body) = call("POST", &format!("{path}/approve"), &alice, Some("{}"));
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(
+            call(
+                "POST",
+                &format!("{path}/approve"),
+                &lead,
+                Some(r#"{"reason": "ok"}"#)
+            )
+            .0,
+            200
+        );
+        assert_eq!(f.assignments().await, 0);
+        let (status, active) = call("POST", &format!("{path}/approve"), &sec, Some("{}"));
+        assert_eq!((status, active["status"].as_str()), (200, Some("active")));
+        assert_eq!(f.assignments().await, 1);
+        assert_eq!(
+            call("POST", &format!("{path}/deny"), &lead, Some("{}")).0,
+            409
+        );
+        let audit = tool.json(&["audit"]);
+        let refusals = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "api.refused")
+            .count();
+        assert_eq!(refusals, 1, "the self-approval was audited");
     }
 }

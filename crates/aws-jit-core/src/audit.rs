@@ -38,11 +38,21 @@ pub enum AuditAction {
     TokenRevoked,
     /// The HTTP API refused a request (401 or 403).
     ApiRefused,
+    /// A request waits for approval.
+    ApprovalRequested,
+    /// An approver approved (the request proceeds once enough have).
+    Approved,
+    /// An approver denied the request. Terminal.
+    Denied,
+    /// Nobody decided in time. Terminal.
+    Lapsed,
+    /// The requester skipped approval in an emergency.
+    BreakGlass,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::GrantRequested,
         AuditAction::GrantActivated,
         AuditAction::GrantRevokeStarted,
@@ -56,6 +66,11 @@ impl AuditAction {
         AuditAction::TokenCreated,
         AuditAction::TokenRevoked,
         AuditAction::ApiRefused,
+        AuditAction::ApprovalRequested,
+        AuditAction::Approved,
+        AuditAction::Denied,
+        AuditAction::Lapsed,
+        AuditAction::BreakGlass,
     ];
 
     /// The action's dotted name, as stored and exported.
@@ -74,6 +89,11 @@ impl AuditAction {
             AuditAction::TokenCreated => "token.created",
             AuditAction::TokenRevoked => "token.revoked",
             AuditAction::ApiRefused => "api.refused",
+            AuditAction::ApprovalRequested => "approval.requested",
+            AuditAction::Approved => "approval.approved",
+            AuditAction::Denied => "approval.denied",
+            AuditAction::Lapsed => "approval.lapsed",
+            AuditAction::BreakGlass => "grant.break_glass",
         }
     }
 
@@ -86,7 +106,11 @@ impl AuditAction {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            AuditAction::GrantRevoked | AuditAction::GrantExpired | AuditAction::GrantFailed
+            AuditAction::GrantRevoked
+                | AuditAction::GrantExpired
+                | AuditAction::GrantFailed
+                | AuditAction::Denied
+                | AuditAction::Lapsed
         )
     }
 }

@@ -53,6 +53,8 @@ pub enum EndCause {
 pub enum GrantEvent {
     /// Approval given (pending → provisioning).
     Approved,
+    /// The request was denied, or lapsed unanswered (pending → failed).
+    Closed,
     /// AWS confirmed the access exists.
     Activated,
     /// Provisioning failed and nothing is left in AWS.
@@ -130,6 +132,7 @@ impl GrantStatus {
         use GrantStatus as S;
         let next = match (self, event) {
             (S::Pending, E::Approved) => S::Provisioning,
+            (S::Pending, E::Closed) => S::Failed,
             (S::Pending, E::ProvisioningFailed) => S::Failed,
             (S::Provisioning, E::Activated) => S::Active,
             (S::Provisioning, E::ProvisioningFailed) => S::Failed,
@@ -262,6 +265,9 @@ pub struct Grant {
     pub policy_generated: bool,
     /// Whether the permission set was created for this grant (and is deleted with it).
     pub permission_set_generated: bool,
+    /// For a request waiting for approval: the duration asked for (its `expires_at` is
+    /// the approval deadline until it is approved).
+    pub requested_duration: Option<crate::AccessDuration>,
     /// Where it is in its life.
     pub status: GrantStatus,
     /// Why it is ending or ended.
@@ -355,6 +361,7 @@ impl NewGrant<'_> {
             policy_generated,
             permission_set_generated,
             status: GrantStatus::Provisioning,
+            requested_duration: None,
             end_cause: None,
             origin: AccessOrigin::Unknown,
             reason: self.reason,

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod config;

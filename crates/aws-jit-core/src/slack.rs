@@ -242,6 +242,102 @@ pub fn ended(grant: &Grant, now: Timestamp) -> Message {
     }
 }
 
+/// A request waits for approval: for the channel, with how to decide.
+pub fn approval_requested(grant: &Grant, policy: &crate::config::ApprovalPolicy) -> Message {
+    let approvers = policy
+        .approvers
+        .iter()
+        .map(|a| esc(a))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut facts = vec![
+        ("Access", esc(&grant.access)),
+        ("For", esc(&grant.user)),
+        (
+            "Duration asked",
+            grant
+                .requested_duration
+                .map_or_else(|| "the maximum".to_owned(), |d| d.human()),
+        ),
+        ("Needs", format!("{} of: {approvers}", policy.required)),
+        ("Lapses (UTC)", rfc3339(grant.expires_at)),
+    ];
+    if let Some(reason) = &grant.reason {
+        facts.push(("Reason", esc(reason)));
+    }
+    let blocks = vec![
+        header(&format!("🙋 Approval requested: {}", grant.access)),
+        section(&format!(
+            "{} asks for {}.",
+            esc(&grant.requested_by),
+            what(grant)
+        )),
+        fields(&facts),
+        section(&format!(
+            "Approvers: `aws-jit approve {id}` or `aws-jit deny {id} --reason …` (or `POST /api/v1/grants/{id}/approve`). Nobody may approve their own request.",
+            id = grant.id
+        )),
+    ];
+    Message {
+        text: format!(
+            "Approval requested: {} for {} (needs {} of: {})",
+            grant.access,
+            grant.user,
+            policy.required,
+            policy.approvers.join(", ")
+        ),
+        blocks,
+    }
+}
+
+/// A request ended without access: denied or lapsed; a DM to the requester.
+pub fn request_closed(grant: &Grant, detail: &str) -> Message {
+    let blocks = vec![
+        header(&format!("🚫 Request not granted: {}", grant.access)),
+        section(&format!(
+            "Your request for {} was not granted: {}.",
+            what(grant),
+            esc(detail)
+        )),
+        context(&format!("Request `{}`.", grant.id)),
+    ];
+    Message {
+        text: format!(
+            "Your request for {} was not granted: {detail}",
+            grant.access
+        ),
+        blocks,
+    }
+}
+
+/// Someone skipped approval in an emergency: an alert.
+pub fn break_glass(grant: &Grant) -> Message {
+    let reason = grant.reason.as_deref().unwrap_or("no reason given");
+    let blocks = vec![
+        header(&format!("🚨 Break-glass access: {}", grant.access)),
+        section(&format!(
+            "{} skipped approval for {} until *{}*.\n*Reason:* {}",
+            esc(&grant.user),
+            what(grant),
+            rfc3339(grant.expires_at),
+            esc(reason)
+        )),
+        context(&format!(
+            "Grant `{}`. Review it: `aws-jit audit --grant {}`; revoke it: `aws-jit revoke --grant {}`.",
+            grant.id, grant.id, grant.id
+        )),
+    ];
+    Message {
+        text: format!(
+            "Break-glass access: {} took {} until {} ({reason})",
+            grant.user,
+            grant.access,
+            rfc3339(grant.expires_at)
+        ),
+        blocks,
+    }
+}
+
 /// A revocation failed and is being retried: for the admin channel.
 pub fn revoke_failed(grant: &Grant, next_attempt: Timestamp) -> Message {
     let error = grant.last_error.as_deref().unwrap_or("unknown error");
@@ -351,6 +447,31 @@ mod tests {
         grant.status = GrantStatus::Expired;
         grant.ended_at = Some(grant.expires_at);
         insta::assert_json_snapshot!("expired", ended(&grant, now()).body("D1", None));
+    }
+
+    #[test]
+    fn approval_messages() {
+        let (catalog, mut grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        let text = r#"{"A": {"name": "A", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H", "approvers": ["lead@example.com", "sec@example.com"], "approvals_required": 2}}"#;
+        let guarded = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text,
+        }])
+        .unwrap();
+        let policy = guarded.accesses()[0].approval.clone().unwrap();
+        grant.status = GrantStatus::Pending;
+        grant.requested_duration = Some(catalog.accesses()[0].session_duration);
+        insta::assert_json_snapshot!(
+            "approval_requested",
+            approval_requested(&grant, &policy).body("C1", None)
+        );
+        insta::assert_json_snapshot!(
+            "request_denied",
+            request_closed(&grant, "denied by lead@example.com: not during the freeze")
+                .body("D1", None)
+        );
+        grant.status = GrantStatus::Active;
+        insta::assert_json_snapshot!("break_glass", break_glass(&grant).body("CADMIN", None));
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl Backend for Direct {
                 requested_by: self.actor(),
                 duration: duration(how_long)?,
                 reason,
+                break_glass: false,
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -11,6 +11,7 @@
 //! | GET | `/api/v1/grants/{id}` | as above |
 //! | POST | `/api/v1/grants/{id}/revoke` | one's own; anyone's for approvers and admins |
 //! | POST | `/api/v1/grants/{id}/extend` | as for requesting |
+//! | POST | `/api/v1/grants/{id}/approve`, `/deny` | the access's approvers, never for themselves |
 //! | GET | `/api/v1/audit` | one's own events; everyone's for approvers and admins |
 
 use aws_jit_app::ports::{AuditQuery, GrantFilter, StoreError};
@@ -43,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/grants/{id}", get(get_grant))
         .route("/grants/{id}/revoke", post(revoke_grant))
         .route("/grants/{id}/extend", post(extend_grant))
+        .route("/grants/{id}/approve", post(approve_grant))
+        .route("/grants/{id}/deny", post(deny_grant))
         .route("/audit", get(audit))
 }
 
@@ -96,7 +99,9 @@ impl From<AppError> for ApiError {
             AppError::GrantNotFound(_) | AppError::NoActiveGrant { .. } => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
+            AppError::NotAllowed(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AppError::AlreadyEnded { .. }
+            | AppError::NotPending { .. }
             | AppError::NotActive { .. }
             | AppError::CannotExtend { .. }
             | AppError::InvalidTransition(_)
@@ -253,6 +258,8 @@ struct GrantBody {
     user: Option<String>,
     duration: Option<String>,
     reason: Option<String>,
+    #[serde(default)]
+    break_glass: bool,
 }
 
 async fn create_grant(
@@ -274,20 +281,35 @@ async fn create_grant(
     let access = catalog(&state)?
         .find(&request.access)
         .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()))?;
+    let subject = user.normalized();
     let outcome = state
         .jit
         .grant(GrantRequest {
             access,
-            requested_by: caller.actor(&user.normalized()),
+            requested_by: caller.actor(&subject),
             user,
             duration: duration(request.duration.as_deref())?,
             reason: request.reason,
+            break_glass: request.break_glass,
         })
-        .await?;
+        .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(AppError::NotAllowed(why)) => {
+            return Err(forbid(&state, &caller, here, &subject, Denied(why)).await);
+        }
+        Err(e) => return Err(e.into()),
+    };
     state.wake.notify_one();
     let capped = outcome.duration.capped_from.map(|asked| asked.to_string());
     let view = grant_with(&outcome.grant, "capped_from", capped);
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    // 202: recorded, waiting for approval; 201: granted.
+    let status = if outcome.grant.status == GrantStatus::Pending {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(view)).into_response())
 }
 
 /// `GET /api/v1/grants` filters.
@@ -452,6 +474,95 @@ async fn extend_grant(
         .await?;
     state.wake.notify_one();
     Ok(Json(GrantView::from(&extended)).into_response())
+}
+
+/// `POST /api/v1/grants/{id}/approve` and `/deny`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    reason: Option<String>,
+}
+
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    approve: bool,
+    json: Result<Json<DecisionBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let verb = if approve { "approve" } else { "deny" };
+    let request = format!("POST /api/v1/grants/{id}/{verb}");
+    let decision = body(json)?;
+    let grant = state
+        .jit
+        .store()
+        .grant(&GrantId::new(id))
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no grant has id `{id}`"),
+            )
+        })?;
+    let Some(person) = caller
+        .user
+        .as_deref()
+        .and_then(|u| UserEmail::parse(u).ok())
+    else {
+        let denied = Denied(format!(
+            "token `{}` acts for no person, and only people approve",
+            caller.token
+        ));
+        return Err(forbid(state, caller, &request, &grant.user, denied).await);
+    };
+    let access = catalog(state)?.find(&grant.access).map_err(|e| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("the request's access is no longer configured: {e}"),
+        )
+    })?;
+    let outcome = if approve {
+        state
+            .jit
+            .approve(&grant.id, access, &person, decision.reason)
+            .await
+    } else {
+        state
+            .jit
+            .deny(&grant.id, access, &person, decision.reason)
+            .await
+    };
+    match outcome {
+        Ok(grant) => {
+            state.wake.notify_one();
+            Ok(Json(GrantView::from(&grant)).into_response())
+        }
+        Err(AppError::NotAllowed(why)) => {
+            Err(forbid(state, caller, &request, &grant.user, Denied(why)).await)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn approve_grant(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    json: Result<Json<DecisionBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    decide(&state, &caller, &id, true, json).await
+}
+
+async fn deny_grant(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    json: Result<Json<DecisionBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    decide(&state, &caller, &id, false, json).await
 }
 
 /// `GET /api/v1/audit` filters.

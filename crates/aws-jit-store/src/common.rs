@@ -11,7 +11,9 @@
 
 use aws_jit_app::ports::{OutboxMessage, PendingMessage, Recipient, StoreError};
 use aws_jit_core::auth::{ApiToken, Role};
-use aws_jit_core::{AccessOrigin, AuditAction, AuditEvent, EndCause, Grant, GrantId, GrantStatus};
+use aws_jit_core::{
+    AccessDuration, AccessOrigin, AuditAction, AuditEvent, EndCause, Grant, GrantId, GrantStatus,
+};
 use jiff::Timestamp;
 
 use crate::backend;
@@ -44,19 +46,20 @@ pub(crate) fn sqlite_placeholders(sql: &str) -> String {
 pub(crate) const GRANT_COLUMNS: &str = "id, access, user_email, requested_by, target_key, account_id, \
      permission_set, principal_id, instance_arn, permission_set_arn, status, end_cause, origin, \
      reason, requested_at, granted_at, expires_at, ended_at, last_error, attempts, version, \
-     iam_user, policy_arn, policy_generated, permission_set_generated";
+     iam_user, policy_arn, policy_generated, permission_set_generated, requested_seconds";
 
 pub(crate) const INSERT_GRANT: &str = "INSERT INTO grants (id, access, user_email, requested_by, \
      target_key, account_id, permission_set, principal_id, instance_arn, permission_set_arn, \
      status, end_cause, origin, reason, requested_at, granted_at, expires_at, ended_at, \
      last_error, attempts, version, iam_user, policy_arn, policy_generated, \
-     permission_set_generated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)";
+     permission_set_generated, requested_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)";
 
 pub(crate) const UPDATE_GRANT: &str = "UPDATE grants SET status = $1, end_cause = $2, \
      origin = $3, granted_at = $4, expires_at = $5, ended_at = $6, last_error = $7, \
      attempts = $8, next_attempt_at = $9, principal_id = $10, permission_set_arn = $11, \
-     version = $12 WHERE id = $13 AND version = $14";
+     version = $12, instance_arn = $15, iam_user = $16, policy_arn = $17, \
+     policy_generated = $18, permission_set_generated = $19 WHERE id = $13 AND version = $14";
 
 /// Takes the target's lock, atomically: inserted when free, taken over only when the lease
 /// lapsed or the holder is the same operation. Returns a row only when the lock was taken.
@@ -90,9 +93,10 @@ pub(crate) const DUE: &str = "SELECT g.id, g.access, g.user_email, g.requested_b
      g.target_key, g.account_id, g.permission_set, g.principal_id, g.instance_arn, \
      g.permission_set_arn, g.status, g.end_cause, g.origin, g.reason, g.requested_at, \
      g.granted_at, g.expires_at, g.ended_at, g.last_error, g.attempts, g.version, g.iam_user, \
-     g.policy_arn, g.policy_generated, g.permission_set_generated FROM grants g \
+     g.policy_arn, g.policy_generated, g.permission_set_generated, g.requested_seconds \
+     FROM grants g \
      LEFT JOIN target_locks l ON l.target_key = g.target_key AND l.lease_until > $1 \
-     WHERE ((g.status = 'active' AND g.expires_at <= $1) \
+     WHERE ((g.status IN ('active', 'pending') AND g.expires_at <= $1) \
          OR (g.status = 'revoking' AND COALESCE(g.next_attempt_at, 0) <= $1) \
          OR g.status = 'provisioning') \
        AND l.holder IS NULL \
@@ -101,7 +105,7 @@ pub(crate) const DUE: &str = "SELECT g.id, g.access, g.user_email, g.requested_b
 /// When [`DUE`] will next return something: the earliest expiry of an active grant, and
 /// for unfinished grants the later of their next attempt (revoking) and their lock's lapse.
 pub(crate) const NEXT_DUE: &str = "SELECT MIN(t) FROM ( \
-       SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' \
+       SELECT MIN(expires_at) AS t FROM grants WHERE status IN ('active', 'pending') \
        UNION ALL \
        SELECT MIN(CASE WHEN l.lease_until > u.t THEN l.lease_until ELSE u.t END) FROM ( \
            SELECT target_key, \
@@ -146,6 +150,7 @@ pub(crate) struct GrantRow {
     policy_arn: Option<String>,
     policy_generated: bool,
     permission_set_generated: bool,
+    requested_seconds: Option<i64>,
 }
 
 impl GrantRow {
@@ -181,6 +186,10 @@ impl GrantRow {
             policy_arn: self.policy_arn,
             policy_generated: self.policy_generated,
             permission_set_generated: self.permission_set_generated,
+            requested_duration: self
+                .requested_seconds
+                .and_then(|s| u64::try_from(s).ok())
+                .and_then(AccessDuration::from_seconds),
         })
     }
 }
@@ -511,6 +520,7 @@ macro_rules! impl_grant_store {
                 &self,
                 grant: &aws_jit_core::Grant,
                 event: &aws_jit_core::AuditEvent,
+                outbox: &[aws_jit_app::ports::OutboxMessage],
                 holder: &str,
                 lease_until: jiff::Timestamp,
                 now: jiff::Timestamp,
@@ -544,10 +554,16 @@ macro_rules! impl_grant_store {
                     .bind(&grant.policy_arn)
                     .bind(grant.policy_generated)
                     .bind(grant.permission_set_generated)
+                    .bind(
+                        grant
+                            .requested_duration
+                            .map(|d| i64::try_from(d.as_seconds()).unwrap_or(i64::MAX)),
+                    )
                     .execute(&mut *tx)
                     .await
                     .map_err(Self::db)?;
                 Self::append_event(&mut tx, event).await?;
+                Self::queue_messages(&mut tx, outbox, now).await?;
                 self.signal_change(&mut tx).await?;
                 tx.commit().await.map_err(Self::db)
             }
@@ -594,6 +610,11 @@ macro_rules! impl_grant_store {
                     .bind(g.version)
                     .bind(g.id.as_str())
                     .bind(change.expected_version)
+                    .bind(&g.instance_arn)
+                    .bind(&g.iam_user)
+                    .bind(&g.policy_arn)
+                    .bind(g.policy_generated)
+                    .bind(g.permission_set_generated)
                     .execute(&mut *tx)
                     .await
                     .map_err(Self::db)?;

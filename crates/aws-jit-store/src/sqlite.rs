@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_audit_chain.sql"),
     include_str!("../migrations/sqlite/0005_api_tokens.sql"),
     include_str!("../migrations/sqlite/0006_outbox.sql"),
+    include_str!("../migrations/sqlite/0007_requested_duration.sql"),
 ];
 
 /// A grant store in one SQLite file.

@@ -147,7 +147,7 @@ async fn insert(store: &dyn GrantStore, grant: &Grant, holder: &str) {
     let now = grant.requested_at;
     let requested = event(grant, AuditAction::GrantRequested, now);
     store
-        .insert_grant(grant, &requested, holder, now + secs(60), now)
+        .insert_grant(grant, &requested, &[], holder, now + secs(60), now)
         .await
         .unwrap();
 }
