@@ -514,9 +514,15 @@ pub struct DeliveryError {
     pub permanent: bool,
 }
 
-/// Delivers notifications (Slack).
+/// The chat platform (Slack): delivers notifications and answers interactions.
 #[async_trait]
 pub trait Messenger: Send + Sync + std::fmt::Debug {
     /// Sends one message (`body`: JSON with `text` and `blocks`).
     async fn deliver(&self, recipient: &Recipient, body: &str) -> Result<(), DeliveryError>;
+
+    /// The email of a platform user (who clicked a button).
+    async fn person_email(&self, user_id: &str) -> Result<String, DeliveryError>;
+
+    /// Answers an interaction through the URL the platform gave with it (`body`: JSON).
+    async fn respond(&self, response_url: &str, body: &str) -> Result<(), DeliveryError>;
 }

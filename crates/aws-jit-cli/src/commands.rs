@@ -519,13 +519,19 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     let calls = wired.aws.calls.clone();
+    let services = aws_jit_server::Services {
+        jit: wired.jit,
+        catalog,
+        messenger: wired.messenger,
+        slack_signing_secret: std::env::var("SLACK_SIGNING_SECRET")
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
+        aws_calls: std::sync::Arc::new(move || calls.snapshot()),
+    };
     aws_jit_server::serve(
         listener,
-        wired.jit,
-        catalog,
-        wired.messenger,
+        services,
         aws_jit_server::WorkerSettings::default(),
-        std::sync::Arc::new(move || calls.snapshot()),
         shutdown,
     )
     .await

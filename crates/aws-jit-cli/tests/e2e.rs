@@ -2573,4 +2573,191 @@ mod approvals {
             .count();
         assert_eq!(refusals, 1, "the self-approval was audited");
     }
+
+    /// Posts a signed Slack interaction (a button click) to the server.
+    fn click(
+        addr: &str,
+        secret: &str,
+        at: i64,
+        action: &str,
+        grant_id: &str,
+        user_id: &str,
+        response_url: &str,
+    ) -> u16 {
+        use std::io::{Read, Write};
+        let payload = serde_json::json!({
+            "type": "block_actions",
+            "user": { "id": user_id },
+            "response_url": response_url,
+            "actions": [ { "action_id": action, "value": grant_id } ],
+        });
+        let encoded: String = payload
+            .to_string()
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let body = format!("payload={encoded}");
+        let timestamp = at.to_string();
+        let signature = aws_jit_core::slack_signature::sign(secret, &timestamp, body.as_bytes());
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "POST /slack/interactions HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Slack-Request-Timestamp: {timestamp}\r\nX-Slack-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn slack_buttons_approve_for_the_person_who_clicked_after_checking_the_signature() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start("xoxb-t");
+        let mut tool = guarded_tool(&f.aws, &f.account, &f.permission_set);
+        let secret = "signing-secret-for-tests";
+        for (k, v) in [
+            ("SLACK_API_TOKEN", "xoxb-t"),
+            ("SLACK_API_URL", slack.url.as_str()),
+            ("SLACK_CHANNEL_ID", "CREQ"),
+            ("SLACK_SIGNING_SECRET", secret),
+        ] {
+            tool.env.push((k.to_owned(), v.to_owned()));
+        }
+        let requester = slack.add_user(&f.email);
+        let lead = slack.add_user("lead@example.com");
+        let sec = slack.add_user("sec@example.com");
+        let server = super::serve::start(&tool);
+        let request = tool.json(&["grant", "prod", "--user", &f.email]);
+        let id = request["id"].as_str().unwrap();
+        let posted = slack.posts();
+        let buttons = posted[0]["blocks"].to_string();
+        assert!(
+            buttons.contains("aws_jit_approve") && buttons.contains(id),
+            "{buttons}"
+        );
+
+        // The server checks the timestamp against the real clock, as Slack's do.
+        #[expect(clippy::disallowed_methods, reason = "the server under test reads the real clock")]
+        let now = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap();
+        let url = slack.response_url();
+        // Forged, altered or replayed requests are refused.
+        assert_eq!(
+            click(
+                &server.addr,
+                "wrong-secret",
+                now,
+                "aws_jit_approve",
+                id,
+                &lead,
+                &url
+            ),
+            401
+        );
+        assert_eq!(
+            click(
+                &server.addr,
+                secret,
+                now - 600,
+                "aws_jit_approve",
+                id,
+                &lead,
+                &url
+            ),
+            401
+        );
+        // The requester's own click is refused, and only they see why.
+        assert_eq!(
+            click(
+                &server.addr,
+                secret,
+                now,
+                "aws_jit_approve",
+                id,
+                &requester,
+                &url
+            ),
+            200
+        );
+        let wait_for = |n: usize| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while slack.responses().len() < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no answer: {:?}",
+                    slack.responses()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            slack.responses()[n - 1].clone()
+        };
+        let refused = wait_for(1);
+        assert_eq!(refused["response_type"], "ephemeral", "{refused}");
+        assert!(
+            refused["text"]
+                .as_str()
+                .unwrap()
+                .contains("your own request")
+        );
+        // Two approvers click: the access is granted, and the message says so.
+        assert_eq!(
+            click(
+                &server.addr,
+                secret,
+                now,
+                "aws_jit_approve",
+                id,
+                &lead,
+                &url
+            ),
+            200
+        );
+        let first = wait_for(2);
+        assert!(
+            first["text"]
+                .as_str()
+                .unwrap()
+                .contains("more approvals needed"),
+            "{first}"
+        );
+        assert_eq!(
+            click(&server.addr, secret, now, "aws_jit_approve", id, &sec, &url),
+            200
+        );
+        let second = wait_for(3);
+        assert_eq!(second["replace_original"], true);
+        assert!(
+            second["text"]
+                .as_str()
+                .unwrap()
+                .contains("has access until"),
+            "{second}"
+        );
+        assert_eq!(f.assignments().await, 1);
+        let actions = tool.audit_actions(id);
+        assert_eq!(
+            actions.iter().filter(|a| *a == "approval.approved").count(),
+            2
+        );
+        let refusals = tool
+            .json(&["audit"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "api.refused")
+            .count();
+        assert_eq!(refusals, 3, "two bad signatures and one self-approval");
+    }
 }

@@ -18,6 +18,7 @@ pub mod kubiya;
 pub mod policy;
 pub mod seed_env;
 pub mod slack;
+pub mod slack_signature;
 pub mod views;
 
 pub use audit::{AuditAction, AuditEvent};

@@ -242,6 +242,46 @@ pub fn ended(grant: &Grant, now: Timestamp) -> Message {
     }
 }
 
+/// The approve button's `action_id`.
+pub const APPROVE_ACTION: &str = "aws_jit_approve";
+/// The deny button's `action_id`.
+pub const DENY_ACTION: &str = "aws_jit_deny";
+
+/// The answer to a button click: replaces the request message with the decision.
+pub fn decision_update(grant: &Grant, person: &str, approved: bool) -> Value {
+    let outcome = match grant.status {
+        crate::grant::GrantStatus::Pending => {
+            format!("✅ Approved by {} — more approvals needed", esc(person))
+        }
+        crate::grant::GrantStatus::Active => format!(
+            "✅ Approved by {}: {} has access until {}",
+            esc(person),
+            esc(&grant.user),
+            rfc3339(grant.expires_at)
+        ),
+        _ if !approved => format!("🚫 Denied by {}", esc(person)),
+        status => format!("Request is {status}"),
+    };
+    json!({
+        "replace_original": true,
+        "text": format!("{}: {}", grant.access, outcome.replace('*', "")),
+        "blocks": [
+            header(&format!("Request for {}", grant.access)),
+            section(&format!("{} asked for {}.\n{outcome}", esc(&grant.requested_by), what(grant))),
+            context(&format!("Request `{}`.", grant.id)),
+        ],
+    })
+}
+
+/// The answer to a refused click, shown only to the person who clicked.
+pub fn decision_refused(why: &str) -> Value {
+    json!({
+        "response_type": "ephemeral",
+        "replace_original": false,
+        "text": format!("Not done: {why}"),
+    })
+}
+
 /// A request waits for approval: for the channel, with how to decide.
 pub fn approval_requested(grant: &Grant, policy: &crate::config::ApprovalPolicy) -> Message {
     let approvers = policy
@@ -273,8 +313,18 @@ pub fn approval_requested(grant: &Grant, policy: &crate::config::ApprovalPolicy)
             what(grant)
         )),
         fields(&facts),
-        section(&format!(
-            "Approvers: `aws-jit approve {id}` or `aws-jit deny {id} --reason …` (or `POST /api/v1/grants/{id}/approve`). Nobody may approve their own request.",
+        json!({
+            "type": "actions",
+            "block_id": "aws_jit_decision",
+            "elements": [
+                { "type": "button", "action_id": APPROVE_ACTION, "style": "primary",
+                  "text": { "type": "plain_text", "text": "Approve" }, "value": grant.id.to_string() },
+                { "type": "button", "action_id": DENY_ACTION, "style": "danger",
+                  "text": { "type": "plain_text", "text": "Deny" }, "value": grant.id.to_string() },
+            ],
+        }),
+        context(&format!(
+            "Or `aws-jit approve {id}` / `aws-jit deny {id} --reason …`. Nobody may approve their own request.",
             id = grant.id
         )),
     ];

@@ -55,18 +55,18 @@ impl JsonClient {
         })
     }
 
-    /// Sends a request with a bearer token and an optional JSON body.
+    /// Sends a request, with a bearer token if given, and an optional JSON body.
     pub async fn send(
         &self,
         method: Method,
         url: &str,
-        bearer: &str,
+        bearer: Option<&str>,
         body: Option<&Value>,
     ) -> Result<Answer, String> {
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(url)
-            .header(header::AUTHORIZATION, format!("Bearer {bearer}"));
+        let mut request = hyper::Request::builder().method(method).uri(url);
+        if let Some(bearer) = bearer {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {bearer}"));
+        }
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json; charset=utf-8");
         }

@@ -64,7 +64,7 @@ impl Api {
         let url = format!("{}{path}", self.base);
         let answer = self
             .client
-            .send(method, &url, &self.token, body.as_ref())
+            .send(method, &url, Some(&self.token), body.as_ref())
             .await?;
         if answer.status.is_success() {
             return Ok(answer.json);

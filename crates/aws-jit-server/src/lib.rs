@@ -7,6 +7,7 @@
 //! This crate chooses no adapters: it receives a wired [`Jit`].
 
 pub mod api;
+pub mod interactions;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -109,6 +110,48 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// AWS calls so far.
     pub aws_calls: AwsCalls,
+    /// Slack, with the signing secret that authenticates its button clicks.
+    pub slack: Option<SlackApp>,
+}
+
+/// Slack's side of the server: buttons clicked in approval requests.
+#[derive(Clone)]
+pub struct SlackApp {
+    /// `SLACK_SIGNING_SECRET`.
+    pub signing_secret: Arc<str>,
+    /// Who clicked, and where to answer.
+    pub messenger: Arc<dyn Messenger>,
+}
+
+impl std::fmt::Debug for SlackApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("SlackApp")
+            .field("messenger", &self.messenger)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the server runs on.
+pub struct Services {
+    /// The use cases.
+    pub jit: Jit,
+    /// The access catalog, if the configs loaded.
+    pub catalog: Option<Arc<Catalog>>,
+    /// Slack, when configured: the outbox worker delivers through it.
+    pub messenger: Option<Arc<dyn Messenger>>,
+    /// `SLACK_SIGNING_SECRET`, enabling `POST /slack/interactions`.
+    pub slack_signing_secret: Option<String>,
+    /// AWS calls so far, for `/metrics`.
+    pub aws_calls: AwsCalls,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("jit", &self.jit)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -126,6 +169,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api::routes())
+        .route(
+            "/slack/interactions",
+            axum::routing::post(interactions::slack_interactions),
+        )
         .with_state(state)
 }
 
@@ -399,13 +446,24 @@ pub async fn sweep_concurrently(
 /// Serves HTTP on `listener` and runs the worker, until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    jit: Jit,
-    catalog: Option<Arc<Catalog>>,
-    messenger: Option<Arc<dyn Messenger>>,
+    services: Services,
     settings: WorkerSettings,
-    aws_calls: AwsCalls,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let Services {
+        jit,
+        catalog,
+        messenger,
+        slack_signing_secret,
+        aws_calls,
+    } = services;
+    let slack = match (&messenger, slack_signing_secret) {
+        (Some(messenger), Some(secret)) => Some(SlackApp {
+            signing_secret: secret.into(),
+            messenger: messenger.clone(),
+        }),
+        _ => None,
+    };
     let wake = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -427,6 +485,7 @@ pub async fn serve(
         wake,
         metrics,
         aws_calls,
+        slack,
     });
     let mut http_stop = stop_rx;
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

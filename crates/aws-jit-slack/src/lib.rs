@@ -84,7 +84,7 @@ impl Slack {
         let url = format!("{}/{method}{query}", self.api_url);
         let answer = self
             .http
-            .send(verb, &url, &self.token, body)
+            .send(verb, &url, Some(&self.token), body)
             .await
             .map_err(|e| retry(format!("Slack {method}: {e}"), None))?;
         let retry_after = answer
@@ -145,6 +145,51 @@ impl Slack {
 
 #[async_trait]
 impl Messenger for Slack {
+    async fn person_email(&self, user_id: &str) -> Result<String, DeliveryError> {
+        let user = self
+            .call("users.info", &format!("?user={}", encode(user_id)), None)
+            .await?;
+        user.pointer("/user/profile/email")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| DeliveryError {
+                message: format!("Slack user {user_id} has no email (users:read.email scope?)"),
+                retry_after: None,
+                permanent: true,
+            })
+    }
+
+    async fn respond(&self, response_url: &str, body: &str) -> Result<(), DeliveryError> {
+        // Only Slack's own hooks (or the configured API's host, for tests) get an answer.
+        let allowed = response_url.starts_with("https://hooks.slack.com/")
+            || response_url.starts_with(self.api_url.as_str());
+        if !allowed {
+            return Err(DeliveryError {
+                message: format!("refusing to answer to `{response_url}`: not a Slack hook"),
+                retry_after: None,
+                permanent: true,
+            });
+        }
+        let json: Value = serde_json::from_str(body).map_err(|e| DeliveryError {
+            message: e.to_string(),
+            retry_after: None,
+            permanent: true,
+        })?;
+        let answer = self
+            .http
+            .send(Method::POST, response_url, None, Some(&json))
+            .await
+            .map_err(|e| retry(format!("Slack response_url: {e}"), None))?;
+        if answer.status.is_success() {
+            Ok(())
+        } else {
+            Err(retry(
+                format!("Slack response_url: HTTP {}", answer.status.as_u16()),
+                None,
+            ))
+        }
+    }
+
     async fn deliver(&self, recipient: &Recipient, body: &str) -> Result<(), DeliveryError> {
         let message: Value = serde_json::from_str(body).map_err(|e| DeliveryError {
             message: format!("unreadable queued message: {e}"),

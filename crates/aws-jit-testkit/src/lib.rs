@@ -553,6 +553,7 @@ struct SlackState {
     token: String,
     users: std::collections::HashMap<String, String>,
     posts: Vec<serde_json::Value>,
+    responses: Vec<serde_json::Value>,
     down: bool,
     rate_limited: u32,
 }
@@ -614,6 +615,16 @@ impl FakeSlack {
     /// Every message posted so far (the `chat.postMessage` bodies).
     pub fn posts(&self) -> Vec<serde_json::Value> {
         self.with(|s| s.posts.clone())
+    }
+
+    /// A `response_url` for interactions; what is posted to it is in [`FakeSlack::responses`].
+    pub fn response_url(&self) -> String {
+        format!("{}/respond", self.url)
+    }
+
+    /// What was posted to the `response_url` so far.
+    pub fn responses(&self) -> Vec<serde_json::Value> {
+        self.with(|s| s.responses.clone())
     }
 }
 
@@ -678,6 +689,12 @@ async fn slack_method(
         )
             .into_response();
     }
+    if method == "respond" {
+        // A response_url needs no token: its URL is the secret.
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        s.responses.push(json);
+        return axum::Json(serde_json::json!({ "ok": true })).into_response();
+    }
     let presented = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -698,6 +715,16 @@ async fn slack_method(
                 Some(id) => axum::Json(serde_json::json!({ "ok": true, "user": { "id": id } }))
                     .into_response(),
                 None => slack_error("users_not_found"),
+            }
+        }
+        "users.info" => {
+            let id = query.get("user").cloned().unwrap_or_default();
+            match s.users.iter().find(|(_, v)| **v == id) {
+                Some((email, _)) => axum::Json(serde_json::json!({
+                    "ok": true, "user": { "id": id, "profile": { "email": email } }
+                }))
+                .into_response(),
+                None => slack_error("user_not_found"),
             }
         }
         "conversations.open" => match json.get("users").and_then(|u| u.as_str()) {

@@ -1,0 +1,186 @@
+//! `POST /slack/interactions`: the Approve and Deny buttons of approval requests.
+//!
+//! Every request must carry Slack's `v0` signature over the raw body, made with
+//! `SLACK_SIGNING_SECRET`, at most five minutes old; anything else is a 401 and an
+//! `api.refused` audit event. The clicker is identified by Slack (`users.info` gives their
+//! email) and must be an eligible approver, exactly as on the CLI and the API. Slack wants an
+//! answer within three seconds, so the click is acknowledged at once and the decision, which
+//! may provision the access in AWS, runs after; its outcome replaces the original message
+//! (or, when refused, is shown to the clicker alone) through the `response_url`.
+
+use aws_jit_app::AppError;
+use aws_jit_core::slack::{APPROVE_ACTION, DENY_ACTION, decision_refused, decision_update};
+use aws_jit_core::slack_signature;
+use aws_jit_core::{GrantId, UserEmail};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::{AppState, SlackApp};
+
+/// A `application/x-www-form-urlencoded` value, decoded.
+fn form_value(body: &[u8], key: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let raw = text
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))?;
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = [bytes.next()?, bytes.next()?];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// What a click asks for.
+struct Click {
+    approve: bool,
+    grant_id: String,
+    user_id: String,
+    response_url: String,
+}
+
+fn click(payload: &Value) -> Option<Click> {
+    let action = payload.pointer("/actions/0")?;
+    let approve = match action.get("action_id")?.as_str()? {
+        APPROVE_ACTION => true,
+        DENY_ACTION => false,
+        _ => return None,
+    };
+    Some(Click {
+        approve,
+        grant_id: action.get("value")?.as_str()?.to_owned(),
+        user_id: payload.pointer("/user/id")?.as_str()?.to_owned(),
+        response_url: payload.get("response_url")?.as_str()?.to_owned(),
+    })
+}
+
+/// The handler.
+pub async fn slack_interactions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(slack) = state.slack.clone() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "Slack interactivity is not configured",
+        )
+            .into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let verified = slack_signature::verify(
+        &slack.signing_secret,
+        header("x-slack-request-timestamp"),
+        header("x-slack-signature"),
+        &body,
+        state.jit.now().as_second(),
+    );
+    if let Err(e) = verified {
+        tracing::warn!(reason = %e, "Slack interaction refused");
+        let detail = format!("POST /slack/interactions: 401 {e}");
+        if let Err(e) = state.jit.record_refusal("slack", "", detail).await {
+            tracing::error!(error = %e, "could not audit a refused request");
+        }
+        return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
+    }
+    let payload: Option<Value> =
+        form_value(&body, "payload").and_then(|p| serde_json::from_str(&p).ok());
+    let Some(click) = payload.as_ref().and_then(click) else {
+        // Other interactions (and clicks on other apps' buttons) are acknowledged and ignored.
+        return StatusCode::OK.into_response();
+    };
+    tokio::spawn(decide(state, slack, click));
+    StatusCode::OK.into_response()
+}
+
+/// Runs the decision and answers through the `response_url`.
+async fn decide(state: AppState, slack: SlackApp, click: Click) {
+    let answer = match decision(&state, &slack, &click).await {
+        Ok(answer) => answer,
+        Err(why) => {
+            tracing::warn!(grant_id = %click.grant_id, reason = %why, "Slack decision refused");
+            let detail = format!(
+                "slack {}: {why}",
+                if click.approve { "approve" } else { "deny" }
+            );
+            if let Err(e) = state
+                .jit
+                .record_refusal(&format!("slack:{}", click.user_id), "", detail)
+                .await
+            {
+                tracing::error!(error = %e, "could not audit a refused click");
+            }
+            decision_refused(&why)
+        }
+    };
+    if let Err(e) = slack
+        .messenger
+        .respond(&click.response_url, &answer.to_string())
+        .await
+    {
+        tracing::error!(error = %e, "could not answer Slack");
+    }
+}
+
+async fn decision(state: &AppState, slack: &SlackApp, click: &Click) -> Result<Value, String> {
+    let email = slack
+        .messenger
+        .person_email(&click.user_id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let person = UserEmail::parse(&email).map_err(|e| e.to_string())?;
+    let id = GrantId::new(click.grant_id.clone());
+    let grant = state
+        .jit
+        .store()
+        .grant(&id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no request has id `{id}`"))?;
+    let catalog = state
+        .catalog
+        .as_deref()
+        .ok_or_else(|| "the server's access configs did not load".to_owned())?;
+    let access = catalog.find(&grant.access).map_err(|e| e.to_string())?;
+    let reason = Some("via Slack".to_owned());
+    let outcome = if click.approve {
+        state.jit.approve(&id, access, &person, reason).await
+    } else {
+        state.jit.deny(&id, access, &person, reason).await
+    };
+    match outcome {
+        Ok(grant) => {
+            state.wake.notify_one();
+            Ok(decision_update(&grant, &person.normalized(), click.approve))
+        }
+        Err(AppError::NotAllowed(why)) => Err(why),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_value;
+
+    #[test]
+    fn form_values_are_decoded() {
+        let body = b"x=1&payload=%7B%22a%22%3A+%22b%20c%22%7D";
+        assert_eq!(
+            form_value(body, "payload").as_deref(),
+            Some(r#"{"a": "b c"}"#)
+        );
+        assert_eq!(form_value(body, "missing"), None);
+        assert_eq!(form_value(b"payload=%zz", "payload"), None);
+    }
+}
