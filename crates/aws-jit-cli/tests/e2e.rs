@@ -2644,7 +2644,10 @@ mod approvals {
         );
 
         // The server checks the timestamp against the real clock, as Slack's do.
-        #[expect(clippy::disallowed_methods, reason = "the server under test reads the real clock")]
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the server under test reads the real clock"
+        )]
         let now = i64::try_from(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
