@@ -333,6 +333,14 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
         email: &UserEmail,
     ) -> Result<Option<String>, ProviderError>;
 
+    /// Which of the named groups the user (by Identity Store id) belongs to.
+    async fn member_of(
+        &self,
+        instance: &Instance,
+        principal_id: &str,
+        group_names: &[String],
+    ) -> Result<Vec<String>, ProviderError>;
+
     /// Finds a permission set's ARN by name.
     async fn find_permission_set(
         &self,

@@ -797,6 +797,25 @@ impl Jit {
         Ok(people)
     }
 
+    /// Whether the person belongs to one of the access's approver groups (Identity Center).
+    async fn in_approver_group(&self, access: &Access, person: &str) -> Result<bool, AppError> {
+        let Some(policy) = access.approval.as_ref().filter(|p| !p.groups.is_empty()) else {
+            return Ok(false);
+        };
+        let Ok(email) = UserEmail::parse(person) else {
+            return Ok(false);
+        };
+        let instance = self.instance().await?;
+        let Some(principal_id) = self.sso.find_user(&instance, &email).await? else {
+            return Ok(false); // not in the directory: not in any of its groups
+        };
+        let groups = self
+            .sso
+            .member_of(&instance, &principal_id, &policy.groups)
+            .await?;
+        Ok(!groups.is_empty())
+    }
+
     /// A pending request, or why it cannot be decided on.
     async fn pending(&self, id: &GrantId) -> Result<Grant, AppError> {
         let grant = self
@@ -827,7 +846,8 @@ impl Jit {
         let grant = self.pending(id).await?;
         let approver = approver.normalized();
         let approved_by = self.approvals_so_far(&grant).await?;
-        approval::check_approver(access, &grant.user, &approver, &approved_by)
+        let in_group = self.in_approver_group(access, &approver).await?;
+        approval::check_approver(access, &grant.user, &approver, in_group, &approved_by)
             .map_err(|r| AppError::NotAllowed(r.0))?;
         let Some(policy) = &access.approval else {
             return Err(AppError::NotAllowed(format!(
@@ -914,7 +934,8 @@ impl Jit {
     ) -> Result<Grant, AppError> {
         let grant = self.pending(id).await?;
         let approver = approver.normalized();
-        approval::check_approver(access, &grant.user, &approver, &[])
+        let in_group = self.in_approver_group(access, &approver).await?;
+        approval::check_approver(access, &grant.user, &approver, in_group, &[])
             .map_err(|r| AppError::NotAllowed(r.0))?;
         let why = reason.map_or_else(String::new, |r| format!(": {r}"));
         self.close(

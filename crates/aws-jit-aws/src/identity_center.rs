@@ -13,7 +13,7 @@ use aws_jit_app::ports::{
     Assignment, IdentityCenter, Instance, PermissionSetSpec, ProviderError, ProviderErrorKind,
 };
 use aws_jit_core::UserEmail;
-use aws_sdk_identitystore::types::{AlternateIdentifier, UniqueAttribute};
+use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute};
 use aws_sdk_ssoadmin::types::{
     AccountAssignmentOperationStatus, ListAccountAssignmentsFilter,
     PermissionSetProvisioningStatus, PrincipalType, ProvisionTargetType, StatusValues,
@@ -84,6 +84,26 @@ pub struct AwsIdentityCenter {
     sso: aws_sdk_ssoadmin::Client,
     store: aws_sdk_identitystore::Client,
     patience: Patience,
+}
+
+/// An Identity Store lookup key: a unique attribute and its value.
+fn unique_attribute(
+    operation: &'static str,
+    path: &str,
+    value: &str,
+) -> Result<AlternateIdentifier, ProviderError> {
+    Ok(AlternateIdentifier::UniqueAttribute(
+        UniqueAttribute::builder()
+            .attribute_path(path)
+            .attribute_value(Document::String(value.to_owned()))
+            .build()
+            .map_err(|e| ProviderError {
+                kind: ProviderErrorKind::Other,
+                operation,
+                message: e.to_string(),
+                source: None,
+            })?,
+    ))
 }
 
 impl AwsIdentityCenter {
@@ -244,18 +264,7 @@ impl AwsIdentityCenter {
         path: &str,
         value: &str,
     ) -> Result<Option<String>, ProviderError> {
-        let id = AlternateIdentifier::UniqueAttribute(
-            UniqueAttribute::builder()
-                .attribute_path(path)
-                .attribute_value(Document::String(value.to_owned()))
-                .build()
-                .map_err(|e| ProviderError {
-                    kind: ProviderErrorKind::Other,
-                    operation: "GetUserId",
-                    message: e.to_string(),
-                    source: None,
-                })?,
-        );
+        let id = unique_attribute("GetUserId", path, value)?;
         let answer = self
             .retrying(|| async {
                 self.store
@@ -355,6 +364,64 @@ impl IdentityCenter for AwsIdentityCenter {
             return Ok(Some(id));
         }
         self.scan_users(store_id, &lower).await
+    }
+
+    async fn member_of(
+        &self,
+        instance: &Instance,
+        principal_id: &str,
+        group_names: &[String],
+    ) -> Result<Vec<String>, ProviderError> {
+        let store_id = instance.identity_store_id.as_str();
+        let mut ids = Vec::new();
+        for name in group_names {
+            let id = unique_attribute("GetGroupId", "displayName", name)?;
+            let found = self
+                .retrying(|| async {
+                    self.store
+                        .get_group_id()
+                        .identity_store_id(store_id)
+                        .alternate_identifier(id.clone())
+                        .send()
+                        .await
+                        .map_err(|e| classify("GetGroupId", e))
+                })
+                .await;
+            match found {
+                Ok(out) => ids.push((out.group_id, name.clone())),
+                Err(e) if e.kind == ProviderErrorKind::NotFound => {
+                    tracing::warn!(group = %name, "approver group not found in the identity store");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let group_ids: Vec<String> = ids.iter().map(|(id, _)| id.clone()).collect();
+        let answer = self
+            .retrying(|| async {
+                self.store
+                    .is_member_in_groups()
+                    .identity_store_id(store_id)
+                    .member_id(MemberId::UserId(principal_id.to_owned()))
+                    .set_group_ids(Some(group_ids.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| classify("IsMemberInGroups", e))
+            })
+            .await?;
+        Ok(answer
+            .results()
+            .iter()
+            .filter(|r| r.membership_exists())
+            .filter_map(|r| r.group_id())
+            .filter_map(|gid| {
+                ids.iter()
+                    .find(|(id, _)| id == gid)
+                    .map(|(_, name)| name.clone())
+            })
+            .collect())
     }
 
     async fn find_permission_set(

@@ -175,7 +175,9 @@ mod tests {
 
     #[test]
     fn the_computed_tool_policy_allows_every_operation_the_adapter_calls() {
-        let sso = r#"{"A": {"name": "A", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H"},
+        // Every feature that calls AWS: approver groups, per-grant permission sets, both
+        // kinds of S3 policy.
+        let sso = r#"{"A": {"name": "A", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H", "approvers": ["group:Leads"]},
                       "B": {"name": "B", "account_id": "123456789012", "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "session_duration": "PT1H"}}"#;
         let s3 = r#"{"G": {"name": "G", "buckets": ["b-one"], "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT1H"},
                      "E": {"name": "E", "buckets": ["b-two"], "policy_template": "TeamRead", "session_duration": "PT1H"}}"#;

@@ -2763,4 +2763,37 @@ mod approvals {
             .count();
         assert_eq!(refusals, 3, "two bad signatures and one self-approval");
     }
+
+    #[tokio::test]
+    async fn members_of_an_approver_group_approve() {
+        let f = Fixture::new().await;
+        let lead = format!("{}@example.com", unique("lead"));
+        let outsider = format!("{}@example.com", unique("out"));
+        let lead_id = f.aws.create_user(&lead).await;
+        f.aws.create_user(&outsider).await;
+        let group = unique("Leads");
+        f.aws.create_group(&group, &[lead_id]).await;
+        let config = serde_json::json!({
+            "prod": {
+                "name": "Prod Admin", "description": "test", "account_id": f.account,
+                "permission_set": f.permission_set, "session_duration": "PT1H",
+                "approvers": [format!("group:{group}")],
+            }
+        });
+        let tool = Tool::with_config(&f.aws, "access_configs.json", &config);
+        let request = tool.json(&["grant", "prod", "--user", &f.email]);
+        let id = request["id"].as_str().unwrap();
+        assert_eq!(
+            as_person(&tool, &outsider, &["approve", id]).status.code(),
+            Some(4)
+        );
+        let out = as_person(&tool, &lead, &["approve", id]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(status(&tool, id), "active");
+        assert_eq!(f.assignments().await, 1);
+    }
 }

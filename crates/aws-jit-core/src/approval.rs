@@ -60,11 +60,13 @@ pub fn route<'a>(
     })
 }
 
-/// Whether `approver` may decide on `user`'s request, given who approved already.
+/// Whether `approver` may decide on `user`'s request, given who approved already;
+/// `in_group` says whether they belong to one of the access's approver groups.
 pub fn check_approver(
     access: &Access,
     user: &str,
     approver: &str,
+    in_group: bool,
     approved_by: &[String],
 ) -> Result<(), Refusal> {
     let Some(policy) = &access.approval else {
@@ -75,11 +77,13 @@ pub fn check_approver(
             "you may not approve or deny your own request".to_owned(),
         ));
     }
-    if !policy.approvers.iter().any(|a| a == approver) {
+    if !in_group && !policy.approvers.iter().any(|a| a == approver) {
+        let groups = policy.groups.iter().map(|g| format!("group {g}"));
+        let listed: Vec<String> = policy.approvers.iter().cloned().chain(groups).collect();
         return Err(Refusal(format!(
             "{approver} is not an approver of `{}` (approvers: {})",
             access.key,
-            policy.approvers.join(", ")
+            listed.join(", ")
         )));
     }
     if approved_by.iter().any(|a| a == approver) {
@@ -147,15 +151,30 @@ mod tests {
         let guarded = access(TWO);
         let user = "lead@example.com";
         assert_eq!(
-            check_approver(&guarded, user, user, &[]),
+            check_approver(&guarded, user, user, true, &[]),
             Err(Refusal(
                 "you may not approve or deny your own request".to_owned()
             ))
         );
-        assert!(check_approver(&guarded, "a@example.com", "mallory@example.com", &[]).is_err());
-        assert!(check_approver(&guarded, "a@example.com", "sec@example.com", &[]).is_ok());
+        assert!(
+            check_approver(&guarded, "a@example.com", "mallory@example.com", false, &[]).is_err()
+        );
+        assert!(
+            check_approver(&guarded, "a@example.com", "mallory@example.com", true, &[]).is_ok(),
+            "a group member"
+        );
+        assert!(check_approver(&guarded, "a@example.com", "sec@example.com", false, &[]).is_ok());
         let already = ["sec@example.com".to_owned()];
-        assert!(check_approver(&guarded, "a@example.com", "sec@example.com", &already).is_err());
+        assert!(
+            check_approver(
+                &guarded,
+                "a@example.com",
+                "sec@example.com",
+                false,
+                &already
+            )
+            .is_err()
+        );
         let policy = guarded.approval.as_ref().unwrap();
         assert!(!quorum(policy, 1));
         assert!(quorum(policy, 2));

@@ -108,6 +108,8 @@ pub const DEFAULT_APPROVAL_TIMEOUT: &str = "PT1H";
 pub struct ApprovalPolicy {
     /// The people who may approve (lowercase emails).
     pub approvers: Vec<String>,
+    /// Identity Center groups whose members may approve (`group:NAME` in the config).
+    pub groups: Vec<String>,
     /// How many distinct approvers must approve (at least 1).
     pub required: usize,
     /// Requesters whose requests need no approval (lowercase emails).
@@ -801,6 +803,42 @@ fn email_list(ctx: &mut EntryCtx<'_>, field: &str) -> Option<Vec<String>> {
     Some(emails)
 }
 
+/// Splits `approvers` into group names (`group:NAME`) and the other entries (left for the
+/// email check; a non-list is left whole, for its type error).
+fn split_groups(ctx: &mut EntryCtx<'_>) -> (Vec<String>, Value) {
+    let Some((_, value)) = ctx.fields.iter().find(|(k, _)| k == "approvers") else {
+        return (Vec::new(), Value::Array(Vec::new()));
+    };
+    let Value::Array(items) = value.clone() else {
+        return (Vec::new(), value.clone());
+    };
+    let mut groups: Vec<String> = Vec::new();
+    let mut rest = Vec::new();
+    for item in items {
+        match item
+            .as_str()
+            .and_then(|s| s.strip_prefix("group:"))
+            .map(str::trim)
+        {
+            Some("") => ctx.problem(
+                Some("approvers"),
+                ProblemKind::Invalid {
+                    reason: "`group:` needs an Identity Center group name".to_owned(),
+                },
+            ),
+            Some(name) if groups.iter().any(|g| g == name) => ctx.problem(
+                Some("approvers"),
+                ProblemKind::Invalid {
+                    reason: format!("`group:{name}` is listed twice"),
+                },
+            ),
+            Some(name) => groups.push(name.to_owned()),
+            None => rest.push(item),
+        }
+    }
+    (groups, Value::Array(rest))
+}
+
 /// The approval fields: none at all, or `approvers` with the others optional.
 fn parse_approval(ctx: &mut EntryCtx<'_>) -> Option<ApprovalPolicy> {
     let related = ["approvals_required", "auto_approve", "approval_timeout"];
@@ -815,8 +853,17 @@ fn parse_approval(ctx: &mut EntryCtx<'_>) -> Option<ApprovalPolicy> {
         }
         return None;
     }
-    let approvers = email_list(ctx, "approvers")?;
-    if approvers.is_empty() {
+    // `group:NAME` entries name Identity Center groups; the rest are emails.
+    let (groups, people) = split_groups(ctx);
+    let only_people = vec![("approvers".to_owned(), people)];
+    let mut inner = EntryCtx {
+        file: ctx.file,
+        key: ctx.key,
+        fields: &only_people,
+        problems: ctx.problems,
+    };
+    let approvers = email_list(&mut inner, "approvers")?;
+    if approvers.is_empty() && groups.is_empty() {
         ctx.problem(
             Some("approvers"),
             ProblemKind::Invalid {
@@ -845,7 +892,7 @@ fn parse_approval(ctx: &mut EntryCtx<'_>) -> Option<ApprovalPolicy> {
             return None;
         }
     };
-    if required > approvers.len() {
+    if groups.is_empty() && required > approvers.len() {
         ctx.problem(
             Some("approvals_required"),
             ProblemKind::Invalid {
@@ -906,6 +953,7 @@ fn parse_approval(ctx: &mut EntryCtx<'_>) -> Option<ApprovalPolicy> {
     };
     Some(ApprovalPolicy {
         approvers,
+        groups,
         required,
         auto_approve,
         timeout,
@@ -1386,5 +1434,10 @@ mod tests {
                 .contains("unknown rule `groups`")
         );
         assert!(problems(r#""break_glass": "yes""#)[0].ends_with("must be `true` or `false`"));
+        assert!(
+            problems(r#""approvers": ["group:"]"#)[0]
+                .contains("needs an Identity Center group name")
+        );
+        assert!(problems(r#""approvers": ["group:Leads"], "approvals_required": 3"#).is_empty());
     }
 }

@@ -286,6 +286,18 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
         resource,
         condition,
     };
+    let approver_groups = catalog
+        .accesses()
+        .iter()
+        .any(|a| a.approval.as_ref().is_some_and(|p| !p.groups.is_empty()));
+    if approver_groups {
+        statement.push(allow(
+            "ApproverGroupMembership",
+            &["identitystore:GetGroupId", "identitystore:IsMemberInGroups"],
+            vec!["*".to_owned()],
+            None,
+        ));
+    }
     if !accounts.is_empty() {
         statement.push(allow(
             "IdentityCenterLookups",

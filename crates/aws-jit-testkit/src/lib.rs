@@ -317,6 +317,32 @@ impl MotoAws {
             .user_id
     }
 
+    /// Creates an Identity Store group with these members; returns its id.
+    pub async fn create_group(&self, name: &str, member_ids: &[String]) -> String {
+        let group_id = self
+            .ids
+            .create_group()
+            .identity_store_id(&self.identity_store_id)
+            .display_name(name)
+            .send()
+            .await
+            .expect("CreateGroup")
+            .group_id;
+        for member in member_ids {
+            self.ids
+                .create_group_membership()
+                .identity_store_id(&self.identity_store_id)
+                .group_id(&group_id)
+                .member_id(aws_sdk_identitystore::types::MemberId::UserId(
+                    member.clone(),
+                ))
+                .send()
+                .await
+                .expect("CreateGroupMembership");
+        }
+        group_id
+    }
+
     /// Creates a permission set (with the explicit session duration moto needs).
     pub async fn create_permission_set(&self, name: &str) -> String {
         self.create_described_permission_set(name, "test").await
