@@ -2275,6 +2275,38 @@ mod slack {
     }
 
     #[tokio::test]
+    async fn the_access_exists_while_slack_has_not_answered() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start(TOKEN);
+        slack.add_user(&f.email);
+        let tool = with_slack(f.tool("1h"), &slack);
+        slack.set_hanging(true);
+        let started = Instant::now();
+        let mut child = tool
+            .command(&["grant", "jit", "--user", &f.email])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        while f.assignments().await == 0 {
+            assert!(started.elapsed() < Duration::from_secs(8), "no access yet");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the CLI is still waiting on Slack"
+        );
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "a hanging Slack never fails the grant"
+        );
+        assert!(started.elapsed() < Duration::from_secs(20));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+        assert_eq!(f.assignments().await, 1);
+    }
+
+    #[tokio::test]
     async fn a_failing_revocation_is_raised_in_the_admin_channel() {
         let f = Fixture::new().await;
         let slack = FakeSlack::start(TOKEN);

@@ -522,6 +522,19 @@ mod tests {
         );
         grant.status = GrantStatus::Active;
         insta::assert_json_snapshot!("break_glass", break_glass(&grant).body("CADMIN", None));
+        insta::assert_json_snapshot!(
+            "decision_approved",
+            decision_update(&grant, "sec@example.com", true)
+        );
+        grant.status = GrantStatus::Failed;
+        insta::assert_json_snapshot!(
+            "decision_denied",
+            decision_update(&grant, "sec@example.com", false)
+        );
+        insta::assert_json_snapshot!(
+            "decision_refused",
+            decision_refused("you may not approve or deny your own request")
+        );
     }
 
     #[test]

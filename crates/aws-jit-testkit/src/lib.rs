@@ -581,6 +581,7 @@ struct SlackState {
     posts: Vec<serde_json::Value>,
     responses: Vec<serde_json::Value>,
     down: bool,
+    hang: bool,
     rate_limited: u32,
 }
 
@@ -631,6 +632,11 @@ impl FakeSlack {
     /// Makes every call fail with 503 (`true`) or work again.
     pub fn set_down(&self, down: bool) {
         self.with(|s| s.down = down);
+    }
+
+    /// Makes every call hang (accepted, never answered) while `true`.
+    pub fn set_hanging(&self, hang: bool) {
+        self.with(|s| s.hang = hang);
     }
 
     /// Answers the next `n` calls with 429 `ratelimited`, `Retry-After: 1`.
@@ -698,6 +704,10 @@ async fn slack_method(
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let hang = state.lock().expect("fake Slack state").hang;
+    if hang {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
     let mut s = state.lock().expect("fake Slack state");
     if s.down {
         return (
