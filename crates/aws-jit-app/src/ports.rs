@@ -508,6 +508,9 @@ pub trait Iam: Send + Sync + std::fmt::Debug {
 
     /// The account and partition of the tool's own credentials.
     async fn caller_account(&self) -> Result<(String, String), ProviderError>;
+
+    /// The alias of the tool's own account, if it has one.
+    async fn account_alias(&self) -> Result<Option<String>, ProviderError>;
 }
 
 /// A failed delivery.

@@ -657,6 +657,16 @@ impl Jit {
         if let Route::NeedsApproval(policy) = route {
             return self.request_approval(request, policy).await;
         }
+        let request = if route == Route::BreakGlass {
+            // Short by design: the access's break-glass maximum.
+            let cap = access.break_glass_duration.min(access.session_duration);
+            GrantRequest {
+                duration: Some(request.duration.map_or(cap, |d| d.min(cap))),
+                ..request
+            }
+        } else {
+            request
+        };
         let Prepared {
             duration,
             id,
@@ -1433,7 +1443,8 @@ impl Jit {
             format!("{how}; expires {}", whole_seconds(active.expires_at)),
         );
         let created_now = origin == AccessOrigin::CreatedByTool && !exists;
-        let outbox = self.granted_messages(&active, access);
+        let alias = self.account_alias(&active).await;
+        let outbox = self.granted_messages(&active, access, alias);
         match self
             .write_with(
                 op,
@@ -1747,15 +1758,23 @@ impl Jit {
     }
 
     /// The granted message, for the request thread and the channel.
-    fn granted_messages(&self, grant: &Grant, access: &Access) -> Vec<OutboxMessage> {
+    fn granted_messages(
+        &self,
+        grant: &Grant,
+        access: &Access,
+        account_alias: Option<String>,
+    ) -> Vec<OutboxMessage> {
         let Some(notify) = &self.settings.notify else {
             return Vec::new();
         };
         let Some(channel) = &notify.channel else {
             return Vec::new();
         };
-        let message =
-            aws_jit_core::slack::granted(grant, access, &notify.instructions, self.clock.now());
+        let how = aws_jit_core::slack::Instructions {
+            account_alias,
+            ..notify.instructions.clone()
+        };
+        let message = aws_jit_core::slack::granted(grant, access, &how, self.clock.now());
         let body = message_body(&message);
         let mut threads = vec![None];
         if notify.thread_ts.is_some() {
@@ -1772,6 +1791,40 @@ impl Jit {
                 body: body.clone(),
             })
             .collect()
+    }
+
+    /// The alias of the grant's account, for messages: known only for the tool's own
+    /// account (an alias is read with that account's credentials), cached, best effort.
+    async fn account_alias(&self, grant: &Grant) -> Option<String> {
+        self.settings.notify.as_ref()?;
+        let account = grant.account_id.as_deref()?;
+        let key = format!("account-alias:{account}");
+        if let Ok(Some(cached)) = self.store.cache_get(&key).await {
+            return (!cached.is_empty()).then_some(cached);
+        }
+        let own = match self.iam.caller_account().await {
+            Ok((own, _)) => own,
+            Err(e) => {
+                tracing::debug!(error = %e, "no account alias: caller unknown");
+                return None;
+            }
+        };
+        let alias = if own == account {
+            match self.iam.account_alias().await {
+                Ok(alias) => alias,
+                Err(e) => {
+                    tracing::debug!(error = %e, "no account alias");
+                    return None;
+                }
+            }
+        } else {
+            None
+        };
+        let _ = self
+            .store
+            .cache_put(&key, alias.as_deref().unwrap_or(""), self.clock.now())
+            .await;
+        alias
     }
 
     /// The revoked or expired message, to the user directly (none for undone grants: the

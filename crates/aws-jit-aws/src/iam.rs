@@ -298,6 +298,16 @@ impl Iam for AwsIam {
             .to_owned();
         Ok((account, partition))
     }
+
+    async fn account_alias(&self) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .iam
+            .list_account_aliases()
+            .send()
+            .await
+            .map_err(|e| classify("ListAccountAliases", e))?;
+        Ok(out.account_aliases().first().cloned())
+    }
 }
 
 #[cfg(test)]

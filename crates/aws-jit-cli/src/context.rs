@@ -226,6 +226,7 @@ fn slack() -> Result<Notifications, Failure> {
         instructions: aws_jit_core::slack::Instructions {
             start_url: non_empty("AWS_JIT_SSO_START_URL"),
             sso_region: non_empty("AWS_JIT_SSO_REGION").or_else(|| non_empty("AWS_REGION")),
+            account_alias: None,
         },
         admin_channel: non_empty("AWS_JIT_SLACK_ADMIN_CHANNEL"),
     };

@@ -2352,6 +2352,7 @@ mod approvals {
                 "approvals_required": 2,
                 "approval_timeout": "2s",
                 "break_glass": true,
+                "break_glass_duration": "15m",
             }
         });
         Tool::with_config(aws, "access_configs.json", &config)

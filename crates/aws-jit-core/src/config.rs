@@ -82,6 +82,7 @@ const SSO_FIELDS: &[FieldSpec] = &[
     opt("approval_timeout"),
     opt("require_reason"),
     opt("break_glass"),
+    opt("break_glass_duration"),
 ];
 
 /// IAM Identity Center's limit for a permission set's inline policy, in characters.
@@ -98,7 +99,11 @@ const S3_FIELDS: &[FieldSpec] = &[
     opt("approval_timeout"),
     opt("require_reason"),
     opt("break_glass"),
+    opt("break_glass_duration"),
 ];
+
+/// How long a break-glass grant lasts at most when the access does not say.
+pub const DEFAULT_BREAK_GLASS_DURATION: &str = "PT1H";
 
 /// How long a request waits for approval when the access does not say.
 pub const DEFAULT_APPROVAL_TIMEOUT: &str = "PT1H";
@@ -183,6 +188,9 @@ pub struct Access {
     pub require_reason: bool,
     /// A requester may skip approval in an emergency, with a reason (`break_glass`).
     pub break_glass: bool,
+    /// The longest a break-glass grant lasts (`break_glass_duration`, default one hour;
+    /// never more than `session_duration`).
+    pub break_glass_duration: AccessDuration,
 }
 
 /// The seed's slug: lowercase, spaces to `_`.
@@ -734,6 +742,19 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
     let managed_exclusively = ctx.flag("managed_exclusively");
     let require_reason = ctx.flag("require_reason");
     let break_glass = ctx.flag("break_glass");
+    let break_glass_duration = if has(ctx, "break_glass_duration") {
+        if !break_glass {
+            ctx.problem(
+                Some("break_glass_duration"),
+                ProblemKind::Invalid {
+                    reason: "only meaningful with `\"break_glass\": true`".to_owned(),
+                },
+            );
+        }
+        ctx.parsed("break_glass_duration", AccessDuration::parse)
+    } else {
+        AccessDuration::parse(DEFAULT_BREAK_GLASS_DURATION).ok()
+    };
     let approval = parse_approval(ctx);
     if ctx.problems.len() != before {
         return None;
@@ -751,6 +772,7 @@ fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         approval,
         require_reason,
         break_glass,
+        break_glass_duration: break_glass_duration?,
     })
 }
 
@@ -1278,7 +1300,7 @@ mod tests {
         assert_eq!(
             messages(text),
             vec![
-                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`, `managed_exclusively`, `approvers`, `approvals_required`, `auto_approve`, `approval_timeout`, `require_reason`, `break_glass`",
+                "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`, `managed_exclusively`, `approvers`, `approvals_required`, `auto_approve`, `approval_timeout`, `require_reason`, `break_glass`, `break_glass_duration`",
                 "access_configs.json: entry `A`: field `account_id`: `***1775` looks masked: use the full 12-digit account id",
                 "access_configs.json: entry `A`: field `permission_set`: `bad name` is not a valid permission set name: 1 to 32 characters of letters, digits and `+=,.@-_`",
                 "access_configs.json: entry `A`: field `session_duration`: `1y` uses years, whose length varies: use days, hours, minutes or seconds",

@@ -302,6 +302,8 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
         statement.push(allow(
             "IdentityCenterLookups",
             &[
+                // The account alias shown in Slack messages (the tool's own account).
+                "iam:ListAccountAliases",
                 "identitystore:GetUserId",
                 "identitystore:ListUsers",
                 "sso:DescribeAccountAssignmentCreationStatus",
@@ -503,8 +505,8 @@ mod tests {
         .unwrap();
         let doc = tool_policy(&sso_only).to_json();
         assert!(
-            !doc.contains("iam:"),
-            "no IAM rights without S3 accesses: {doc}"
+            !doc.replace("iam:ListAccountAliases", "").contains("iam:"),
+            "no IAM rights without S3 accesses but reading the account alias: {doc}"
         );
     }
 

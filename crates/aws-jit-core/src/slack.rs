@@ -49,6 +49,8 @@ pub struct Instructions {
     pub start_url: Option<String>,
     /// The region of Identity Center, for the profile snippet.
     pub sso_region: Option<String>,
+    /// The account's alias, when known (the tool's own account).
+    pub account_alias: Option<String>,
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -190,6 +192,13 @@ pub fn granted(grant: &Grant, access: &Access, how: &Instructions, now: Timestam
         ("Expires (UTC)", format!("{expires} ({when})")),
         ("Requested by", esc(&grant.requested_by)),
     ];
+    if let Some(account) = &grant.account_id {
+        let alias = how
+            .account_alias
+            .as_deref()
+            .map_or_else(String::new, |a| format!(" ({})", esc(a)));
+        facts.insert(1, ("Account", format!("`{account}`{alias}")));
+    }
     if let Some(reason) = &grant.reason {
         facts.push(("Reason", esc(reason)));
     }
@@ -458,6 +467,7 @@ mod tests {
         let how = Instructions {
             start_url: Some("https://d-123.awsapps.com/start/".to_owned()),
             sso_region: Some("eu-west-1".to_owned()),
+            account_alias: Some("acme-staging".to_owned()),
         };
         let message = granted(&grant, &catalog.accesses()[0], &how, now());
         insta::assert_json_snapshot!(message.body("C123", Some("1700000000.000100")));
