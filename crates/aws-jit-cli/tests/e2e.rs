@@ -2218,6 +2218,28 @@ mod slack {
     }
 
     #[tokio::test]
+    async fn the_granted_message_names_the_alias_of_the_tools_own_account() {
+        let f = Fixture::new().await;
+        let slack = FakeSlack::start(TOKEN);
+        // moto's own account: the tool's credentials belong to it.
+        let own = "123456789012";
+        f.aws
+            .iam
+            .create_account_alias()
+            .account_alias("acme-sandbox")
+            .send()
+            .await
+            .unwrap();
+        let tool = with_slack(
+            Tool::with_access(&f.aws, own, &f.permission_set, "1h"),
+            &slack,
+        );
+        tool.json(&["grant", "jit", "--user", &f.email]);
+        let blocks = slack.posts()[0]["blocks"].to_string();
+        assert!(blocks.contains("`123456789012` (acme-sandbox)"), "{blocks}");
+    }
+
+    #[tokio::test]
     async fn a_user_unknown_to_slack_loses_the_dm_but_not_the_revoke() {
         let f = Fixture::new().await;
         let slack = FakeSlack::start(TOKEN);
