@@ -807,6 +807,30 @@ impl Jit {
         Ok(people)
     }
 
+    /// Whether `approver` may decide on the request: never the person it is for nor the
+    /// person who asked, a listed approver or a member of an approver group, and not twice.
+    async fn check_approver(
+        &self,
+        access: &Access,
+        grant: &Grant,
+        approver: &str,
+        approved_by: &[String],
+    ) -> Result<(), AppError> {
+        if approval::requesting_person(&grant.requested_by).as_deref() == Some(approver) {
+            return Err(AppError::NotAllowed(
+                "you may not approve or deny a request you made".to_owned(),
+            ));
+        }
+        let listed = access
+            .approval
+            .as_ref()
+            .is_some_and(|p| p.approvers.iter().any(|a| a == approver));
+        // Identity Center is asked only when the list does not already say yes.
+        let in_group = !listed && self.in_approver_group(access, approver).await?;
+        approval::check_approver(access, &grant.user, approver, in_group, approved_by)
+            .map_err(|r| AppError::NotAllowed(r.0))
+    }
+
     /// Whether the person belongs to one of the access's approver groups (Identity Center).
     async fn in_approver_group(&self, access: &Access, person: &str) -> Result<bool, AppError> {
         let Some(policy) = access.approval.as_ref().filter(|p| !p.groups.is_empty()) else {
@@ -839,6 +863,22 @@ impl Jit {
                 status: grant.status,
             });
         }
+        if grant.expires_at <= self.clock.now() {
+            // Past its deadline: lapsed, even if no worker has closed it yet.
+            let detail = "nobody decided before the approval deadline".to_owned();
+            let closed = self
+                .close(
+                    grant,
+                    &system_actor("approval"),
+                    AuditAction::Lapsed,
+                    detail,
+                )
+                .await?;
+            return Err(AppError::NotPending {
+                id: id.to_string(),
+                status: closed.status,
+            });
+        }
         Ok(grant)
     }
 
@@ -856,9 +896,8 @@ impl Jit {
         let grant = self.pending(id).await?;
         let approver = approver.normalized();
         let approved_by = self.approvals_so_far(&grant).await?;
-        let in_group = self.in_approver_group(access, &approver).await?;
-        approval::check_approver(access, &grant.user, &approver, in_group, &approved_by)
-            .map_err(|r| AppError::NotAllowed(r.0))?;
+        self.check_approver(access, &grant, &approver, &approved_by)
+            .await?;
         let Some(policy) = &access.approval else {
             return Err(AppError::NotAllowed(format!(
                 "`{}` needs no approval",
@@ -944,9 +983,7 @@ impl Jit {
     ) -> Result<Grant, AppError> {
         let grant = self.pending(id).await?;
         let approver = approver.normalized();
-        let in_group = self.in_approver_group(access, &approver).await?;
-        approval::check_approver(access, &grant.user, &approver, in_group, &[])
-            .map_err(|r| AppError::NotAllowed(r.0))?;
+        self.check_approver(access, &grant, &approver, &[]).await?;
         let why = reason.map_or_else(String::new, |r| format!(": {r}"));
         self.close(
             grant,
@@ -1708,7 +1745,31 @@ impl Jit {
                     .to_owned(),
             ));
         }
-        let max = access.session_duration.to_signed();
+        if access.approval.is_some() {
+            return Err(refuse(
+                "its access needs approval: request it again, and approvers decide".to_owned(),
+            ));
+        }
+        let first = self
+            .store
+            .audit(&AuditQuery {
+                grant_id: Some(grant.id.to_string()),
+                limit: 1,
+                ..AuditQuery::default()
+            })
+            .await?;
+        if first
+            .first()
+            .is_some_and(|e| e.action == AuditAction::BreakGlass)
+        {
+            return Err(refuse(
+                "break-glass grants are short by design: request it again".to_owned(),
+            ));
+        }
+        // The same cap as a new grant: the access's maximum and MAX_DURATION.
+        let max = effective_duration(None, access.session_duration, self.settings.global_max)
+            .duration
+            .to_signed();
         let started = grant.granted_at.unwrap_or(grant.requested_at);
         let limit = started.checked_add(max).unwrap_or(grant.expires_at);
         let wanted = grant

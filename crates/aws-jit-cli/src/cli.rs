@@ -253,6 +253,10 @@ pub struct GrantArgs {
     /// How long (e.g. PT1H or 1h30m); capped to the access's maximum, which is the default.
     #[arg(long, allow_hyphen_values = true)]
     pub duration: Option<String>,
+    /// The duration, percent-encoded (what the Kubiya tools pass, so that a model-chosen
+    /// value never reaches a shell unquoted).
+    #[arg(long, hide = true, conflicts_with = "duration")]
+    pub duration_urlencoded: Option<String>,
     /// Why the access is needed (recorded in the audit log).
     #[arg(long)]
     pub reason: Option<String>,
@@ -286,6 +290,9 @@ pub struct RevokeArgs {
     /// grant while acting for a KUBIYA_USER_EMAIL needs that person in AWS_JIT_APPROVERS.
     #[arg(long, visible_alias = "user-email")]
     pub user: Option<String>,
+    /// The user, percent-encoded (what the Kubiya tools pass); empty means oneself.
+    #[arg(long, hide = true, conflicts_with = "user")]
+    pub user_urlencoded: Option<String>,
     /// The grant's id.
     #[arg(long)]
     pub grant: Option<String>,

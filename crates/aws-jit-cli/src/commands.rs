@@ -287,9 +287,18 @@ fn grant_request<'a>(
 ) -> Result<GrantRequest<'a>, Failure> {
     let access = catalog.find(query).map_err(invalid)?;
     let user = parse_user(args.user.as_deref())?;
-    let duration = args
-        .duration
+    let decoded = args
+        .duration_urlencoded
         .as_deref()
+        .map(|d| {
+            aws_jit_core::ids::percent_decode(d)
+                .ok_or_else(|| invalid(anyhow!("--duration-urlencoded: malformed")))
+        })
+        .transpose()?;
+    let duration = decoded
+        .as_deref()
+        .or(args.duration.as_deref())
+        .filter(|d| !d.trim().is_empty())
         .map(AccessDuration::parse)
         .transpose()
         .map_err(|e| invalid(anyhow::Error::new(e).context("--duration")))?;
@@ -408,7 +417,16 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
         None => {
             let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
             let access = catalog.find(&query).map_err(invalid)?.clone();
-            let user = args.user.clone().or_else(acting_person);
+            let encoded = args
+                .user_urlencoded
+                .as_deref()
+                .map(|u| {
+                    aws_jit_core::ids::percent_decode(u)
+                        .ok_or_else(|| invalid(anyhow!("--user-urlencoded: malformed")))
+                })
+                .transpose()?
+                .filter(|u| !u.trim().is_empty());
+            let user = args.user.clone().or(encoded).or_else(acting_person);
             Some((access, parse_user(user.as_deref())?))
         }
         Some(_) => None,

@@ -239,10 +239,22 @@ pub async fn deliver_now(wired: &Wired) {
     let Some(messenger) = &wired.messenger else {
         return;
     };
-    let delivery = tokio::time::timeout(
-        Duration::from_secs(15),
-        wired.jit.deliver_outbox(messenger.as_ref(), 20),
-    )
+    // One message at a time, so that running out of time can interrupt at most one send
+    // (which then stays claimed for a while and is retried by the server).
+    let delivery = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut total = aws_jit_app::DeliveryReport::default();
+        for _ in 0..20 {
+            let report = wired.jit.deliver_outbox(messenger.as_ref(), 1).await?;
+            let done = report.sent + report.retried.len() + report.given_up.len() == 0;
+            total.sent += report.sent;
+            total.retried.extend(report.retried);
+            total.given_up.extend(report.given_up);
+            if done {
+                break;
+            }
+        }
+        Ok::<_, aws_jit_app::AppError>(total)
+    })
     .await;
     match delivery {
         Ok(Ok(report)) => {

@@ -468,6 +468,63 @@ fn kubiya_bundle_writes_the_seeds_tools_for_the_seed_configs() {
     assert_eq!(bundle["errors"], serde_json::json!([]));
 }
 
+/// Renders a Kubiya tool script as Kubiya does (Go templates, `urlquery` being Go's
+/// `QueryEscape`), runs it with `sh`, and checks that a hostile argument value is data, not
+/// shell code.
+#[test]
+fn a_hostile_kubiya_argument_cannot_run_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aws-jit"))
+        .env_clear()
+        .args(["kubiya", "bundle", "--out"])
+        .arg(dir.path())
+        .arg("--config-dir")
+        .arg(SEED_DIR)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let bundle: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("kubiya_bundle.json")).unwrap(),
+    )
+    .unwrap();
+    let bin_dir = dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_aws-jit"), bin_dir.join("aws-jit")).unwrap();
+    let pwned = dir.path().join("pwned");
+    let query_escape = |v: &str| -> String {
+        v.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let hostile = format!(
+        "PT1H' ; touch {p} ; echo '\nAWS_JIT_ARG_END\n)\ntouch {p}\n$(touch {p})`touch {p}`",
+        p = pwned.display()
+    );
+    for tool in bundle["tools"].as_array().unwrap() {
+        let script = tool["content"]
+            .as_str()
+            .unwrap()
+            .replace("{{ .duration | urlquery }}", &query_escape(&hostile))
+            .replace("{{ .user_email | urlquery }}", &query_escape(&hostile));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .env("KUBIYA_USER_EMAIL", "alice@example.com")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{}", tool["name"]);
+        assert!(!pwned.exists(), "{} ran injected commands", tool["name"]);
+    }
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_before_aws_and_changes_nothing() {
     let f = Fixture::new().await;
@@ -2521,6 +2578,14 @@ mod approvals {
         let lapsing = tool.json(&["grant", "prod", "--user", &f.email]);
         let lapsing_id = lapsing["id"].as_str().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2_200));
+        // Too late, even before any worker has closed it.
+        let late = as_person(&tool, "lead@example.com", &["approve", lapsing_id]);
+        assert_eq!(
+            late.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&late.stderr)
+        );
         tool.json(&["sweep"]);
         assert_eq!(status(&tool, lapsing_id), "failed");
         assert_eq!(
@@ -2619,6 +2684,35 @@ mod approvals {
             call("POST", &format!("{path}/deny"), &lead, Some("{}")).0,
             409
         );
+        // Extensions of an approval-gated access need a new approval.
+        let (status, body) = call("POST", &format!("{path}/extend"), &alice, Some("{}"));
+        assert_eq!(status, 409, "{body}");
+
+        // An admin who is also an approver cannot approve a request they made for someone.
+        let admin = token(
+            &tool,
+            &[
+                "--name",
+                "lead-admin",
+                "--role",
+                "admin",
+                "--user",
+                "lead@example.com",
+            ],
+        );
+        let body = format!(r#"{{"access": "prod", "user": "{}"}}"#, f.email);
+        let (status, theirs) = call("POST", "/api/v1/grants", &admin, Some(&body));
+        assert_eq!(status, 202, "{theirs}");
+        let theirs_path = format!("/api/v1/grants/{}", theirs["id"].as_str().unwrap());
+        let (status, body) = call("POST", &format!("{theirs_path}/approve"), &lead, Some("{}"));
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("a request you made")
+        );
+
         let audit = tool.json(&["audit"]);
         let refusals = audit
             .as_array()
@@ -2626,7 +2720,7 @@ mod approvals {
             .iter()
             .filter(|e| e["action"] == "api.refused")
             .count();
-        assert_eq!(refusals, 1, "the self-approval was audited");
+        assert_eq!(refusals, 2, "both self-approvals were audited");
     }
 
     /// Posts a signed Slack interaction (a button click) to the server.

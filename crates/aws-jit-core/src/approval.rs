@@ -60,6 +60,16 @@ pub fn route<'a>(
     })
 }
 
+/// The person who made a request, from its recorded `requested_by`: the email it starts
+/// with (`alice@example.com`, `alice@example.com (token t)`, `lead@example.com (token t) on
+/// behalf of bob@example.com`, `alice@example.com (mcp)`), if any.
+pub fn requesting_person(requested_by: &str) -> Option<String> {
+    let first = requested_by.split_whitespace().next()?;
+    first
+        .contains('@')
+        .then(|| first.trim_matches(|c| c == '(' || c == ')').to_lowercase())
+}
+
 /// Whether `approver` may decide on `user`'s request, given who approved already;
 /// `in_group` says whether they belong to one of the access's approver groups.
 pub fn check_approver(
@@ -144,6 +154,23 @@ mod tests {
             route(&reasoned, "a@example.com", false, Some("ticket 7")),
             Ok(Route::Immediate)
         );
+    }
+
+    #[test]
+    fn the_requesting_person_is_read_from_the_record() {
+        assert_eq!(
+            requesting_person("Alice@Example.com (token t)").as_deref(),
+            Some("alice@example.com")
+        );
+        assert_eq!(
+            requesting_person("lead@example.com (token t) on behalf of bob@example.com").as_deref(),
+            Some("lead@example.com")
+        );
+        assert_eq!(
+            requesting_person("token agent on behalf of bob@example.com"),
+            None
+        );
+        assert_eq!(requesting_person("cli:root"), None);
     }
 
     #[test]

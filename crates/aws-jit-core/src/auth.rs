@@ -137,12 +137,13 @@ impl Caller {
         self.user.as_deref() == Some(user)
     }
 
-    /// The audit actor for an action on `user`'s behalf: both the person and the token.
+    /// The audit actor for an action on `user`'s behalf: the token, its own person if it
+    /// has one, and the user acted for.
     pub fn actor(&self, user: &str) -> String {
-        if self.is_self(user) {
-            format!("{user} (token {})", self.token)
-        } else {
-            format!("token {} on behalf of {user}", self.token)
+        match &self.user {
+            Some(own) if own == user => format!("{user} (token {})", self.token),
+            Some(own) => format!("{own} (token {}) on behalf of {user}", self.token),
+            None => format!("token {} on behalf of {user}", self.token),
         }
     }
 

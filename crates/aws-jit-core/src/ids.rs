@@ -192,6 +192,25 @@ impl GrantId {
     }
 }
 
+/// Decodes `application/x-www-form-urlencoded` text (`%XX`, `+` for a space); `None` if it
+/// is malformed or not UTF-8.
+pub fn percent_decode(encoded: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(encoded.len());
+    let mut bytes = encoded.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = [bytes.next()?, bytes.next()?];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +280,18 @@ mod tests {
     #[case::path("bucket/prefix", false)]
     fn bucket_names_follow_s3_rules(#[case] input: &str, #[case] ok: bool) {
         assert_eq!(BucketName::parse(input).is_ok(), ok, "{input}");
+    }
+
+    #[test]
+    fn percent_encoding_decodes_and_malformed_input_is_refused() {
+        assert_eq!(percent_decode("PT1H").as_deref(), Some("PT1H"));
+        assert_eq!(percent_decode("a%40b.com+x").as_deref(), Some("a@b.com x"));
+        assert_eq!(
+            percent_decode("%27%3B+rm+-rf").as_deref(),
+            Some("'; rm -rf")
+        );
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%ff"), None, "not UTF-8");
     }
 }

@@ -5,8 +5,11 @@
 //!
 //! The requester is always `KUBIYA_USER_EMAIL`, which Kubiya sets; no tool takes the user
 //! as an argument except revoke's optional `user_email`, and the binary refuses that for
-//! anyone but approvers. Argument values reach the script through quoted here-documents,
-//! so a model-supplied value is never parsed by the shell.
+//! anyone but approvers. Kubiya pastes argument values into the script text (Go
+//! templates), so a value chosen by a model could otherwise end a quote or a here-document
+//! and run commands: every value goes through the template's `urlquery` function, whose
+//! output has only letters, digits, `%`, `+`, `-`, `_`, `.` and `~`, inside single quotes,
+//! and the binary decodes it (`--duration-urlencoded`, `--user-urlencoded`) and validates it.
 
 use serde_json::{Value, json};
 
@@ -33,9 +36,6 @@ const ENV: [&str; 5] = [
 /// Secrets: the seed's Slack token, and the store URL (it may hold a password).
 const SECRETS: [&str; 2] = ["SLACK_API_TOKEN", "AWS_JIT_DB"];
 
-/// The delimiter of the here-documents that carry argument values.
-const ARG_END: &str = "AWS_JIT_ARG_END";
-
 fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
@@ -50,9 +50,10 @@ fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
-/// A script line setting `var` to an argument's value without the shell reading it.
-fn arg_into(var: &str, arg: &str) -> String {
-    format!("{var}=$(cat <<'{ARG_END}'\n{{{{.{arg}}}}}\n{ARG_END}\n)")
+/// An argument's value as the script receives it: percent-encoded by the template, in
+/// single quotes, so no value can reach the shell's parser.
+fn encoded_arg(arg: &str) -> String {
+    format!("'{{{{ .{arg} | urlquery }}}}'")
 }
 
 fn is_s3(access: &Access) -> bool {
@@ -138,14 +139,15 @@ fn content(access: &Access, grant: bool) -> String {
         format!("export AWS_JIT_CONFIG_DIR={CONFIG_DIR}"),
     ];
     if grant {
-        script.push(arg_into("duration", "duration"));
         script.push(format!(
-            "exec aws-jit grant {key} --user \"$KUBIYA_USER_EMAIL\" --duration \"$duration\""
+            "exec aws-jit grant {key} --user \"$KUBIYA_USER_EMAIL\" --duration-urlencoded {}",
+            encoded_arg("duration")
         ));
     } else {
-        script.push(arg_into("user_email", "user_email"));
+        // An empty `user_email` means the requester themself.
         script.push(format!(
-            "exec aws-jit revoke {key} --user \"${{user_email:-$KUBIYA_USER_EMAIL}}\""
+            "exec aws-jit revoke {key} --user-urlencoded {}",
+            encoded_arg("user_email")
         ));
     }
     script.join("\n") + "\n"
@@ -332,18 +334,22 @@ mod tests {
     }
 
     #[test]
-    fn arguments_reach_the_script_only_through_quoted_here_documents() {
+    fn arguments_reach_the_script_only_percent_encoded_in_single_quotes() {
         let b = seed_bundle();
+        for tool in b["tools"].as_array().unwrap() {
+            let script = tool["content"].as_str().unwrap();
+            // Every template use is `'{{ .x | urlquery }}'`: nothing else is pasted in.
+            assert_eq!(script.matches("{{").count(), 1, "{script}");
+            assert!(
+                script.contains("'{{ .duration | urlquery }}'")
+                    || script.contains("'{{ .user_email | urlquery }}'"),
+                "{script}"
+            );
+        }
         let grant = b["tools"][0]["content"].as_str().unwrap();
-        assert!(
-            grant.contains("duration=$(cat <<'AWS_JIT_ARG_END'\n{{.duration}}\nAWS_JIT_ARG_END\n)")
-        );
-        assert!(
-            grant.contains(
-                "exec aws-jit grant 'DB Access to Staging' --user \"$KUBIYA_USER_EMAIL\""
-            )
-        );
-        assert_eq!(grant.matches("{{.").count(), 1, "{grant}");
+        assert!(grant.contains(
+            "exec aws-jit grant 'DB Access to Staging' --user \"$KUBIYA_USER_EMAIL\" --duration-urlencoded '{{ .duration | urlquery }}'"
+        ));
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
     }
 

@@ -155,7 +155,9 @@ impl FromRequestParts<AppState> for Authed {
         };
         let detail = format!("{}: 401 {why}", what(parts));
         tracing::warn!(request = %what(parts), reason = %why, "API request refused");
-        if let Err(e) = state.jit.record_refusal("anonymous", "", detail).await {
+        if state.refusals.take()
+            && let Err(e) = state.jit.record_refusal("anonymous", "", detail).await
+        {
             tracing::error!(error = %e, "could not audit a refused request");
         }
         Err(ApiError::new(

@@ -26,20 +26,7 @@ fn form_value(body: &[u8], key: &str) -> Option<String> {
     let raw = text
         .split('&')
         .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))?;
-    let mut out = Vec::with_capacity(raw.len());
-    let mut bytes = raw.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = [bytes.next()?, bytes.next()?];
-                let hex = std::str::from_utf8(&hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-            }
-            other => out.push(other),
-        }
-    }
-    String::from_utf8(out).ok()
+    aws_jit_core::ids::percent_decode(raw)
 }
 
 /// What a click asks for.
@@ -89,7 +76,9 @@ pub async fn slack_interactions(
     if let Err(e) = verified {
         tracing::warn!(reason = %e, "Slack interaction refused");
         let detail = format!("POST /slack/interactions: 401 {e}");
-        if let Err(e) = state.jit.record_refusal("slack", "", detail).await {
+        if state.refusals.take()
+            && let Err(e) = state.jit.record_refusal("slack", "", detail).await
+        {
             tracing::error!(error = %e, "could not audit a refused request");
         }
         return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();

@@ -112,6 +112,43 @@ pub struct AppState {
     pub aws_calls: AwsCalls,
     /// Slack, with the signing secret that authenticates its button clicks.
     pub slack: Option<SlackApp>,
+    /// How many unauthenticated refusals may still be audited this minute.
+    pub refusals: Arc<RefusalBudget>,
+}
+
+/// Unauthenticated refusals (401s, bad Slack signatures) are audited, but at most
+/// [`RefusalBudget::PER_MINUTE`] a minute: anyone can send them, and each audit append
+/// serializes with every grant change. Beyond the budget they are counted
+/// (`aws_jit_refusals_unaudited_total`) and logged.
+#[derive(Debug, Default)]
+pub struct RefusalBudget {
+    window: std::sync::Mutex<Option<(tokio::time::Instant, u32)>>,
+    unaudited: AtomicU64,
+}
+
+impl RefusalBudget {
+    /// Audited unauthenticated refusals per minute.
+    pub const PER_MINUTE: u32 = 30;
+
+    /// Whether this refusal may be audited; counts it otherwise.
+    pub fn take(&self) -> bool {
+        let now = tokio::time::Instant::now();
+        let Ok(mut window) = self.window.lock() else {
+            return false;
+        };
+        let (start, used) = window.get_or_insert((now, 0));
+        if now.duration_since(*start) >= Duration::from_secs(60) {
+            *start = now;
+            *used = 0;
+        }
+        if *used < Self::PER_MINUTE {
+            *used += 1;
+            true
+        } else {
+            self.unaudited.fetch_add(1, Ordering::Relaxed);
+            false
+        }
+    }
 }
 
 /// Slack's side of the server: buttons clicked in approval requests.
@@ -262,6 +299,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         out,
         "# HELP aws_jit_worker_errors_total Sweeps that failed as a whole.\n# TYPE aws_jit_worker_errors_total counter\naws_jit_worker_errors_total {}",
         m.worker_errors.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "# HELP aws_jit_refusals_unaudited_total Unauthenticated refusals beyond the audit budget.\n# TYPE aws_jit_refusals_unaudited_total counter\naws_jit_refusals_unaudited_total {}",
+        state.refusals.unaudited.load(Ordering::Relaxed)
     );
     if let Ok((queued, given_up)) = state.jit.store().outbox_counts().await {
         let _ = writeln!(
@@ -486,6 +528,7 @@ pub async fn serve(
         metrics,
         aws_calls,
         slack,
+        refusals: Arc::new(RefusalBudget::default()),
     });
     let mut http_stop = stop_rx;
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {

@@ -162,7 +162,7 @@ impl Messenger for Slack {
     async fn respond(&self, response_url: &str, body: &str) -> Result<(), DeliveryError> {
         // Only Slack's own hooks (or the configured API's host, for tests) get an answer.
         let allowed = response_url.starts_with("https://hooks.slack.com/")
-            || response_url.starts_with(self.api_url.as_str());
+            || response_url.starts_with(&format!("{}/", self.api_url));
         if !allowed {
             return Err(DeliveryError {
                 message: format!("refusing to answer to `{response_url}`: not a Slack hook"),
