@@ -389,6 +389,7 @@ mod tests {
         ];
         prop_oneof![
             Just(GrantEvent::Approved),
+            Just(GrantEvent::Closed),
             Just(GrantEvent::Activated),
             Just(GrantEvent::ProvisioningFailed),
             cause.prop_map(GrantEvent::EndStarted),
@@ -398,7 +399,12 @@ mod tests {
 
     /// Drives a status through events, tracking the end cause as the app does.
     fn run(events: &[GrantEvent]) -> Vec<GrantStatus> {
-        let mut status = GrantStatus::Provisioning;
+        run_from(GrantStatus::Provisioning, events)
+    }
+
+    /// The same, from any status.
+    fn run_from(start: GrantStatus, events: &[GrantEvent]) -> Vec<GrantStatus> {
+        let mut status = start;
         let mut cause = None;
         let mut seen = vec![status];
         for &event in events {
@@ -468,6 +474,23 @@ mod tests {
             }
             if let Some(first_revoking) = seen.iter().position(|s| *s == GrantStatus::Revoking) {
                 prop_assert!(!seen[first_revoking..].contains(&GrantStatus::Active));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_request_waiting_for_approval_gets_access_only_through_an_approval(
+            events in proptest::collection::vec(any_event(), 0..24)
+        ) {
+            let seen = run_from(GrantStatus::Pending, &events);
+            // Without an approval it can only wait or end as failed.
+            if !events.contains(&GrantEvent::Approved) {
+                prop_assert!(seen.iter().all(|s| matches!(s, GrantStatus::Pending | GrantStatus::Failed)));
+            }
+            // Once closed, it stays failed.
+            if let Some(closed) = seen.iter().position(|s| *s == GrantStatus::Failed) {
+                prop_assert!(seen[closed..].iter().all(|s| *s == GrantStatus::Failed));
             }
         }
     }
