@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use crate::limits::{Limiter, RateLimits};
 use async_trait::async_trait;
 use aws_jit_app::ports::{
     Assignment, IdentityCenter, Instance, PermissionSetSpec, ProviderError, ProviderErrorKind,
@@ -84,6 +85,7 @@ pub struct AwsIdentityCenter {
     sso: aws_sdk_ssoadmin::Client,
     store: aws_sdk_identitystore::Client,
     patience: Patience,
+    limiter: Limiter,
 }
 
 /// An Identity Store lookup key: a unique attribute and its value.
@@ -113,11 +115,28 @@ impl AwsIdentityCenter {
         store: aws_sdk_identitystore::Client,
         patience: Patience,
     ) -> Self {
+        Self::limited(sso, store, patience, Limiter::new(RateLimits::default()))
+    }
+
+    /// Wraps SDK clients, sharing `limiter` with every other user of it.
+    pub fn limited(
+        sso: aws_sdk_ssoadmin::Client,
+        store: aws_sdk_identitystore::Client,
+        patience: Patience,
+        limiter: Limiter,
+    ) -> Self {
         AwsIdentityCenter {
             sso,
             store,
             patience,
+            limiter,
         }
+    }
+
+    /// Runs one paginator step within the rate limit.
+    async fn paced<T>(&self, next: impl Future<Output = T>) -> T {
+        self.limiter.call().await;
+        next.await
     }
 
     /// Runs `op`, retrying conflicts and throttling with doubling delays.
@@ -129,6 +148,7 @@ impl AwsIdentityCenter {
         let mut delay = self.patience.retry_delay;
         let mut attempt = 0;
         loop {
+            self.limiter.call().await;
             match op().await {
                 Err(e)
                     if matches!(
@@ -295,7 +315,7 @@ impl AwsIdentityCenter {
             .identity_store_id(identity_store_id)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = self.paced(pages.next()).await {
             let page = page.map_err(|e| classify("ListUsers", e))?;
             for user in page.users() {
                 let by_name = user.user_name().is_some_and(|n| n.to_lowercase() == wanted);
@@ -435,7 +455,7 @@ impl IdentityCenter for AwsIdentityCenter {
             .instance_arn(instance_arn)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = self.paced(pages.next()).await {
             let page = page.map_err(|e| classify("ListPermissionSets", e))?;
             for arn in page.permission_sets() {
                 let described = self
@@ -470,7 +490,7 @@ impl IdentityCenter for AwsIdentityCenter {
             .filter(filter)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = self.paced(pages.next()).await {
             let page = page.map_err(|e| classify("ListAccountAssignmentsForPrincipal", e))?;
             let found = page.account_assignments().iter().any(|x| {
                 x.account_id() == Some(a.account_id.as_str())
@@ -484,6 +504,8 @@ impl IdentityCenter for AwsIdentityCenter {
     }
 
     async fn create_assignment(&self, a: &Assignment) -> Result<(), ProviderError> {
+        // One of the creation slots, held until the status poll ends.
+        let _slot = self.limiter.creation().await;
         let status = self
             .retrying(|| async {
                 self.sso
@@ -661,7 +683,7 @@ impl IdentityCenter for AwsIdentityCenter {
             .permission_set_arn(permission_set_arn)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = self.paced(pages.next()).await {
             let page = page.map_err(|e| classify("ListAccountAssignments", e))?;
             for a in page.account_assignments() {
                 if a.principal_type() == Some(&PrincipalType::User)
@@ -687,7 +709,7 @@ impl IdentityCenter for AwsIdentityCenter {
             .instance_arn(instance_arn)
             .into_paginator()
             .send();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = self.paced(pages.next()).await {
             let page = page.map_err(|e| classify("ListPermissionSets", e))?;
             for arn in page.permission_sets() {
                 if let Some((name, description)) =

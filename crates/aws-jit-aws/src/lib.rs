@@ -10,6 +10,7 @@ mod calls;
 mod errors;
 mod iam;
 mod identity_center;
+mod limits;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use aws_config::timeout::TimeoutConfig;
 pub use calls::CallCounter;
 pub use iam::AwsIam;
 pub use identity_center::{AwsIdentityCenter, Patience};
+pub use limits::{Limiter, RateLimits};
 
 /// How to reach AWS.
 #[derive(Debug, Clone)]
@@ -32,6 +34,8 @@ pub struct AwsSettings {
     pub attempt_timeout: Duration,
     /// Our own retry and polling bounds.
     pub patience: Patience,
+    /// Identity Center rate limits, shared by the whole process.
+    pub limits: RateLimits,
 }
 
 impl Default for AwsSettings {
@@ -41,6 +45,7 @@ impl Default for AwsSettings {
             connect_timeout: Duration::from_secs(3),
             attempt_timeout: Duration::from_secs(20),
             patience: Patience::default(),
+            limits: RateLimits::default(),
         }
     }
 }
@@ -106,7 +111,12 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
             .build(),
     );
     Aws {
-        identity_center: AwsIdentityCenter::new(sso, store, settings.patience.clone()),
+        identity_center: AwsIdentityCenter::limited(
+            sso,
+            store,
+            settings.patience.clone(),
+            Limiter::new(settings.limits),
+        ),
         iam: AwsIam::new(iam, sts),
         calls,
     }

@@ -164,6 +164,12 @@ pub fn aws_settings(file: &SettingsFile) -> Result<AwsSettings, Failure> {
     if let Some(n) = env_u32("AWS_JIT_MAX_ATTEMPTS", file.max_attempts)? {
         settings.max_attempts = n;
     }
+    if let Some(n) = env_u32("AWS_JIT_SSO_CALLS_PER_SECOND", None)? {
+        settings.limits.calls_per_second = f64::from(n);
+    }
+    if let Some(n) = env_u32("AWS_JIT_SSO_CREATIONS_IN_FLIGHT", None)? {
+        settings.limits.creations_in_flight = usize::try_from(n).unwrap_or(usize::MAX);
+    }
     if let Some(n) = env_u32("AWS_JIT_CONFLICT_RETRIES", file.conflict_retries)? {
         settings.patience.conflict_retries = n;
     }
