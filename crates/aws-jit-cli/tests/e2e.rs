@@ -525,6 +525,82 @@ fn a_hostile_kubiya_argument_cannot_run_commands() {
     }
 }
 
+/// The bad-input corpus (`tests/fixtures/bad-input/configs`): each hostile or malformed
+/// config is refused by `validate` with exit code 3 and the error its `.expect` file names;
+/// huge and deeply nested files are generated here.
+#[test]
+fn the_bad_config_corpus_is_refused_with_the_expected_errors() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad-input/configs");
+    let mut cases: Vec<(String, Vec<u8>, String)> = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    for path in names {
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let expect = std::fs::read_to_string(path.with_extension("expect")).unwrap();
+        cases.push((
+            name,
+            std::fs::read(&path).unwrap(),
+            expect.trim().to_owned(),
+        ));
+    }
+    assert!(cases.len() >= 10, "the corpus went missing");
+    let entry = |description: &str| {
+        format!(
+            r#"{{"A": {{"name": "A", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H", "description": "{description}"}}}}"#
+        )
+    };
+    cases.push((
+        "sso-huge-description".to_owned(),
+        entry(&"x".repeat(10_000_000)).into_bytes(),
+        "field `description`: 10000000 characters, over the limit of 1000".to_owned(),
+    ));
+    cases.push((
+        "sso-long-name".to_owned(),
+        entry("d")
+            .replace(
+                r#""name": "A""#,
+                &format!(r#""name": "{}""#, "n".repeat(129)),
+            )
+            .into_bytes(),
+        "field `name`: 129 characters, over the limit of 128".to_owned(),
+    ));
+    cases.push((
+        "sso-deep-nesting".to_owned(),
+        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).into_bytes(),
+        "the file must be a JSON object".to_owned(),
+    ));
+    for (name, bytes, expect) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = if name.starts_with("s3-") {
+            "s3_configs.json"
+        } else {
+            "access_configs.json"
+        };
+        std::fs::write(dir.path().join(file), &bytes).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_aws-jit"))
+            .env_clear()
+            .args(["validate", "--offline", "--config-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            err.contains(&expect),
+            "{name}: expected `{expect}` in: {err}"
+        );
+        assert!(
+            err.len() < 4_000,
+            "{name}: the error echoes the input back: {} bytes",
+            err.len()
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_before_aws_and_changes_nothing() {
     let f = Fixture::new().await;
@@ -1813,6 +1889,91 @@ mod serve {
         for secret in [&alice, &bobs, &approver, &agent] {
             assert!(!log.contains(secret.rsplit('_').next().unwrap()));
         }
+    }
+
+    /// The bad-request corpus (`tests/fixtures/bad-input/api`): each body is refused with
+    /// the status and error its `.expect` names, plus generated oversize and deep bodies;
+    /// nothing reaches AWS or the store.
+    #[tokio::test]
+    async fn the_bad_request_corpus_is_refused_and_changes_nothing() {
+        let f = Fixture::new().await;
+        let tool = f.tool("1h");
+        let alice = token(
+            &tool,
+            &["--name", "alice", "--role", "requester", "--user", &f.email],
+        );
+        let server = start(&tool);
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad-input/api");
+        let mut cases: Vec<(String, String, u16, String)> = Vec::new();
+        let mut names: Vec<_> = std::fs::read_dir(&corpus)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "body"))
+            .collect();
+        names.sort();
+        for path in names {
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            let expect = std::fs::read_to_string(path.with_extension("expect")).unwrap();
+            let mut lines = expect.lines();
+            let status = lines.next().unwrap().trim().parse().unwrap();
+            let text = lines.next().unwrap_or("").trim().to_owned();
+            let body = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+            cases.push((name, body, status, text));
+        }
+        assert!(cases.len() >= 6, "the corpus went missing");
+        let deep = format!(
+            r#"{{"access": "jit", "reason": {}{}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        cases.push((
+            "deep-nesting".to_owned(),
+            deep,
+            400,
+            "invalid type".to_owned(),
+        ));
+        for (name, body, status, text) in cases {
+            let (got, json) = call(
+                &server.addr,
+                "POST",
+                "/api/v1/grants",
+                Some(&alice),
+                Some(&body),
+            );
+            assert_eq!(got, status, "{name}: {json}");
+            let message = json["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(&text),
+                "{name}: expected `{text}` in `{message}`"
+            );
+        }
+        // A body over the limit is refused before it is read.
+        let huge = format!(
+            r#"{{"access": "jit", "reason": "{}"}}"#,
+            "x".repeat(3_000_000)
+        );
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        write!(
+            stream,
+            "POST /api/v1/grants HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {alice}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            huge.len()
+        )
+        .unwrap();
+        let _ = stream.write_all(huge.as_bytes());
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        assert!(
+            response.starts_with("HTTP/1.1 413"),
+            "{}",
+            &response[..response.len().min(200)]
+        );
+        assert_eq!(f.assignments().await, 0);
+        assert!(
+            tool.json(&["grants", "--all"])
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -102,6 +102,11 @@ const S3_FIELDS: &[FieldSpec] = &[
     opt("break_glass_duration"),
 ];
 
+/// The longest `name`: it becomes tool names and Slack headers (150 characters).
+pub const MAX_NAME_CHARS: usize = 128;
+/// The longest `description`: Kubiya's limit on tool descriptions.
+pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
+
 /// How long a break-glass grant lasts at most when the access does not say.
 pub const DEFAULT_BREAK_GLASS_DURATION: &str = "PT1H";
 
@@ -604,6 +609,34 @@ impl EntryCtx<'_> {
         }
     }
 
+    /// A text within `max` characters and without control characters (line breaks and
+    /// tabs aside), or a problem: names end up in tool names, Slack messages and the log.
+    fn at_most(&mut self, field: &str, text: String, max: usize) -> Option<String> {
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            self.problem(
+                Some(field),
+                ProblemKind::Invalid {
+                    reason: "control characters are not allowed".to_owned(),
+                },
+            );
+            return None;
+        }
+        let n = text.chars().count();
+        if n > max {
+            self.problem(
+                Some(field),
+                ProblemKind::Invalid {
+                    reason: format!("{n} characters, over the limit of {max}"),
+                },
+            );
+            return None;
+        }
+        Some(text)
+    }
+
     /// An optional `true`/`false` field (absent is `false`).
     fn flag(&mut self, field: &str) -> bool {
         match self.fields.iter().find(|(k, _)| k == field) {
@@ -719,9 +752,13 @@ fn parse_file(
 fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
     let before = ctx.problems.len();
     ctx.check_field_names();
-    let name = ctx.non_empty_string("name");
+    let name = ctx
+        .non_empty_string("name")
+        .and_then(|n| ctx.at_most("name", n, MAX_NAME_CHARS));
     let description = match has(ctx, "description") {
-        true => ctx.string("description"),
+        true => ctx
+            .string("description")
+            .and_then(|d| ctx.at_most("description", d, MAX_DESCRIPTION_CHARS)),
         false => Some(String::new()),
     };
     let target = match ctx.file {

@@ -22,6 +22,11 @@ pub enum IdError {
     /// The email is not plausible.
     #[error("`{0}` is not an email address")]
     Email(String),
+    /// The email has characters outside ASCII (look-alikes are refused).
+    #[error(
+        "`{0}` has non-ASCII characters: look-alike letters are refused, type the address in ASCII"
+    )]
+    NonAsciiEmail(String),
     /// The bucket name breaks S3's naming rules.
     #[error("`{name}` is not a valid S3 bucket name: {why}")]
     BucketName {
@@ -113,9 +118,14 @@ impl PermissionSetName {
 
 impl UserEmail {
     /// Parses an email address: one `@`, a non-empty local part, a dotted domain, no spaces
-    /// or control characters, at most 254 characters.
+    /// or control characters, at most 254 characters, and ASCII only: a look-alike letter
+    /// (Cyrillic `а` for Latin `a`) would otherwise name someone else convincingly in an
+    /// approver list or a Slack message.
     pub fn parse(input: &str) -> Result<Self, IdError> {
         let err = || IdError::Email(input.to_owned());
+        if !input.is_ascii() {
+            return Err(IdError::NonAsciiEmail(input.to_owned()));
+        }
         if input.len() > 254 || input.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(err());
         }

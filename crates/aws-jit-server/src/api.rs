@@ -195,8 +195,21 @@ fn catalog(state: &AppState) -> Result<&aws_jit_core::Catalog, ApiError> {
 }
 
 fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    json.map(|Json(t)| t)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
+    json.map(|Json(t)| t).map_err(|e| {
+        // 413 for a body over the limit (2 MB), 415 without a JSON content type, and 400
+        // for every body that does not decode (axum says 422 for the well-formed ones).
+        match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.body_text())
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                e.body_text(),
+            ),
+            _ => ApiError::bad_request(e.body_text()),
+        }
+    })
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
