@@ -708,6 +708,7 @@ impl Jit {
         self.finish_interrupted(&grant.target_key).await?;
         let op = self.op(&request.requested_by);
         self.insert_locked(&grant, &requested, &outbox, &op).await?;
+        failpoint("grant.recorded");
 
         match self.provision(&grant, access, &resolved.target, &op).await {
             Ok((grant, origin)) => Ok(GrantOutcome {
@@ -1442,8 +1443,10 @@ impl Jit {
             let mut intent = self
                 .write(op, grant, intent, None, LockOp::Acquire(lease), None)
                 .await?;
+            failpoint("grant.intent_recorded");
             match self.create(target).await {
                 Ok(created_arn) => {
+                    failpoint("grant.created");
                     if created_arn.is_some() {
                         intent.permission_set_arn = created_arn;
                     }
@@ -1528,6 +1531,7 @@ impl Jit {
                 .map(|()| None),
             AwsTarget::GeneratedPolicy { user, policy } => {
                 let arn = self.iam.create_policy(policy).await?;
+                failpoint("grant.policy_created");
                 self.iam.attach_policy(user, &arn).await.map(|()| None)
             }
             AwsTarget::EphemeralPermissionSet { assignment, spec } => {
@@ -2039,6 +2043,7 @@ impl Jit {
                 holder: op.holder.clone(),
             })
             .await?;
+        failpoint("revoke.started");
         self.remove_access(revoking, &op).await
     }
 
@@ -2069,6 +2074,7 @@ impl Jit {
         {
             return self.record_removal_failure(grant, op, error).await;
         }
+        failpoint("revoke.removed");
         let cause = grant.end_cause.unwrap_or(EndCause::Requested);
         let mut ended = grant.clone();
         ended.status = grant.status.apply(GrantEvent::Ended, Some(cause))?;
@@ -2497,6 +2503,20 @@ fn new_grant_id(now: Timestamp) -> String {
     let ts = uuid::Timestamp::from_unix(uuid::NoContext, seconds, nanos);
     uuid::Uuid::new_v7(ts).to_string()
 }
+
+/// A crash point for tests: with the `failpoints` feature, `AWS_JIT_FAILPOINT=<name>`
+/// aborts the process here, as a kill -9 would. Without the feature it is nothing.
+#[cfg(feature = "failpoints")]
+fn failpoint(name: &str) {
+    if std::env::var("AWS_JIT_FAILPOINT").as_deref() == Ok(name) {
+        eprintln!("failpoint {name}: aborting");
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+fn failpoint(_name: &str) {}
 
 /// How many times a notification is tried before it is given up (about an hour).
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 12;
