@@ -817,6 +817,25 @@ struct FaultRule {
 struct ProxyState {
     rules: Vec<FaultRule>,
     seen: Vec<String>,
+    /// Chaos: the share of calls (per mille) answered with a throttle or a 503.
+    chaos_per_mille: u32,
+    rng: u64,
+    injected: u64,
+    /// When each Identity Center call arrived, for the rate figure.
+    identity_center_calls: Vec<std::time::Instant>,
+    creations_in_flight: u32,
+    max_creations_in_flight: u32,
+}
+
+/// What a chaos run saw at the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChaosFigures {
+    /// Calls answered with an injected fault.
+    pub injected: u64,
+    /// The most Identity Center calls in any one-second window.
+    pub max_identity_center_calls_per_second: usize,
+    /// The most `CreateAccountAssignment` calls in flight at once (at the proxy).
+    pub max_creations_in_flight: u32,
 }
 
 /// A fault-injecting HTTP proxy in front of moto, for tests: it forwards every request and
@@ -915,6 +934,36 @@ impl FaultProxy {
             });
     }
 
+    /// Answers `per_mille` of all calls (chosen by a seeded generator) with a throttle or a
+    /// 503, half each.
+    pub fn chaos(&self, per_mille: u32, seed: u64) {
+        let mut s = self.state.lock().expect("proxy state");
+        s.chaos_per_mille = per_mille;
+        s.rng = seed.max(1);
+    }
+
+    /// The chaos run's figures so far.
+    pub fn figures(&self) -> ChaosFigures {
+        let s = self.state.lock().expect("proxy state");
+        let calls = &s.identity_center_calls;
+        let mut max = 0;
+        let mut start = 0;
+        for (end, at) in calls.iter().enumerate() {
+            while calls
+                .get(start)
+                .is_some_and(|first| at.duration_since(*first) >= Duration::from_secs(1))
+            {
+                start += 1;
+            }
+            max = max.max(end + 1 - start);
+        }
+        ChaosFigures {
+            injected: s.injected,
+            max_identity_center_calls_per_second: max,
+            max_creations_in_flight: s.max_creations_in_flight,
+        }
+    }
+
     /// How many calls of `operation` went through the proxy.
     pub fn calls(&self, operation: &str) -> usize {
         self.state
@@ -945,17 +994,48 @@ async fn forward(
         .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default();
     let operation = operation_of(&parts.headers, &body);
+    let identity_center = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.starts_with("SWBExternalService.") || t.starts_with("AWSIdentityStore.")
+        });
+    let creation = operation == "CreateAccountAssignment";
     let fault = {
         let mut s = state.lock().expect("proxy state");
         s.seen.push(operation.clone());
+        if identity_center {
+            s.identity_center_calls.push(std::time::Instant::now());
+        }
         let rule = s
             .rules
             .iter_mut()
             .find(|r| r.operation == operation && r.times > 0);
-        rule.map(|r| {
+        let mut fault = rule.map(|r| {
             r.times -= 1;
             r.fault.clone()
-        })
+        });
+        if fault.is_none() && s.chaos_per_mille > 0 {
+            // xorshift: reproducible from the seed.
+            s.rng ^= s.rng << 13;
+            s.rng ^= s.rng >> 7;
+            s.rng ^= s.rng << 17;
+            if s.rng % 1000 < u64::from(s.chaos_per_mille) {
+                fault = Some(if s.rng.is_multiple_of(2) {
+                    Fault::Throttle
+                } else {
+                    Fault::ServerError(503)
+                });
+            }
+        }
+        if fault.is_some() {
+            s.injected += 1;
+        } else if creation {
+            s.creations_in_flight += 1;
+            s.max_creations_in_flight = s.max_creations_in_flight.max(s.creations_in_flight);
+        }
+        fault
     };
     let error = |status: u16, kind: &str| {
         (
@@ -990,7 +1070,12 @@ async fn forward(
     let Ok(forwarded) = forwarded.body(http_body_util::Full::new(body)) else {
         return error(500, "ProxyError");
     };
-    let Ok(response) = client.request(forwarded).await else {
+    let answered = client.request(forwarded).await;
+    if creation {
+        let mut s = state.lock().expect("proxy state");
+        s.creations_in_flight = s.creations_in_flight.saturating_sub(1);
+    }
+    let Ok(response) = answered else {
         return error(502, "ProxyError");
     };
     let (parts, body) = response.into_parts();
