@@ -3151,6 +3151,27 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn slow_answers_and_dropped_connections_are_survived() {
+        let f = Fixture::new().await;
+        let proxy = FaultProxy::start(&f.aws.endpoint());
+        let mut tool = through(&f, &proxy);
+        tool.env
+            .push(("AWS_JIT_MAX_ATTEMPTS".to_owned(), "3".to_owned()));
+        proxy.inject("GetUserId", Fault::Drop, 1);
+        proxy.inject(
+            "CreateAccountAssignment",
+            Fault::Delay(std::time::Duration::from_millis(1_500)),
+            1,
+        );
+        let started = std::time::Instant::now();
+        let grant = tool.json(&["grant", "jit", "--user", &f.email]);
+        assert_eq!(grant["status"], "active");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(1_500));
+        assert_eq!(proxy.calls("GetUserId"), 2, "dropped once, then answered");
+        assert_eq!(f.assignments().await, 1);
+    }
+
+    #[tokio::test]
     async fn an_assignment_in_progress_is_polled_until_it_succeeds() {
         let f = Fixture::new().await;
         let proxy = FaultProxy::start(&f.aws.endpoint());

@@ -621,3 +621,33 @@ async fn audit(
     let items: Vec<AuditView> = events.iter().map(AuditView::from).collect();
     Ok(Json(json!({ "items": items, "next_cursor": next })).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// The request decoders stand in for a fuzz target: any text decodes or is refused.
+        #[test]
+        fn the_request_decoders_never_panic(text in "\\PC{0,200}") {
+            let _ = serde_json::from_str::<GrantBody>(&text);
+            let _ = serde_json::from_str::<ExtendBody>(&text);
+            let _ = serde_json::from_str::<DecisionBody>(&text);
+            let _ = parse_grant_cursor(&text);
+        }
+
+        #[test]
+        fn grant_cursors_round_trip(ms in 0i64..4_000_000_000_000, id in "[0-9a-f-]{1,40}") {
+            let at = jiff::Timestamp::from_millisecond(ms).unwrap();
+            let cursor = format!("{}.{id}", at.as_millisecond());
+            let (back, back_id) = parse_grant_cursor(&cursor).unwrap();
+            prop_assert_eq!(back, at);
+            prop_assert_eq!(back_id, id);
+        }
+    }
+}

@@ -802,6 +802,10 @@ pub enum Fault {
     InProgress,
     /// Forward, but report the asynchronous status as `FAILED` with this reason.
     FailedWith(String),
+    /// Wait this long, then forward.
+    Delay(Duration),
+    /// Drop the connection without answering.
+    Drop,
 }
 
 /// A rule: the next `times` calls of `operation` (e.g. `CreateAccountAssignment`) get the
@@ -1050,6 +1054,9 @@ async fn forward(
             .into_response()
     };
     match &fault {
+        Some(Fault::Delay(wait)) => tokio::time::sleep(*wait).await,
+        // A panic in a connection's task makes hyper close it without a response.
+        Some(Fault::Drop) => panic!("fault proxy: dropping the connection (injected)"),
         Some(Fault::Throttle) => return error(400, "ThrottlingException"),
         Some(Fault::Conflict) => return error(409, "ConflictException"),
         Some(Fault::ServerError(status)) => return error(*status, "InternalServerException"),
