@@ -4,6 +4,7 @@
 //! default, from the create until its status poll ends). Waiting here is cheaper than
 //! being throttled: a throttled call costs a retry and a backoff.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,49 +32,52 @@ impl Default for RateLimits {
 /// The shared limiter.
 #[derive(Debug, Clone)]
 pub struct Limiter {
-    bucket: Arc<Mutex<Bucket>>,
-    rate: f64,
+    /// When the calls of the last second started (at most `rate` of them).
+    window: Arc<Mutex<VecDeque<Instant>>>,
+    rate: usize,
     creations: Arc<Semaphore>,
 }
 
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
 impl Limiter {
-    /// A limiter with these limits (a rate of zero or less means no rate limit).
+    /// A limiter with these limits (a rate below one a second means no rate limit).
     pub fn new(limits: RateLimits) -> Self {
-        let rate = limits.calls_per_second;
+        // Whole calls: a sliding one-second window holds at most this many.
+        let rate = if limits.calls_per_second >= 1.0 {
+            limits.calls_per_second.floor() as usize
+        } else {
+            0
+        };
         Limiter {
-            bucket: Arc::new(Mutex::new(Bucket {
-                // A full second's worth at start: bursts up to the rate are fine.
-                tokens: rate.max(1.0),
-                at: Instant::now(),
-            })),
+            window: Arc::new(Mutex::new(VecDeque::with_capacity(rate))),
             rate,
             creations: Arc::new(Semaphore::new(limits.creations_in_flight.max(1))),
         }
     }
 
-    /// Waits until one more call fits in the rate.
+    /// Waits until one more call fits: never more than `rate` calls start within any one
+    /// second (a sliding window, so bursts up to the rate are fine).
     pub async fn call(&self) {
-        if self.rate <= 0.0 {
+        if self.rate == 0 {
             return;
         }
+        let second = Duration::from_secs(1);
         loop {
             let wait = {
-                let mut bucket = self.bucket.lock().await;
+                let mut window = self.window.lock().await;
                 let now = Instant::now();
-                let refill = now.duration_since(bucket.at).as_secs_f64() * self.rate;
-                bucket.tokens = (bucket.tokens + refill).min(self.rate.max(1.0));
-                bucket.at = now;
-                if bucket.tokens >= 1.0 {
-                    bucket.tokens -= 1.0;
+                while window
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= second)
+                {
+                    window.pop_front();
+                }
+                if window.len() < self.rate {
+                    window.push_back(now);
                     return;
                 }
-                Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate)
+                window.front().map_or(Duration::ZERO, |oldest| {
+                    second.saturating_sub(now.duration_since(*oldest))
+                })
             };
             tokio::time::sleep(wait).await;
         }
@@ -96,12 +100,22 @@ mod tests {
             creations_in_flight: 10,
         });
         let start = Instant::now();
+        let mut starts = Vec::new();
         for _ in 0..60 {
             limiter.call().await;
+            starts.push(Instant::now());
         }
-        // 20 at once (the burst), then 40 more at 20 a second.
+        // No one-second window holds more than 20 starts.
+        for (i, at) in starts.iter().enumerate() {
+            let within = starts[i..]
+                .iter()
+                .take_while(|t| t.duration_since(*at) < Duration::from_secs(1))
+                .count();
+            assert!(within <= 20, "{within} calls within a second");
+        }
+        // 20 at once, 20 a second later, 20 a second after that.
         let took = start.elapsed();
-        assert!(took >= Duration::from_millis(1_950), "{took:?}");
+        assert!(took >= Duration::from_millis(2_000), "{took:?}");
         assert!(took <= Duration::from_millis(2_100), "{took:?}");
     }
 
