@@ -153,6 +153,6 @@ impl Backend for Direct {
             .extend(&grant.id, access, duration(how_long)?, &self.actor())
             .await
             .map_err(|e| e.to_string())?;
-        Ok(with_field(&extended, "capped_to_maximum", None))
+        Ok(serde_json::to_value(GrantView::from(&extended)).unwrap_or(Value::Null))
     }
 }
