@@ -9,51 +9,22 @@ Usage: scripts/bench-api [N] [C]
 """
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-import boto3
+import bench_lab
 
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = os.path.join(root, "target/release/aws-jit")
+binary = bench_lab.BINARY
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 clients = int(sys.argv[2]) if len(sys.argv) > 2 else 8
 
-moto = subprocess.Popen([os.path.join(root, ".venv/bin/python"), os.path.join(root, "scripts/start-moto.py")],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-endpoint = moto.stdout.readline().strip()
-work = tempfile.mkdtemp(prefix="aws-jit-bench-api-")
-configs = os.path.join(work, "configs")
-os.mkdir(configs)
-with open(os.path.join(configs, "access_configs.json"), "w") as f:
-    json.dump({"bench": {"name": "Bench Access", "account_id": "111122223333",
-                         "permission_set": "BenchReadOnly", "session_duration": "PT8H"}}, f)
-kw = dict(endpoint_url=endpoint, region_name="us-east-1",
-          aws_access_key_id="testing", aws_secret_access_key="testing")
-sso = boto3.client("sso-admin", **kw)
-ids = boto3.client("identitystore", **kw)
-instance = sso.list_instances()["Instances"][0]
-sso.create_permission_set(Name="BenchReadOnly", InstanceArn=instance["InstanceArn"], SessionDuration="PT1H")
 t_seed = time.perf_counter()
-users = [f"api{i}@example.com" for i in range(n)]
-for email in users:
-    ids.create_user(IdentityStoreId=instance["IdentityStoreId"], UserName=email, DisplayName=email,
-                    Name={"GivenName": "B", "FamilyName": "B"}, Emails=[{"Value": email, "Primary": True}])
+lab = bench_lab.start("api", n, "PT8H")
 print(f"seeded {n} users in {time.perf_counter() - t_seed:.0f} s", file=sys.stderr)
-db = os.path.join(work, "jit.db")
-env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",
-           AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
-           AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-           AWS_JIT_CONFIG_DIR=configs, AWS_JIT_DB=f"sqlite://{db}", AWS_JIT_MAX_ATTEMPTS="1",
-           # The tool's own speed against moto, not AWS's 20 calls/s (which the default
-           # limiter enforces: against AWS, 1,000 simultaneous expiries take ~50 s).
-           AWS_JIT_SSO_CALLS_PER_SECOND="0")
-env.pop("RUST_LOG", None)
+endpoint, db, env, users, moto = lab.endpoint, lab.db, lab.env, lab.users, lab.moto
 token = subprocess.run([binary, "token", "create", "--name", "bench", "--role", "admin"],
                        env=env, check=True, capture_output=True, text=True).stdout.strip()
 server = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0"], env=env,

@@ -5,51 +5,21 @@ duration chosen so that every grant expires within one common second, runs `aws-
 and reports how late each revocation came (ended_at - expires_at, from the store, in ms),
 plus the server's peak RSS. Usage: scripts/bench-expiry [N]
 """
-import json
 import math
-import os
 import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
+import bench_lab
 
-root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = os.path.join(root, "target/release/aws-jit")
+binary = bench_lab.BINARY
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 
-moto = subprocess.Popen([os.path.join(root, ".venv/bin/python"), os.path.join(root, "scripts/start-moto.py")],
-                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-endpoint = moto.stdout.readline().strip()
-work = tempfile.mkdtemp(prefix="aws-jit-bench-expiry-")
-configs = os.path.join(work, "configs")
-os.mkdir(configs)
-with open(os.path.join(configs, "access_configs.json"), "w") as f:
-    json.dump({"bench": {"name": "Bench Access", "account_id": "111122223333",
-                         "permission_set": "BenchReadOnly", "session_duration": "PT2H"}}, f)
-kw = dict(endpoint_url=endpoint, region_name="us-east-1",
-          aws_access_key_id="testing", aws_secret_access_key="testing")
-sso = boto3.client("sso-admin", **kw)
-ids = boto3.client("identitystore", **kw)
-instance = sso.list_instances()["Instances"][0]
-sso.create_permission_set(Name="BenchReadOnly", InstanceArn=instance["InstanceArn"], SessionDuration="PT1H")
-users = [f"expiry{i}@example.com" for i in range(n)]
-for email in users:
-    ids.create_user(IdentityStoreId=instance["IdentityStoreId"], UserName=email, DisplayName=email,
-                    Name={"GivenName": "B", "FamilyName": "B"}, Emails=[{"Value": email, "Primary": True}])
-db = os.path.join(work, "jit.db")
-env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing",
-           AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
-           AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-           AWS_JIT_CONFIG_DIR=configs, AWS_JIT_DB=f"sqlite://{db}", AWS_JIT_MAX_ATTEMPTS="1",
-           # The tool's own speed against moto, not AWS's 20 calls/s (which the default
-           # limiter enforces: against AWS, 1,000 simultaneous expiries take ~50 s).
-           AWS_JIT_SSO_CALLS_PER_SECOND="0")
-env.pop("RUST_LOG", None)
+lab = bench_lab.start("expiry", n, "PT2H")
+endpoint, db, env, users, moto = lab.endpoint, lab.db, lab.env, lab.users, lab.moto
 subprocess.run([binary, "validate"], env=env, check=True, capture_output=True)
 
 # Everyone expires in the same second: creation time is spread, so each grant's duration is

@@ -403,14 +403,9 @@ async fn list_grants(
     Ok(Json(json!({ "items": items, "next_cursor": next })).into_response())
 }
 
-/// Loads a grant the caller may see.
-async fn visible_grant(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    request: &str,
-) -> Result<aws_jit_core::Grant, ApiError> {
-    let grant = state
+/// Loads a grant, or answers 404.
+async fn fetch_grant(state: &AppState, id: &str) -> Result<aws_jit_core::Grant, ApiError> {
+    state
         .jit
         .store()
         .grant(&GrantId::new(id))
@@ -422,7 +417,17 @@ async fn visible_grant(
                 "not_found",
                 format!("no grant has id `{id}`"),
             )
-        })?;
+        })
+}
+
+/// Loads a grant the caller may see.
+async fn visible_grant(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    request: &str,
+) -> Result<aws_jit_core::Grant, ApiError> {
+    let grant = fetch_grant(state, id).await?;
     if let Err(denied) = caller.may_see(&grant.user) {
         return Err(forbid(state, caller, request, &grant.user, denied).await);
     }
@@ -508,19 +513,7 @@ async fn decide(
     let verb = if approve { "approve" } else { "deny" };
     let request = format!("POST /api/v1/grants/{id}/{verb}");
     let decision = body(json)?;
-    let grant = state
-        .jit
-        .store()
-        .grant(&GrantId::new(id))
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no grant has id `{id}`"),
-            )
-        })?;
+    let grant = fetch_grant(state, id).await?;
     let Some(person) = caller
         .user
         .as_deref()

@@ -37,6 +37,29 @@ pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
     }
 }
 
+/// The migrations still to apply to a database at schema version `current`, with their
+/// version numbers; an error if the database is newer than this build.
+pub(crate) fn pending_migrations<'a>(
+    migrations: &[&'a str],
+    current: i64,
+) -> Result<Vec<(i64, &'a str)>, StoreError> {
+    let target = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    if current > target {
+        return Err(StoreError::Backend {
+            message: format!(
+                "the database is at schema version {current}, newer than this aws-jit ({target}): upgrade aws-jit"
+            ),
+            source: None,
+        });
+    }
+    Ok(migrations
+        .iter()
+        .enumerate()
+        .map(|(index, sql)| (i64::try_from(index + 1).unwrap_or(i64::MAX), *sql))
+        .filter(|(version, _)| *version > current)
+        .collect())
+}
+
 /// Rewrites PostgreSQL placeholders (`$1`) as SQLite numbered ones (`?1`). The SQL in this
 /// crate never has a `$` anywhere else.
 pub(crate) fn sqlite_placeholders(sql: &str) -> String {

@@ -19,7 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::backend;
-use crate::common::impl_grant_store;
+use crate::common::{impl_grant_store, pending_migrations};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_schema.sql"),
@@ -139,21 +139,8 @@ impl PostgresStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(Self::db)?;
-        let target = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if current > target {
-            return Err(StoreError::Backend {
-                message: format!(
-                    "the database is at schema version {current}, newer than this aws-jit ({target}): upgrade aws-jit"
-                ),
-                source: None,
-            });
-        }
-        for (index, sql) in MIGRATIONS.iter().enumerate() {
-            let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
-            if version <= current {
-                continue;
-            }
-            sqlx::raw_sql(*sql)
+        for (version, sql) in pending_migrations(MIGRATIONS, current)? {
+            sqlx::raw_sql(sql)
                 .execute(&mut *tx)
                 .await
                 .map_err(Self::db)?;

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
 use crate::backend;
-use crate::common::{impl_grant_store, sqlite_placeholders};
+use crate::common::{impl_grant_store, pending_migrations, sqlite_placeholders};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_grants.sql"),
@@ -56,20 +56,7 @@ impl SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(Self::db)?;
-        let target = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if current > target {
-            return Err(StoreError::Backend {
-                message: format!(
-                    "the database is at schema version {current}, newer than this aws-jit ({target}): upgrade aws-jit"
-                ),
-                source: None,
-            });
-        }
-        for (index, sql) in MIGRATIONS.iter().enumerate() {
-            let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
-            if version <= current {
-                continue;
-            }
+        for (version, sql) in pending_migrations(MIGRATIONS, current)? {
             let mut tx = self.begin().await?;
             // Re-check inside the write lock: another process may have migrated meanwhile.
             let now_at: i64 = sqlx::query_scalar("PRAGMA user_version")
@@ -79,7 +66,7 @@ impl SqliteStore {
             if now_at >= version {
                 continue;
             }
-            sqlx::raw_sql(*sql)
+            sqlx::raw_sql(sql)
                 .execute(&mut *tx)
                 .await
                 .map_err(Self::db)?;
