@@ -11,13 +11,13 @@
 
 #![warn(missing_docs)]
 
+mod jit;
 pub mod ports;
 mod tokens;
-mod usecases;
 
-pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};
-pub use usecases::{
+pub use jit::{
     AppError, DeliveryReport, Drift, DueOutcome, GrantOutcome, GrantRequest, Jit,
     MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, ReconcileReport, RevokeOutcome, Settings,
     SweepReport, TAG_GRANT, system_actor,
 };
+pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};

@@ -1,0 +1,315 @@
+//! The grant, revoke and sweep use cases.
+//!
+//! Each is a sequence of store transactions around AWS calls, written so that a crash
+//! between any two steps leaves a record from which [`Jit::sweep`] finishes or undoes the
+//! work. The sweep never sleeps on its own: the caller (cron, or the server's runner)
+//! decides when to call it.
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_jit_core::{AccessDuration, AuditAction, AuditEvent, Grant, GrantStatus};
+use jiff::Timestamp;
+
+use crate::ports::{
+    Clock, GrantChange, GrantStore, Iam, IdentityCenter, Instance, LockOp, OutboxMessage,
+    StoreError,
+};
+
+mod approval;
+mod error;
+mod extend;
+mod grant;
+mod lifecycle;
+mod notify;
+mod reconcile;
+mod resolve;
+mod revoke;
+mod sweep;
+
+pub use error::AppError;
+pub use grant::{GrantOutcome, GrantRequest, Plan};
+pub use notify::{DeliveryReport, MAX_DELIVERY_ATTEMPTS};
+pub use reconcile::{Drift, ReconcileReport};
+pub(crate) use resolve::{AwsTarget, Prepared};
+pub use revoke::RevokeOutcome;
+pub use sweep::{DueOutcome, SweepReport};
+
+/// The tag naming the grant on everything the tool creates in AWS.
+pub const TAG_GRANT: &str = "aws-jit:grant-id";
+
+/// One operation (a grant, or the ending of one): who acts, and the token it holds the
+/// target's lock with.
+#[derive(Debug, Clone)]
+pub(crate) struct Op {
+    pub(crate) actor: String,
+    pub(crate) holder: String,
+}
+
+/// Tunables of the use cases.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `MAX_DURATION`: a cap on every grant, below each access's own maximum.
+    pub global_max: Option<AccessDuration>,
+    /// How long a target lock is held before it lapses (crash safety).
+    pub lock_lease: Duration,
+    /// How long to wait for a busy target before giving up.
+    pub lock_wait: Duration,
+    /// First retry delay after a failed revocation; doubles up to `retry_max`.
+    pub retry_base: Duration,
+    /// Longest retry delay after failed revocations.
+    pub retry_max: Duration,
+    /// A configured instance, skipping discovery.
+    pub instance: Option<Instance>,
+    /// Whether `sweep` also looks for generated policies left behind (S3 accesses exist).
+    pub scan_generated_policies: bool,
+    /// Whether `sweep` also looks for per-grant permission sets left behind.
+    pub scan_ephemeral_permission_sets: bool,
+    /// Where notifications go; `None` queues none.
+    pub notify: Option<NotifySettings>,
+}
+
+/// Where notifications go (Slack): grants to the request thread and the channel, ends to
+/// the user's direct messages.
+#[derive(Debug, Clone, Default)]
+pub struct NotifySettings {
+    /// `SLACK_CHANNEL_ID`.
+    pub channel: Option<String>,
+    /// `SLACK_THREAD_TS`: the request's thread.
+    pub thread_ts: Option<String>,
+    /// What the granted message points at.
+    pub instructions: aws_jit_core::slack::Instructions,
+    /// `AWS_JIT_SLACK_ADMIN_CHANNEL`: where failed revocations are raised.
+    pub admin_channel: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            global_max: None,
+            // Longer than the worst single AWS operation (status polling is bounded at
+            // two minutes); renewed before each change in AWS.
+            lock_lease: Duration::from_secs(300),
+            lock_wait: Duration::from_secs(30),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(300),
+            instance: None,
+            scan_generated_policies: false,
+            scan_ephemeral_permission_sets: false,
+            notify: None,
+        }
+    }
+}
+
+/// The actor name for work the tool does by itself.
+pub fn system_actor(task: &str) -> String {
+    format!("system:{task}")
+}
+
+/// The use cases, over their ports.
+#[derive(Debug, Clone)]
+pub struct Jit {
+    store: Arc<dyn GrantStore>,
+    sso: Arc<dyn IdentityCenter>,
+    iam: Arc<dyn Iam>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+impl Jit {
+    /// Wires the use cases.
+    pub fn new(
+        store: Arc<dyn GrantStore>,
+        sso: Arc<dyn IdentityCenter>,
+        iam: Arc<dyn Iam>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Jit {
+            store,
+            sso,
+            iam,
+            clock,
+            settings,
+        }
+    }
+
+    /// The settings, to adjust after wiring.
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The store, for queries.
+    pub fn store(&self) -> &Arc<dyn GrantStore> {
+        &self.store
+    }
+
+    pub(crate) fn lease_until(&self, now: Timestamp) -> Timestamp {
+        now.checked_add(self.settings.lock_lease).unwrap_or(now)
+    }
+
+    /// Runs a store write that takes a target lock, retrying while another process holds
+    /// it, for at most `lock_wait`. `write` gets the current time.
+    pub(crate) async fn wait_for_target<T, F, Fut>(&self, mut write: F) -> Result<T, AppError>
+    where
+        F: FnMut(Timestamp) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let started = self.clock.now();
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let now = self.clock.now();
+            match write(now).await {
+                Err(StoreError::TargetBusy { .. })
+                    if now.duration_since(started).unsigned_abs() < self.settings.lock_wait =>
+                {
+                    self.clock.sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                }
+                other => return other.map_err(AppError::from),
+            }
+        }
+    }
+
+    /// Inserts the grant, taking its target's lock for the operation `op`.
+    pub(crate) async fn insert_locked(
+        &self,
+        grant: &Grant,
+        event: &AuditEvent,
+        outbox: &[OutboxMessage],
+        op: &Op,
+    ) -> Result<(), AppError> {
+        // A request waiting for approval touches no AWS resource: it takes the lock only
+        // to check that nobody is mid-change on the target, and lets it lapse at once.
+        let hold = grant.status != GrantStatus::Pending;
+        self.wait_for_target(|now| {
+            let lease = if hold { self.lease_until(now) } else { now };
+            self.store
+                .insert_grant(grant, event, outbox, &op.holder, lease, now)
+        })
+        .await
+    }
+
+    /// Applies a change that takes the target's lock.
+    pub(crate) async fn apply_locked(&self, change: GrantChange) -> Result<Grant, AppError> {
+        self.wait_for_target(|now| {
+            let change = GrantChange {
+                lock: LockOp::Acquire(self.lease_until(now)),
+                ..change.clone()
+            };
+            async move {
+                self.store.apply(&change, now).await?;
+                Ok(change.grant)
+            }
+        })
+        .await
+    }
+
+    /// A new operation by `actor`, with its own lock-holder token.
+    pub(crate) fn op(&self, actor: &str) -> Op {
+        Op {
+            actor: actor.to_owned(),
+            holder: new_grant_id(self.clock.now()),
+        }
+    }
+
+    pub(crate) fn event(
+        &self,
+        grant: &Grant,
+        actor: &str,
+        action: AuditAction,
+        detail: String,
+    ) -> AuditEvent {
+        AuditEvent {
+            seq: 0,
+            time: self.clock.now(),
+            actor: actor.to_owned(),
+            action,
+            grant_id: grant.id.to_string(),
+            access: grant.access.clone(),
+            user: grant.user.clone(),
+            detail,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// Writes `next` (a modified copy of `current`) with an audit event, as operation `op`
+    /// (which must still hold the target's lock).
+    pub(crate) async fn write(
+        &self,
+        op: &Op,
+        current: &Grant,
+        next: Grant,
+        event: Option<AuditEvent>,
+        lock: LockOp,
+        next_attempt_at: Option<Timestamp>,
+    ) -> Result<Grant, AppError> {
+        self.write_with(
+            op,
+            current,
+            next,
+            event,
+            (lock, next_attempt_at),
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// [`Jit::write`], queueing notifications in the same transaction.
+    pub(crate) async fn write_with(
+        &self,
+        op: &Op,
+        current: &Grant,
+        mut next: Grant,
+        event: Option<AuditEvent>,
+        (lock, next_attempt_at): (LockOp, Option<Timestamp>),
+        outbox: Vec<OutboxMessage>,
+    ) -> Result<Grant, AppError> {
+        next.version = current.version + 1;
+        let change = GrantChange {
+            grant: next,
+            expected_version: current.version,
+            event,
+            lock,
+            next_attempt_at,
+            outbox,
+            holder: op.holder.clone(),
+        };
+        self.store.apply(&change, self.clock.now()).await?;
+        Ok(change.grant)
+    }
+}
+
+/// A new grant id: a UUIDv7 (time-ordered) for the given instant.
+///
+/// The core takes ids as input; this is the one place they are made.
+pub(crate) fn new_grant_id(now: Timestamp) -> String {
+    let seconds = u64::try_from(now.as_second()).unwrap_or(0);
+    let nanos = u32::try_from(now.subsec_nanosecond()).unwrap_or(0);
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, seconds, nanos);
+    uuid::Uuid::new_v7(ts).to_string()
+}
+
+/// A crash point for tests: with the `failpoints` feature, `AWS_JIT_FAILPOINT=<name>`
+/// aborts the process here, as a kill -9 would. Without the feature it is nothing.
+#[cfg(feature = "failpoints")]
+fn failpoint(name: &str) {
+    if std::env::var("AWS_JIT_FAILPOINT").as_deref() == Ok(name) {
+        eprintln!("failpoint {name}: aborting");
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+fn failpoint(_name: &str) {}
+
+/// A timestamp truncated to whole seconds, for messages.
+pub(crate) fn whole_seconds(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
+}

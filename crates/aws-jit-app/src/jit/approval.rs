@@ -1,0 +1,319 @@
+//! Approvals: requests that wait, who may decide, the quorum, denial and lapse.
+
+use aws_jit_core::approval::{self};
+use aws_jit_core::config::ApprovalPolicy;
+use aws_jit_core::duration::effective_duration;
+use aws_jit_core::grant::NewGrant;
+use aws_jit_core::{
+    Access, AccessOrigin, AuditAction, Grant, GrantEvent, GrantId, GrantStatus, UserEmail,
+};
+
+use super::{AppError, GrantOutcome, GrantRequest, Jit, Prepared, system_actor, whole_seconds};
+use crate::ports::{AuditQuery, GrantChange, LockOp};
+
+impl Jit {
+    /// Records a request that waits for approval: resolved now (so an unknown user or
+    /// permission set is refused at once), nothing changed in AWS, lapsing at the access's
+    /// `approval_timeout`.
+    pub(crate) async fn request_approval(
+        &self,
+        request: GrantRequest<'_>,
+        policy: &ApprovalPolicy,
+    ) -> Result<GrantOutcome, AppError> {
+        let access = request.access;
+        let Prepared {
+            duration,
+            id,
+            now,
+            resolved,
+            ..
+        } = self.prepare(&request).await?;
+        let deadline = now
+            .saturating_add(policy.timeout.to_signed())
+            .unwrap_or(now);
+        let mut grant = NewGrant {
+            id,
+            access,
+            user: &request.user,
+            requested_by: &request.requested_by,
+            principal_id: resolved.principal_id.clone(),
+            instance_arn: resolved.instance_arn.clone(),
+            permission_set_arn: resolved.permission_set_arn.clone(),
+            iam_user: resolved.iam_user.clone(),
+            policy_arn: resolved.policy_arn.clone(),
+            reason: request.reason.clone(),
+            now,
+            expires_at: deadline,
+        }
+        .into_grant();
+        grant.status = GrantStatus::Pending;
+        grant.requested_duration = Some(duration.duration);
+        let mut detail = format!(
+            "waiting for {} approval{} from {}; duration {}; lapses at {}",
+            policy.required,
+            if policy.required == 1 { "" } else { "s" },
+            policy.approvers.join(", "),
+            duration.duration,
+            whole_seconds(deadline)
+        );
+        if let Some(reason) = &request.reason {
+            detail.push_str(&format!("; reason: {reason}"));
+        }
+        let event = self.event(
+            &grant,
+            &request.requested_by,
+            AuditAction::ApprovalRequested,
+            detail,
+        );
+        let outbox = self.approval_requested_messages(&grant, policy);
+        let op = self.op(&request.requested_by);
+        self.insert_locked(&grant, &event, &outbox, &op).await?;
+        Ok(GrantOutcome {
+            grant,
+            duration,
+            origin: AccessOrigin::Unknown,
+        })
+    }
+
+    /// Who approved a pending request so far (distinct people, from the audit log).
+    pub(crate) async fn approvals_so_far(&self, grant: &Grant) -> Result<Vec<String>, AppError> {
+        let events = self
+            .store
+            .audit(&AuditQuery {
+                grant_id: Some(grant.id.to_string()),
+                ..AuditQuery::default()
+            })
+            .await?;
+        let mut people: Vec<String> = events
+            .into_iter()
+            .filter(|e| e.action == AuditAction::Approved)
+            .map(|e| e.actor)
+            .collect();
+        people.dedup();
+        Ok(people)
+    }
+
+    /// Whether `approver` may decide on the request: never the person it is for nor the
+    /// person who asked, a listed approver or a member of an approver group, and not twice.
+    pub(crate) async fn check_approver(
+        &self,
+        access: &Access,
+        grant: &Grant,
+        approver: &str,
+        approved_by: &[String],
+    ) -> Result<(), AppError> {
+        if approval::requesting_person(&grant.requested_by).as_deref() == Some(approver) {
+            return Err(AppError::NotAllowed(
+                "you may not approve or deny a request you made".to_owned(),
+            ));
+        }
+        let listed = access
+            .approval
+            .as_ref()
+            .is_some_and(|p| p.approvers.iter().any(|a| a == approver));
+        // Identity Center is asked only when the list does not already say yes.
+        let in_group = !listed && self.in_approver_group(access, approver).await?;
+        approval::check_approver(access, &grant.user, approver, in_group, approved_by)
+            .map_err(|r| AppError::NotAllowed(r.0))
+    }
+
+    /// Whether the person belongs to one of the access's approver groups (Identity Center).
+    pub(crate) async fn in_approver_group(
+        &self,
+        access: &Access,
+        person: &str,
+    ) -> Result<bool, AppError> {
+        let Some(policy) = access.approval.as_ref().filter(|p| !p.groups.is_empty()) else {
+            return Ok(false);
+        };
+        let Ok(email) = UserEmail::parse(person) else {
+            return Ok(false);
+        };
+        let instance = self.instance().await?;
+        let Some(principal_id) = self.sso.find_user(&instance, &email).await? else {
+            return Ok(false); // not in the directory: not in any of its groups
+        };
+        let groups = self
+            .sso
+            .member_of(&instance, &principal_id, &policy.groups)
+            .await?;
+        Ok(!groups.is_empty())
+    }
+
+    /// A pending request, or why it cannot be decided on.
+    pub(crate) async fn pending(&self, id: &GrantId) -> Result<Grant, AppError> {
+        let grant = self
+            .store
+            .grant(id)
+            .await?
+            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+        if grant.status != GrantStatus::Pending {
+            return Err(AppError::NotPending {
+                id: id.to_string(),
+                status: grant.status,
+            });
+        }
+        if grant.expires_at <= self.clock.now() {
+            // Past its deadline: lapsed, even if no worker has closed it yet.
+            let detail = "nobody decided before the approval deadline".to_owned();
+            let closed = self
+                .close(
+                    grant,
+                    &system_actor("approval"),
+                    AuditAction::Lapsed,
+                    detail,
+                )
+                .await?;
+            return Err(AppError::NotPending {
+                id: id.to_string(),
+                status: closed.status,
+            });
+        }
+        Ok(grant)
+    }
+
+    /// Approves a pending request as `approver`; once enough distinct approvers have, the
+    /// access is granted (for the duration asked, from now). Returns the grant: still
+    /// pending, or active.
+    #[tracing::instrument(skip_all, fields(grant_id = %id))]
+    pub async fn approve(
+        &self,
+        id: &GrantId,
+        access: &Access,
+        approver: &UserEmail,
+        reason: Option<String>,
+    ) -> Result<Grant, AppError> {
+        let grant = self.pending(id).await?;
+        let approver = approver.normalized();
+        let approved_by = self.approvals_so_far(&grant).await?;
+        self.check_approver(access, &grant, &approver, &approved_by)
+            .await?;
+        let Some(policy) = &access.approval else {
+            return Err(AppError::NotAllowed(format!(
+                "`{}` needs no approval",
+                access.key
+            )));
+        };
+        let count = approved_by.len() + 1;
+        let mut detail = format!("approval {count} of {}", policy.required);
+        if let Some(reason) = &reason {
+            detail.push_str(&format!("; reason: {reason}"));
+        }
+        let event = self.event(&grant, &approver, AuditAction::Approved, detail);
+        if !approval::quorum(policy, count) {
+            let mut next = grant.clone();
+            next.version = grant.version + 1;
+            self.store
+                .apply(
+                    &GrantChange {
+                        grant: next.clone(),
+                        expected_version: grant.version,
+                        event: Some(event),
+                        lock: LockOp::Ignore,
+                        next_attempt_at: None,
+                        outbox: Vec::new(),
+                        holder: String::new(),
+                    },
+                    self.clock.now(),
+                )
+                .await?;
+            return Ok(next);
+        }
+        // Enough: grant it for the duration asked, counted from now.
+        let duration = effective_duration(
+            grant.requested_duration,
+            access.session_duration,
+            self.settings.global_max,
+        );
+        let now = self.clock.now();
+        let expires_at = now
+            .saturating_add(duration.duration.to_signed())
+            .unwrap_or(now);
+        let user =
+            UserEmail::parse(&grant.user).map_err(|_| AppError::UnknownUser(grant.user.clone()))?;
+        let resolved = self.resolve(access, &user, &grant.id, expires_at).await?;
+        let mut next = grant.clone();
+        next.status = grant.status.apply(GrantEvent::Approved, None)?;
+        next.expires_at = expires_at;
+        next.principal_id.clone_from(&resolved.principal_id);
+        next.instance_arn.clone_from(&resolved.instance_arn);
+        next.permission_set_arn
+            .clone_from(&resolved.permission_set_arn);
+        next.iam_user.clone_from(&resolved.iam_user);
+        next.policy_arn.clone_from(&resolved.policy_arn);
+        next.version = grant.version + 1;
+        self.finish_interrupted(&grant.target_key).await?;
+        let op = self.op(&approver);
+        let provisioning = self
+            .apply_locked(GrantChange {
+                grant: next,
+                expected_version: grant.version,
+                event: Some(event),
+                lock: LockOp::Keep,
+                next_attempt_at: None,
+                outbox: Vec::new(),
+                holder: op.holder.clone(),
+            })
+            .await?;
+        let (active, _) = self
+            .provision(&provisioning, access, &resolved.target, &op)
+            .await?;
+        Ok(active)
+    }
+
+    /// Denies a pending request as `approver`; it ends (`approval.denied`) and the
+    /// requester is told.
+    #[tracing::instrument(skip_all, fields(grant_id = %id))]
+    pub async fn deny(
+        &self,
+        id: &GrantId,
+        access: &Access,
+        approver: &UserEmail,
+        reason: Option<String>,
+    ) -> Result<Grant, AppError> {
+        let grant = self.pending(id).await?;
+        let approver = approver.normalized();
+        self.check_approver(access, &grant, &approver, &[]).await?;
+        let why = reason.map_or_else(String::new, |r| format!(": {r}"));
+        self.close(
+            grant,
+            &approver,
+            AuditAction::Denied,
+            format!("denied by {approver}{why}"),
+        )
+        .await
+    }
+
+    /// Ends a pending request unanswered, denied or lapsed.
+    pub(crate) async fn close(
+        &self,
+        grant: Grant,
+        actor: &str,
+        action: AuditAction,
+        detail: String,
+    ) -> Result<Grant, AppError> {
+        let now = self.clock.now();
+        let mut closed = grant.clone();
+        closed.status = grant.status.apply(GrantEvent::Closed, None)?;
+        closed.ended_at = Some(now);
+        closed.last_error = Some(detail.clone());
+        closed.version = grant.version + 1;
+        let event = self.event(&grant, actor, action, detail.clone());
+        let outbox = self.closed_messages(&closed, &detail);
+        self.store
+            .apply(
+                &GrantChange {
+                    grant: closed.clone(),
+                    expected_version: grant.version,
+                    event: Some(event),
+                    lock: LockOp::Ignore,
+                    next_attempt_at: None,
+                    outbox,
+                    holder: String::new(),
+                },
+                now,
+            )
+            .await?;
+        Ok(closed)
+    }
+}

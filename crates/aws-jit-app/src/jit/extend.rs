@@ -1,0 +1,115 @@
+//! Extending an active grant within its access's maximum.
+
+use aws_jit_core::duration::effective_duration;
+use aws_jit_core::{Access, AccessDuration, AuditAction, Grant, GrantId, GrantStatus};
+
+use super::{AppError, Jit, whole_seconds};
+use crate::ports::{AuditQuery, GrantChange, LockOp};
+
+impl Jit {
+    /// Moves an active grant's expiry later by `by` (default: the access's maximum), never
+    /// beyond its start plus the access's maximum. Touches nothing in AWS: the expiry is
+    /// the tool's to enforce. Refused for grants whose generated policy carries the expiry
+    /// in its condition (request a new grant instead).
+    #[tracing::instrument(skip_all, fields(grant_id = %id))]
+    pub async fn extend(
+        &self,
+        id: &GrantId,
+        access: &Access,
+        by: Option<AccessDuration>,
+        actor: &str,
+    ) -> Result<Grant, AppError> {
+        let grant = self
+            .store
+            .grant(id)
+            .await?
+            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+        if grant.status != GrantStatus::Active {
+            return Err(AppError::NotActive {
+                id: id.to_string(),
+                status: grant.status,
+            });
+        }
+        let refuse = |why: String| AppError::CannotExtend {
+            id: id.to_string(),
+            why,
+        };
+        if grant.policy_generated {
+            return Err(refuse(
+                "its generated policy carries the expiry in its condition; request a new grant"
+                    .to_owned(),
+            ));
+        }
+        if access.approval.is_some() {
+            return Err(refuse(
+                "its access needs approval: request it again, and approvers decide".to_owned(),
+            ));
+        }
+        let first = self
+            .store
+            .audit(&AuditQuery {
+                grant_id: Some(grant.id.to_string()),
+                limit: 1,
+                ..AuditQuery::default()
+            })
+            .await?;
+        if first
+            .first()
+            .is_some_and(|e| e.action == AuditAction::BreakGlass)
+        {
+            return Err(refuse(
+                "break-glass grants are short by design: request it again".to_owned(),
+            ));
+        }
+        // The same cap as a new grant: the access's maximum and MAX_DURATION.
+        let max = effective_duration(None, access.session_duration, self.settings.global_max)
+            .duration
+            .to_signed();
+        let started = grant.granted_at.unwrap_or(grant.requested_at);
+        let limit = started.checked_add(max).unwrap_or(grant.expires_at);
+        let wanted = grant
+            .expires_at
+            .checked_add(by.map_or(max, AccessDuration::to_signed))
+            .unwrap_or(limit);
+        let until = wanted.min(limit);
+        if until <= grant.expires_at {
+            return Err(refuse(format!(
+                "it already ends at the access's maximum of {} after it started",
+                access.session_duration.human()
+            )));
+        }
+        let mut extended = grant.clone();
+        extended.expires_at = until;
+        extended.version = grant.version + 1;
+        let capped = if until < wanted {
+            " (capped to the access's maximum)"
+        } else {
+            ""
+        };
+        let event = self.event(
+            &grant,
+            actor,
+            AuditAction::GrantExtended,
+            format!(
+                "expiry {} -> {}{capped}",
+                whole_seconds(grant.expires_at),
+                whole_seconds(until)
+            ),
+        );
+        self.store
+            .apply(
+                &GrantChange {
+                    grant: extended.clone(),
+                    expected_version: grant.version,
+                    event: Some(event),
+                    lock: LockOp::Ignore,
+                    next_attempt_at: None,
+                    outbox: Vec::new(),
+                    holder: String::new(),
+                },
+                self.clock.now(),
+            )
+            .await?;
+        Ok(extended)
+    }
+}

@@ -1,0 +1,237 @@
+//! Granting: route a request (immediate, auto-approved, waiting, break-glass), record it,
+//! provision it; and `plan`, which shows what a grant would change without changing it.
+
+use aws_jit_core::approval::{self, Route};
+use aws_jit_core::duration::EffectiveDuration;
+use aws_jit_core::grant::NewGrant;
+use aws_jit_core::{Access, AccessDuration, AccessOrigin, AuditAction, Grant, UserEmail};
+use jiff::Timestamp;
+
+use super::{AppError, AwsTarget, Jit, Prepared, failpoint, whole_seconds};
+use crate::ports::ProviderErrorKind;
+
+/// A grant request, validated by the caller.
+#[derive(Debug, Clone)]
+pub struct GrantRequest<'a> {
+    /// What to grant.
+    pub access: &'a Access,
+    /// To whom.
+    pub user: UserEmail,
+    /// Who asks (the user, or an operator).
+    pub requested_by: String,
+    /// How long; `None` means the access's maximum.
+    pub duration: Option<AccessDuration>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Skip approval in an emergency (the access must allow it; a reason is required).
+    pub break_glass: bool,
+}
+
+/// What a grant did.
+#[derive(Debug, Clone)]
+pub struct GrantOutcome {
+    /// The active grant.
+    pub grant: Grant,
+    /// The duration granted, and what was asked if it was capped.
+    pub duration: EffectiveDuration,
+    /// Whether the assignment was created now, or already there.
+    pub origin: AccessOrigin,
+}
+
+/// What a grant would do (`aws-jit plan`).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The access's key.
+    pub access: String,
+    /// The user.
+    pub user: String,
+    /// The duration it would get.
+    pub duration: EffectiveDuration,
+    /// When it would end (if granted now).
+    pub expires_at: Timestamp,
+    /// The AWS changes, in order, in words.
+    pub changes: Vec<String>,
+    /// The generated policy document, when there is one.
+    pub policy_document: Option<String>,
+}
+
+impl Jit {
+    /// Grants an access: resolve, record, create the access in AWS, activate.
+    #[tracing::instrument(skip_all, fields(access = %request.access.key, user = %request.user))]
+    pub async fn grant(&self, request: GrantRequest<'_>) -> Result<GrantOutcome, AppError> {
+        let access = request.access;
+        let route = approval::route(
+            access,
+            &request.user.normalized(),
+            request.break_glass,
+            request.reason.as_deref(),
+        )
+        .map_err(|r| AppError::NotAllowed(r.0))?;
+        if let Route::NeedsApproval(policy) = route {
+            return self.request_approval(request, policy).await;
+        }
+        let request = if route == Route::BreakGlass {
+            // Short by design: the access's break-glass maximum.
+            let cap = access.break_glass_duration.min(access.session_duration);
+            GrantRequest {
+                duration: Some(request.duration.map_or(cap, |d| d.min(cap))),
+                ..request
+            }
+        } else {
+            request
+        };
+        let Prepared {
+            duration,
+            id,
+            now,
+            expires_at,
+            resolved,
+        } = self.prepare(&request).await?;
+        let grant = NewGrant {
+            id,
+            access,
+            user: &request.user,
+            requested_by: &request.requested_by,
+            principal_id: resolved.principal_id.clone(),
+            instance_arn: resolved.instance_arn.clone(),
+            permission_set_arn: resolved.permission_set_arn.clone(),
+            iam_user: resolved.iam_user.clone(),
+            policy_arn: resolved.policy_arn.clone(),
+            reason: request.reason.clone(),
+            now,
+            expires_at,
+        }
+        .into_grant();
+        let mut detail = format!("duration {}", duration.duration);
+        if let Some(asked) = duration.capped_from {
+            detail.push_str(&format!(" (capped from {asked})"));
+        }
+        if let Some(reason) = &request.reason {
+            detail.push_str(&format!("; reason: {reason}"));
+        }
+        let (action, outbox) = match route {
+            Route::BreakGlass => (AuditAction::BreakGlass, self.break_glass_alert(&grant)),
+            Route::AutoApproved => {
+                detail.push_str("; auto-approved");
+                (AuditAction::GrantRequested, Vec::new())
+            }
+            _ => (AuditAction::GrantRequested, Vec::new()),
+        };
+        let requested = self.event(&grant, &request.requested_by, action, detail);
+        self.finish_interrupted(&grant.target_key).await?;
+        let op = self.op(&request.requested_by);
+        self.insert_locked(&grant, &requested, &outbox, &op).await?;
+        failpoint("grant.recorded");
+
+        match self.provision(&grant, access, &resolved.target, &op).await {
+            Ok((grant, origin)) => Ok(GrantOutcome {
+                grant,
+                duration,
+                origin,
+            }),
+            Err(e) => {
+                if matches!(&e, AppError::ProvisioningFailed { source, .. } if source.kind == ProviderErrorKind::NotFound)
+                {
+                    // A cached id may be stale (e.g. the permission set was recreated).
+                    self.forget_cached(access).await?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// What a grant would change in AWS, found with read-only calls; changes nothing.
+    pub async fn plan(&self, request: GrantRequest<'_>) -> Result<Plan, AppError> {
+        let access = request.access;
+        let Prepared {
+            duration,
+            expires_at,
+            resolved,
+            ..
+        } = self.prepare(&request).await?;
+        let exists = self.exists(&resolved.target).await?;
+        let until = whole_seconds(expires_at);
+        let mut changes = Vec::new();
+        let mut policy_document = None;
+        match &resolved.target {
+            AwsTarget::Assignment(a) => {
+                if exists {
+                    changes.push(format!(
+                        "none: the user already holds permission set `{}` on account {}; it is kept when the grant ends unless another grant of the tool created it",
+                        a.permission_set_arn, a.account_id
+                    ));
+                } else {
+                    changes.push(format!(
+                        "create account assignment: permission set `{}` on account {} for principal `{}` ({})",
+                        a.permission_set_arn, a.account_id, a.principal_id, request.user
+                    ));
+                    changes.push(format!("delete that assignment at {until}, or on revoke"));
+                }
+            }
+            AwsTarget::Attachment { user, policy_arn } => {
+                if exists {
+                    changes.push(format!(
+                        "none: `{policy_arn}` is already attached to IAM user `{user}` and stays attached when the grant ends"
+                    ));
+                } else {
+                    changes.push(format!(
+                        "attach existing policy `{policy_arn}` to IAM user `{user}`"
+                    ));
+                    changes.push(format!(
+                        "detach it (never delete it) at {until}, or on revoke"
+                    ));
+                }
+            }
+            AwsTarget::EphemeralPermissionSet { assignment, spec } => {
+                changes.push(format!(
+                    "create permission set `{}` (session {}) with {}{}",
+                    spec.name,
+                    spec.session_duration,
+                    if spec.inline_policy.is_some() {
+                        "an inline policy"
+                    } else {
+                        "no inline policy"
+                    },
+                    if spec.managed_policies.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" and managed policies {}", spec.managed_policies.join(", "))
+                    }
+                ));
+                changes.push(format!("provision it to account {}", assignment.account_id));
+                changes.push(format!(
+                    "assign it on account {} to principal `{}` ({})",
+                    assignment.account_id, assignment.principal_id, request.user
+                ));
+                changes.push(format!(
+                    "delete the assignment and the permission set at {until}, or on revoke"
+                ));
+                policy_document = spec.inline_policy.clone();
+            }
+            AwsTarget::GeneratedPolicy { user, policy } => {
+                changes.push(format!(
+                    "create policy `{}` at path `{}`, tagged {}",
+                    policy.name,
+                    policy.path,
+                    policy
+                        .tags
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                changes.push(format!("attach it to IAM user `{user}`"));
+                changes.push(format!("detach and delete it at {until}, or on revoke"));
+                policy_document = Some(policy.document.clone());
+            }
+        }
+        Ok(Plan {
+            access: access.key.clone(),
+            user: request.user.normalized(),
+            duration,
+            expires_at: until,
+            changes,
+            policy_document,
+        })
+    }
+}

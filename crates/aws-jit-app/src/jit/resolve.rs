@@ -1,0 +1,420 @@
+//! Resolving what a grant needs from AWS, read-only, before anything is recorded: the
+//! Identity Center instance, permission sets, users, IAM users and policies.
+
+use aws_jit_core::duration::{EffectiveDuration, effective_duration};
+use aws_jit_core::{Access, AccessDuration, AccessTarget, GrantId, UserEmail};
+use jiff::Timestamp;
+
+use aws_jit_core::config::{EphemeralPolicy, MAX_INLINE_POLICY_CHARS};
+use aws_jit_core::policy::{
+    BuiltinTemplate, GENERATED_POLICY_PATH, PolicyError, ephemeral_permission_set_name,
+    generated_policy_name, ownership_marker, render_s3_policy,
+};
+
+use super::{AppError, GrantRequest, Jit, TAG_GRANT, new_grant_id};
+use crate::ports::{Assignment, IamUser, Instance, NewPolicy, PermissionSetSpec};
+
+/// What a grant changes in AWS.
+#[derive(Debug, Clone)]
+pub(crate) enum AwsTarget {
+    /// An Identity Center account assignment.
+    Assignment(Assignment),
+    /// An existing policy attached to an IAM user (never deleted).
+    Attachment { user: String, policy_arn: String },
+    /// A policy generated for this grant alone, created, attached, and deleted at the end.
+    GeneratedPolicy { user: String, policy: NewPolicy },
+    /// A permission set created for this grant alone, assigned, and deleted at the end.
+    /// `assignment.permission_set_arn` is empty until the set exists.
+    EphemeralPermissionSet {
+        assignment: Assignment,
+        spec: PermissionSetSpec,
+    },
+}
+
+impl AwsTarget {
+    pub(crate) fn created(&self) -> &'static str {
+        match self {
+            AwsTarget::Assignment(_) => "assignment created",
+            AwsTarget::Attachment { .. } => "policy attached",
+            AwsTarget::GeneratedPolicy { .. } => "policy generated and attached",
+            AwsTarget::EphemeralPermissionSet { .. } => {
+                "permission set created, provisioned and assigned"
+            }
+        }
+    }
+}
+
+/// A grant about to be recorded: its numbers and its AWS identifiers.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub(crate) duration: EffectiveDuration,
+    pub(crate) id: GrantId,
+    pub(crate) now: Timestamp,
+    pub(crate) expires_at: Timestamp,
+    pub(crate) resolved: Resolved,
+}
+
+/// The AWS identifiers a grant needs, resolved before anything is recorded.
+#[derive(Debug)]
+pub(crate) struct Resolved {
+    pub(crate) principal_id: Option<String>,
+    pub(crate) instance_arn: Option<String>,
+    pub(crate) permission_set_arn: Option<String>,
+    pub(crate) iam_user: Option<String>,
+    pub(crate) policy_arn: Option<String>,
+    pub(crate) target: AwsTarget,
+}
+
+pub(crate) const CACHE_INSTANCE: &str = "sso.instance";
+
+pub(crate) fn permission_set_cache_key(instance: &Instance, name: &str) -> String {
+    format!("sso.permission_set:{}:{}", instance.arn, name)
+}
+
+impl Jit {
+    /// The Identity Center instance: configured, cached in the store, or discovered.
+    pub async fn instance(&self) -> Result<Instance, AppError> {
+        if let Some(instance) = &self.settings.instance {
+            return Ok(instance.clone());
+        }
+        if let Some(cached) = self.store.cache_get(CACHE_INSTANCE).await?
+            && let Some((arn, id)) = cached.split_once('|')
+        {
+            return Ok(Instance {
+                arn: arn.to_owned(),
+                identity_store_id: id.to_owned(),
+            });
+        }
+        let instance = self.sso.discover_instance().await?;
+        let value = format!("{}|{}", instance.arn, instance.identity_store_id);
+        self.store
+            .cache_put(CACHE_INSTANCE, &value, self.clock.now())
+            .await?;
+        Ok(instance)
+    }
+
+    /// Forgets cached AWS lookups (after AWS said a cached id no longer exists).
+    pub(crate) async fn forget_cached(&self, access: &Access) -> Result<(), AppError> {
+        if let AccessTarget::IdentityCenter { permission_set, .. } = &access.target {
+            let instance = self.instance().await?;
+            self.store.cache_delete(CACHE_INSTANCE).await?;
+            self.store
+                .cache_delete(&permission_set_cache_key(
+                    &instance,
+                    permission_set.as_str(),
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A permission set's ARN by name, cached in the store.
+    pub async fn permission_set_arn(
+        &self,
+        instance: &Instance,
+        name: &str,
+    ) -> Result<String, AppError> {
+        let key = permission_set_cache_key(instance, name);
+        if let Some(arn) = self.store.cache_get(&key).await? {
+            return Ok(arn);
+        }
+        let arn = self
+            .sso
+            .find_permission_set(&instance.arn, name)
+            .await?
+            .ok_or_else(|| AppError::UnknownPermissionSet(name.to_owned()))?;
+        self.store.cache_put(&key, &arn, self.clock.now()).await?;
+        Ok(arn)
+    }
+
+    /// Checks that the access's AWS resources exist (for `validate` without `--offline`).
+    pub async fn check_access(&self, access: &Access) -> Result<(), AppError> {
+        match &access.target {
+            AccessTarget::IdentityCenter { permission_set, .. } => {
+                let instance = self.instance().await?;
+                self.permission_set_arn(&instance, permission_set.as_str())
+                    .await
+                    .map(drop)
+            }
+            AccessTarget::EphemeralPermissionSet { .. } => self.instance().await.map(drop),
+            AccessTarget::S3 {
+                policy_template, ..
+            } => {
+                if BuiltinTemplate::parse(policy_template).is_some() {
+                    return Ok(());
+                }
+                let (account, partition) = self.iam.caller_account().await?;
+                self.existing_policy_arn(policy_template, &account, &partition)
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    /// The duration, id and expiry of a new grant, and its AWS identifiers (read-only).
+    pub(crate) async fn prepare(&self, request: &GrantRequest<'_>) -> Result<Prepared, AppError> {
+        let duration = effective_duration(
+            request.duration,
+            request.access.session_duration,
+            self.settings.global_max,
+        );
+        let now = self.clock.now();
+        let id = GrantId::new(new_grant_id(now));
+        let expires_at = now
+            .saturating_add(duration.duration.to_signed())
+            .unwrap_or(now);
+        let resolved = self
+            .resolve(request.access, &request.user, &id, expires_at)
+            .await?;
+        Ok(Prepared {
+            duration,
+            id,
+            now,
+            expires_at,
+            resolved,
+        })
+    }
+
+    /// Resolves everything a grant needs from AWS, read-only: nothing is recorded yet.
+    pub(crate) async fn resolve(
+        &self,
+        access: &Access,
+        user: &UserEmail,
+        id: &GrantId,
+        expires_at: Timestamp,
+    ) -> Result<Resolved, AppError> {
+        match &access.target {
+            AccessTarget::IdentityCenter {
+                account_id,
+                permission_set,
+            } => {
+                let instance = self.instance().await?;
+                let principal_id = self
+                    .sso
+                    .find_user(&instance, user)
+                    .await?
+                    .ok_or_else(|| AppError::UnknownUser(user.to_string()))?;
+                let permission_set_arn = self
+                    .permission_set_arn(&instance, permission_set.as_str())
+                    .await?;
+                Ok(Resolved {
+                    principal_id: Some(principal_id.clone()),
+                    instance_arn: Some(instance.arn.clone()),
+                    permission_set_arn: Some(permission_set_arn.clone()),
+                    iam_user: None,
+                    policy_arn: None,
+                    target: AwsTarget::Assignment(Assignment {
+                        instance_arn: instance.arn,
+                        account_id: account_id.to_string(),
+                        permission_set_arn,
+                        principal_id,
+                    }),
+                })
+            }
+            AccessTarget::EphemeralPermissionSet { account_id, policy } => {
+                let instance = self.instance().await?;
+                let principal_id = self
+                    .sso
+                    .find_user(&instance, user)
+                    .await?
+                    .ok_or_else(|| AppError::UnknownUser(user.to_string()))?;
+                let spec = PermissionSetSpec {
+                    name: ephemeral_permission_set_name(id.as_str()),
+                    description: format!(
+                        "{} of `{}` for {}; deleted when the grant ends",
+                        ownership_marker(id.as_str()),
+                        access.key,
+                        user.normalized()
+                    ),
+                    session_duration: session_duration_for(expires_at, self.clock.now()),
+                    inline_policy: ephemeral_inline_policy(policy, Some(expires_at))?,
+                    managed_policies: policy.managed_policies.clone(),
+                    tags: vec![
+                        (TAG_GRANT.to_owned(), id.to_string()),
+                        ("aws-jit:access".to_owned(), access.slug.clone()),
+                        ("aws-jit:user".to_owned(), user.normalized()),
+                    ],
+                    account_id: account_id.to_string(),
+                };
+                Ok(Resolved {
+                    principal_id: Some(principal_id.clone()),
+                    instance_arn: Some(instance.arn.clone()),
+                    permission_set_arn: None,
+                    iam_user: None,
+                    policy_arn: None,
+                    target: AwsTarget::EphemeralPermissionSet {
+                        assignment: Assignment {
+                            instance_arn: instance.arn,
+                            account_id: account_id.to_string(),
+                            permission_set_arn: String::new(),
+                            principal_id,
+                        },
+                        spec,
+                    },
+                })
+            }
+            AccessTarget::S3 {
+                buckets,
+                policy_template,
+            } => {
+                let iam_user = self.iam_user(user).await?;
+                let account = iam_user.account_id().unwrap_or_default().to_owned();
+                let partition = iam_user.partition().unwrap_or("aws").to_owned();
+                let (policy_arn, target) = match BuiltinTemplate::parse(policy_template) {
+                    Some(template) => {
+                        let document =
+                            render_s3_policy(template, buckets, &partition, Some(expires_at))?;
+                        let name = generated_policy_name(&access.slug, user.as_str(), id.as_str());
+                        let arn = format!(
+                            "arn:{partition}:iam::{account}:policy{GENERATED_POLICY_PATH}{name}"
+                        );
+                        let policy = NewPolicy {
+                            name,
+                            path: GENERATED_POLICY_PATH.to_owned(),
+                            document: document.to_json(),
+                            description: format!(
+                                "aws-jit grant {id} of `{}` for {}; deleted when the grant ends",
+                                access.key,
+                                user.normalized()
+                            ),
+                            tags: vec![
+                                (TAG_GRANT.to_owned(), id.to_string()),
+                                ("aws-jit:access".to_owned(), access.slug.clone()),
+                                ("aws-jit:user".to_owned(), user.normalized()),
+                            ],
+                        };
+                        let target = AwsTarget::GeneratedPolicy {
+                            user: iam_user.name.clone(),
+                            policy,
+                        };
+                        (arn, target)
+                    }
+                    None => {
+                        let arn = self
+                            .existing_policy_arn(policy_template, &account, &partition)
+                            .await?;
+                        let target = AwsTarget::Attachment {
+                            user: iam_user.name.clone(),
+                            policy_arn: arn.clone(),
+                        };
+                        (arn, target)
+                    }
+                };
+                Ok(Resolved {
+                    principal_id: None,
+                    instance_arn: None,
+                    permission_set_arn: None,
+                    iam_user: Some(iam_user.name),
+                    policy_arn: Some(policy_arn),
+                    target,
+                })
+            }
+        }
+    }
+
+    /// The IAM user for an email: the user named by it (one call in the common case), else
+    /// the user whose `email` tag matches, remembered in the store so that only the first
+    /// lookup lists the account's users.
+    pub async fn iam_user(&self, email: &UserEmail) -> Result<IamUser, AppError> {
+        let lower = email.normalized();
+        if let Some(user) = self.iam.get_user(email.as_str()).await? {
+            return Ok(user);
+        }
+        if lower != email.as_str()
+            && let Some(user) = self.iam.get_user(&lower).await?
+        {
+            return Ok(user);
+        }
+        let key = format!("iam.user-by-email:{lower}");
+        if let Some(name) = self.store.cache_get(&key).await?
+            && let Some(user) = self.iam.get_user(&name).await?
+            && user.has_email_tag(email)
+        {
+            return Ok(user);
+        }
+        let user = self
+            .iam
+            .scan_users_by_email(email)
+            .await?
+            .ok_or_else(|| AppError::UnknownIamUser(email.to_string()))?;
+        self.store
+            .cache_put(&key, &user.name, self.clock.now())
+            .await?;
+        Ok(user)
+    }
+
+    /// The ARN of an existing policy named by a template: an ARN as given, else a
+    /// customer-managed policy of the account, else an AWS-managed one.
+    pub(crate) async fn existing_policy_arn(
+        &self,
+        template: &str,
+        account: &str,
+        partition: &str,
+    ) -> Result<String, AppError> {
+        let candidates = if template.starts_with("arn:") {
+            vec![template.to_owned()]
+        } else {
+            vec![
+                format!("arn:{partition}:iam::{account}:policy/{template}"),
+                format!("arn:{partition}:iam::aws:policy/{template}"),
+            ]
+        };
+        for arn in candidates {
+            if self.iam.policy_exists(&arn).await? {
+                return Ok(arn);
+            }
+        }
+        Err(AppError::UnknownPolicy(template.to_owned()))
+    }
+}
+
+/// A permission set's session length for a grant: the grant's length, within Identity
+/// Center's bounds of one to twelve hours.
+pub(crate) fn session_duration_for(expires_at: Timestamp, now: Timestamp) -> String {
+    let seconds = expires_at
+        .duration_since(now)
+        .as_secs()
+        .clamp(3_600, 43_200);
+    AccessDuration::from_seconds(u64::try_from(seconds).unwrap_or(3_600))
+        .map_or_else(|| "PT1H".to_owned(), |d| d.to_string())
+}
+
+/// The inline policy of an ephemeral permission set: the configured document, plus the S3
+/// template's statements (with their expiry condition) when buckets are given.
+pub(crate) fn ephemeral_inline_policy(
+    policy: &EphemeralPolicy,
+    expires_at: Option<Timestamp>,
+) -> Result<Option<String>, PolicyError> {
+    let mut document: Option<serde_json::Value> = policy
+        .inline_policy
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok());
+    if let Some((buckets, template)) = &policy.s3 {
+        let rendered = render_s3_policy(*template, buckets, "aws", expires_at)?;
+        let extra = serde_json::to_value(&rendered.statement).unwrap_or_default();
+        let doc = document
+            .get_or_insert_with(|| serde_json::json!({ "Version": "2012-10-17", "Statement": [] }));
+        let statements = match doc.get_mut("Statement") {
+            Some(serde_json::Value::Array(list)) => list,
+            Some(other) => {
+                *other = serde_json::Value::Array(vec![other.clone()]);
+                match other {
+                    serde_json::Value::Array(list) => list,
+                    _ => return Ok(None),
+                }
+            }
+            None => return Ok(None),
+        };
+        if let serde_json::Value::Array(more) = extra {
+            statements.extend(more);
+        }
+    }
+    let Some(doc) = document else {
+        return Ok(None);
+    };
+    let text = doc.to_string();
+    if text.len() > MAX_INLINE_POLICY_CHARS {
+        return Err(PolicyError::InlineTooLarge { chars: text.len() });
+    }
+    Ok(Some(text))
+}

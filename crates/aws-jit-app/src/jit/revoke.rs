@@ -1,0 +1,318 @@
+//! Ending a grant: on request, at expiry, or to undo an interrupted one; removing exactly
+//! what the tool created, and retrying a failed removal with backoff.
+
+use aws_jit_core::{
+    Access, AccessOrigin, AuditAction, EndCause, Grant, GrantEvent, GrantId, GrantStatus, UserEmail,
+};
+
+use aws_jit_core::policy::ownership_marker;
+
+use super::{AppError, Jit, Op, failpoint, whole_seconds};
+use crate::ports::{
+    Assignment, GrantChange, GrantFilter, LockOp, ProviderError, ProviderErrorKind,
+};
+
+/// What a revoke did.
+#[derive(Debug, Clone)]
+pub struct RevokeOutcome {
+    /// The ended grant.
+    pub grant: Grant,
+    /// Set when the AWS access was left in place, with the reason.
+    pub kept: Option<String>,
+}
+
+impl Jit {
+    /// The user's live grant of an access (the newest, if several).
+    pub async fn find_live_grant(
+        &self,
+        access: &Access,
+        user: &UserEmail,
+    ) -> Result<Grant, AppError> {
+        let filter = GrantFilter {
+            user: Some(user.normalized()),
+            access: Some(access.key.clone()),
+            statuses: vec![GrantStatus::Active, GrantStatus::Revoking],
+            ..GrantFilter::default()
+        };
+        self.store
+            .grants(&filter)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::NoActiveGrant {
+                user: user.to_string(),
+                access: access.key.clone(),
+            })
+    }
+
+    /// Ends a grant on request.
+    #[tracing::instrument(skip_all, fields(grant_id = %id))]
+    pub async fn revoke(&self, id: &GrantId, actor: &str) -> Result<RevokeOutcome, AppError> {
+        let grant = self
+            .store
+            .grant(id)
+            .await?
+            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+        if grant.status == GrantStatus::Pending {
+            // Nothing exists in AWS yet: withdrawing the request ends it.
+            let detail = format!("withdrawn by {actor}");
+            let closed = self
+                .close(grant, actor, AuditAction::Denied, detail)
+                .await?;
+            return Ok(RevokeOutcome {
+                grant: closed,
+                kept: None,
+            });
+        }
+        self.end(grant, EndCause::Requested, actor).await
+    }
+
+    /// Moves a grant to `revoking` (taking the lock) and removes its access.
+    pub(crate) async fn end(
+        &self,
+        grant: Grant,
+        cause: EndCause,
+        actor: &str,
+    ) -> Result<RevokeOutcome, AppError> {
+        if grant.status.is_terminal() {
+            return Err(AppError::AlreadyEnded {
+                id: grant.id.to_string(),
+                status: grant.status,
+            });
+        }
+        let mut revoking = grant.clone();
+        let event = if grant.status == GrantStatus::Revoking {
+            None // resuming: the start was audited already
+        } else {
+            revoking.status = grant.status.apply(GrantEvent::EndStarted(cause), None)?;
+            revoking.end_cause = Some(cause);
+            Some(self.event(
+                &grant,
+                actor,
+                AuditAction::GrantRevokeStarted,
+                format!("cause: {}", cause.as_str()),
+            ))
+        };
+        revoking.version = grant.version + 1;
+        let op = self.op(actor);
+        let revoking = self
+            .apply_locked(GrantChange {
+                grant: revoking,
+                expected_version: grant.version,
+                event,
+                lock: LockOp::Keep,
+                next_attempt_at: None,
+                outbox: Vec::new(),
+                holder: op.holder.clone(),
+            })
+            .await?;
+        failpoint("revoke.started");
+        self.remove_access(revoking, &op).await
+    }
+
+    /// Removes the AWS access of a `revoking` grant that holds its target lock.
+    pub(crate) async fn remove_access(
+        &self,
+        grant: Grant,
+        op: &Op,
+    ) -> Result<RevokeOutcome, AppError> {
+        let actor = op.actor.as_str();
+        let active_others = self
+            .others_on_target(&grant, &[GrantStatus::Active])
+            .await?;
+        let kept = if let Some(other) = active_others.first() {
+            Some(format!(
+                "access kept: grant `{}` on the same access is still active",
+                other.id
+            ))
+        } else {
+            match grant.origin {
+                AccessOrigin::Preexisting => Some(
+                    "access kept: the user held it before this grant (standing access)".to_owned(),
+                ),
+                AccessOrigin::Unknown => {
+                    Some("nothing to remove: the grant never reached AWS".to_owned())
+                }
+                AccessOrigin::CreatedByTool => None,
+            }
+        };
+        if kept.is_none()
+            && let Err(error) = self.remove_from_aws(&grant).await
+        {
+            return self.record_removal_failure(grant, op, error).await;
+        }
+        failpoint("revoke.removed");
+        let cause = grant.end_cause.unwrap_or(EndCause::Requested);
+        let mut ended = grant.clone();
+        ended.status = grant.status.apply(GrantEvent::Ended, Some(cause))?;
+        ended.ended_at = Some(self.clock.now());
+        let action = match ended.status {
+            GrantStatus::Expired => AuditAction::GrantExpired,
+            GrantStatus::Failed => AuditAction::GrantFailed,
+            _ => AuditAction::GrantRevoked,
+        };
+        let detail = kept
+            .clone()
+            .unwrap_or_else(|| removed_detail(&grant).to_owned());
+        let event = self.event(&grant, actor, action, detail);
+        let outbox = self.ended_messages(&ended);
+        let ended = self
+            .write_with(
+                op,
+                &grant,
+                ended,
+                Some(event),
+                (LockOp::Release, None),
+                outbox,
+            )
+            .await?;
+        Ok(RevokeOutcome { grant: ended, kept })
+    }
+
+    /// Removes a grant's own permission set: its assignment, then the set itself, after
+    /// checking that the set carries this grant's ownership marker.
+    pub(crate) async fn remove_ephemeral_permission_set(
+        &self,
+        grant: &Grant,
+    ) -> Result<(), ProviderError> {
+        let refuse = |message: String| ProviderError {
+            kind: ProviderErrorKind::Other,
+            operation: "DeletePermissionSet",
+            message,
+            source: None,
+        };
+        let instance_arn = grant
+            .instance_arn
+            .clone()
+            .ok_or_else(|| refuse("the grant record has no instance".to_owned()))?;
+        let name = grant.permission_set.clone().unwrap_or_default();
+        let arn = match &grant.permission_set_arn {
+            Some(arn) => Some(arn.clone()),
+            // Created but not yet recorded (a crash): find it by name, marker checked below.
+            None => self.sso.find_permission_set(&instance_arn, &name).await?,
+        };
+        let Some(arn) = arn else {
+            return Ok(()); // never created
+        };
+        let Some((found_name, description)) = self
+            .sso
+            .describe_permission_set(&instance_arn, &arn)
+            .await?
+        else {
+            return Ok(()); // already gone
+        };
+        let marker = ownership_marker(grant.id.as_str());
+        if found_name != name || !description.starts_with(&marker) {
+            return Err(refuse(format!(
+                "permission set `{arn}` does not carry this grant's marker (`{marker}`): left in place"
+            )));
+        }
+        if let (Some(account_id), Some(principal_id)) = (&grant.account_id, &grant.principal_id) {
+            self.sso
+                .delete_assignment(&Assignment {
+                    instance_arn: instance_arn.clone(),
+                    account_id: account_id.clone(),
+                    permission_set_arn: arn.clone(),
+                    principal_id: principal_id.clone(),
+                })
+                .await?;
+        }
+        self.sso.delete_permission_set(&instance_arn, &arn).await
+    }
+
+    /// Removes what the grant's record says the tool created or attached.
+    pub(crate) async fn remove_from_aws(&self, grant: &Grant) -> Result<(), ProviderError> {
+        let missing = |what: &str| ProviderError {
+            kind: ProviderErrorKind::Other,
+            operation: "remove",
+            message: format!("the grant record has no {what}"),
+            source: None,
+        };
+        if grant.permission_set_generated {
+            return self.remove_ephemeral_permission_set(grant).await;
+        }
+        if let Some(policy_arn) = &grant.policy_arn {
+            let user = grant
+                .iam_user
+                .as_deref()
+                .ok_or_else(|| missing("IAM user"))?;
+            self.iam.detach_policy(user, policy_arn).await?;
+            if grant.policy_generated {
+                self.iam.delete_policy(policy_arn).await?;
+            }
+            return Ok(());
+        }
+        let assignment = Assignment {
+            instance_arn: grant
+                .instance_arn
+                .clone()
+                .ok_or_else(|| missing("instance"))?,
+            account_id: grant.account_id.clone().ok_or_else(|| missing("account"))?,
+            permission_set_arn: grant
+                .permission_set_arn
+                .clone()
+                .ok_or_else(|| missing("permission set"))?,
+            principal_id: grant
+                .principal_id
+                .clone()
+                .ok_or_else(|| missing("principal"))?,
+        };
+        self.sso.delete_assignment(&assignment).await
+    }
+
+    pub(crate) async fn record_removal_failure(
+        &self,
+        grant: Grant,
+        op: &Op,
+        error: ProviderError,
+    ) -> Result<RevokeOutcome, AppError> {
+        let actor = op.actor.as_str();
+        let attempts = grant.attempts.saturating_add(1);
+        let backoff = self
+            .settings
+            .retry_base
+            .saturating_mul(2u32.saturating_pow(attempts.saturating_sub(1).min(16)))
+            .min(self.settings.retry_max);
+        let now = self.clock.now();
+        let next_attempt = now.checked_add(backoff).unwrap_or(now);
+        let mut failed = grant.clone();
+        failed.attempts = attempts;
+        failed.last_error = Some(error.to_string());
+        let event = self.event(
+            &grant,
+            actor,
+            AuditAction::GrantRevokeFailed,
+            format!(
+                "attempt {attempts}: {error}; next attempt at {}",
+                whole_seconds(next_attempt)
+            ),
+        );
+        tracing::error!(grant_id = %grant.id, attempts, %error, "revocation failed, will retry");
+        let alert = self.revoke_failed_messages(&failed, next_attempt);
+        self.write_with(
+            op,
+            &grant,
+            failed,
+            Some(event),
+            (LockOp::Release, Some(next_attempt)),
+            alert,
+        )
+        .await?;
+        Err(AppError::RevokeFailed {
+            id: grant.id.to_string(),
+            source: error,
+        })
+    }
+}
+
+/// What removing a grant's access did, for the audit log.
+pub(crate) fn removed_detail(grant: &Grant) -> &'static str {
+    if grant.permission_set_generated {
+        return "assignment and permission set deleted";
+    }
+    match (&grant.policy_arn, grant.policy_generated) {
+        (Some(_), true) => "policy detached and deleted",
+        (Some(_), false) => "policy detached",
+        (None, _) => "assignment deleted",
+    }
+}
