@@ -1,4 +1,7 @@
-//! The grant, revoke and sweep use cases.
+//! The use cases, over one lifecycle engine: [`Jit`] holds the ports and the access
+//! catalog, and writes every change through one path (`write`, `apply_locked`).
+//! Every use case takes ids and an [`Actor`], and asks the one decision point
+//! (`authorize`) before it acts.
 //!
 //! Each is a sequence of store transactions around AWS calls, written so that a crash
 //! between any two steps leaves a record from which [`Jit::sweep`] finishes or undoes the
@@ -7,7 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_jit_core::{AccessDuration, AuditAction, AuditEvent, Grant, GrantStatus};
+use aws_jit_core::{
+    Access, AccessDuration, Actor, AuditAction, AuditEvent, Catalog, Grant, GrantStatus,
+};
 use jiff::Timestamp;
 
 use crate::ports::{
@@ -16,9 +21,11 @@ use crate::ports::{
 };
 
 mod approval;
+mod authorize;
 mod error;
 mod extend;
 mod grant;
+mod identity;
 mod lifecycle;
 mod notify;
 mod reconcile;
@@ -26,7 +33,7 @@ mod resolve;
 mod revoke;
 mod sweep;
 
-pub use error::AppError;
+pub use error::{AppError, ErrorKind};
 pub use grant::{GrantOutcome, GrantRequest, Plan};
 pub use notify::{DeliveryReport, MAX_DELIVERY_ATTEMPTS};
 pub use reconcile::{Drift, ReconcileReport};
@@ -41,7 +48,7 @@ pub const TAG_GRANT: &str = "aws-jit:grant-id";
 /// target's lock with.
 #[derive(Debug, Clone)]
 pub(crate) struct Op {
-    pub(crate) actor: String,
+    pub(crate) actor: Actor,
     pub(crate) holder: String,
 }
 
@@ -100,9 +107,9 @@ impl Default for Settings {
     }
 }
 
-/// The actor name for work the tool does by itself.
-pub fn system_actor(task: &str) -> String {
-    format!("system:{task}")
+/// The actor for work the tool does by itself.
+pub fn system_actor(task: &str) -> Actor {
+    Actor::system(task)
 }
 
 /// The use cases, over their ports.
@@ -113,6 +120,7 @@ pub struct Jit {
     iam: Arc<dyn Iam>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    catalog: Option<Arc<Catalog>>,
 }
 
 impl Jit {
@@ -130,7 +138,29 @@ impl Jit {
             iam,
             clock,
             settings,
+            catalog: None,
         }
+    }
+
+    /// The use cases over this access catalog.
+    pub fn with_catalog(self, catalog: Arc<Catalog>) -> Self {
+        Jit {
+            catalog: Some(catalog),
+            ..self
+        }
+    }
+
+    /// The access catalog, if one was loaded.
+    pub fn catalog(&self) -> Option<&Arc<Catalog>> {
+        self.catalog.as_ref()
+    }
+
+    /// An access by its key, name or slug.
+    pub fn access(&self, query: &str) -> Result<&Access, AppError> {
+        let catalog = self.catalog.as_deref().ok_or(AppError::NoCatalog)?;
+        catalog
+            .find(query)
+            .map_err(|e| AppError::UnknownAccess(e.to_string()))
     }
 
     /// The settings, to adjust after wiring.
@@ -210,9 +240,9 @@ impl Jit {
     }
 
     /// A new operation by `actor`, with its own lock-holder token.
-    pub(crate) fn op(&self, actor: &str) -> Op {
+    pub(crate) fn op(&self, actor: &Actor) -> Op {
         Op {
-            actor: actor.to_owned(),
+            actor: actor.clone(),
             holder: new_grant_id(self.clock.now()),
         }
     }
@@ -220,14 +250,14 @@ impl Jit {
     pub(crate) fn event(
         &self,
         grant: &Grant,
-        actor: &str,
+        actor: &Actor,
         action: AuditAction,
         detail: String,
     ) -> AuditEvent {
         AuditEvent {
             seq: 0,
             time: self.clock.now(),
-            actor: actor.to_owned(),
+            actor: actor.to_stored(),
             action,
             grant_id: grant.id.to_string(),
             access: grant.access.clone(),

@@ -16,7 +16,7 @@ pub mod ports;
 mod tokens;
 
 pub use jit::{
-    AppError, DeliveryReport, Drift, DueOutcome, GrantOutcome, GrantRequest, Jit,
+    AppError, DeliveryReport, Drift, DueOutcome, ErrorKind, GrantOutcome, GrantRequest, Jit,
     MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, ReconcileReport, RevokeOutcome, Settings,
     SweepReport, TAG_GRANT, system_actor,
 };

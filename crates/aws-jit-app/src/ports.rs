@@ -269,6 +269,17 @@ pub struct Instance {
     pub identity_store_id: String,
 }
 
+/// A user of the Identity Store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    /// The Identity Store user id.
+    pub id: String,
+    /// The user name (often an email).
+    pub user_name: Option<String>,
+    /// The emails, the primary one first.
+    pub emails: Vec<String>,
+}
+
 /// One account assignment: a user holding a permission set on an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
@@ -332,6 +343,13 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
         instance: &Instance,
         email: &UserEmail,
     ) -> Result<Option<String>, ProviderError>;
+
+    /// What the directory knows of a user (by Identity Store id): every name they go by.
+    async fn describe_user(
+        &self,
+        instance: &Instance,
+        user_id: &str,
+    ) -> Result<Option<DirectoryUser>, ProviderError>;
 
     /// Which of the named groups the user (by Identity Store id) belongs to.
     async fn member_of(

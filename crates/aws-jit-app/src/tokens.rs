@@ -2,9 +2,9 @@
 //! authentication of a presented token, and the audit record of refused API calls.
 
 use aws_jit_core::auth::{
-    ApiToken, Caller, Role, hash_secret, parse_token, secret_matches, token_string,
+    ApiToken, Role, hash_secret, parse_token, secret_matches, token_actor, token_string,
 };
-use aws_jit_core::{AuditAction, AuditEvent, UserEmail};
+use aws_jit_core::{Actor, AuditAction, AuditEvent, UserEmail};
 
 use crate::Jit;
 use crate::ports::StoreError;
@@ -46,7 +46,7 @@ pub enum TokenError {
 pub struct Unauthenticated(pub String);
 
 fn token_event(
-    actor: &str,
+    actor: &Actor,
     action: AuditAction,
     user: &str,
     detail: String,
@@ -55,7 +55,7 @@ fn token_event(
     AuditEvent {
         seq: 0,
         time: jit.now(),
-        actor: actor.to_owned(),
+        actor: actor.to_stored(),
         action,
         grant_id: String::new(),
         access: String::new(),
@@ -75,7 +75,7 @@ impl Jit {
     pub async fn create_token(
         &self,
         request: NewToken,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<(ApiToken, String), TokenError> {
         let name = request.name.trim();
         if name.is_empty()
@@ -134,7 +134,7 @@ impl Jit {
     }
 
     /// Revokes a live token by name.
-    pub async fn revoke_token(&self, name: &str, actor: &str) -> Result<(), TokenError> {
+    pub async fn revoke_token(&self, name: &str, actor: &Actor) -> Result<(), TokenError> {
         let event = token_event(
             actor,
             AuditAction::TokenRevoked,
@@ -155,7 +155,7 @@ impl Jit {
     }
 
     /// Who a presented bearer token belongs to.
-    pub async fn authenticate(&self, presented: &str) -> Result<Caller, AuthFailure> {
+    pub async fn authenticate(&self, presented: &str) -> Result<Actor, AuthFailure> {
         let refused = |why: &str| AuthFailure::Refused(Unauthenticated(why.to_owned()));
         let (id, secret) = parse_token(presented).ok_or_else(|| refused("malformed token"))?;
         let token = self
@@ -170,13 +170,13 @@ impl Jit {
         if token.revoked_at.is_some() {
             return Err(refused("token revoked"));
         }
-        Ok(Caller::from(&token))
+        Ok(token_actor(&token))
     }
 
-    /// Records a refused API call (401 or 403).
+    /// Records a request that did not authenticate (an API 401, a bad Slack signature).
     pub async fn record_refusal(
         &self,
-        who: &str,
+        who: &Actor,
         user: &str,
         detail: String,
     ) -> Result<(), StoreError> {

@@ -11,7 +11,8 @@ use std::time::Duration;
 use crate::limits::{Limiter, RateLimits};
 use async_trait::async_trait;
 use aws_jit_app::ports::{
-    Assignment, IdentityCenter, Instance, PermissionSetSpec, ProviderError, ProviderErrorKind,
+    Assignment, DirectoryUser, IdentityCenter, Instance, PermissionSetSpec, ProviderError,
+    ProviderErrorKind,
 };
 use aws_jit_core::UserEmail;
 use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute};
@@ -384,6 +385,42 @@ impl IdentityCenter for AwsIdentityCenter {
             return Ok(Some(id));
         }
         self.scan_users(store_id, &lower).await
+    }
+
+    async fn describe_user(
+        &self,
+        instance: &Instance,
+        user_id: &str,
+    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        let store_id = instance.identity_store_id.as_str();
+        let answer = self
+            .retrying(|| async {
+                self.store
+                    .describe_user()
+                    .identity_store_id(store_id)
+                    .user_id(user_id)
+                    .send()
+                    .await
+                    .map_err(|e| classify("DescribeUser", e))
+            })
+            .await;
+        let user = match answer {
+            Ok(user) => user,
+            Err(e) if e.kind == ProviderErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut emails: Vec<(bool, String)> = user
+            .emails()
+            .iter()
+            .filter_map(|e| Some((e.primary(), e.value()?.to_owned())))
+            .collect();
+        // The primary email first, then the others in the directory's order.
+        emails.sort_by_key(|(primary, _)| !primary);
+        Ok(Some(DirectoryUser {
+            id: user.user_id().to_owned(),
+            user_name: user.user_name().map(str::to_owned),
+            emails: emails.into_iter().map(|(_, e)| e).collect(),
+        }))
     }
 
     async fn member_of(

@@ -7,7 +7,12 @@ use aws_jit_app::ports::{AuditQuery, GrantFilter};
 use aws_jit_app::{AppError, GrantRequest};
 use aws_jit_core::policy::BuiltinTemplate;
 use aws_jit_core::seed_env::SeedEnv;
-use aws_jit_core::{AccessDuration, AccessTarget, Catalog, GrantId, UserEmail};
+use std::sync::Arc;
+
+use aws_jit_core::auth::Role;
+use aws_jit_core::{
+    AccessDuration, AccessTarget, Actor, Catalog, Channel, GrantId, Person, Rights, UserEmail,
+};
 use serde::Serialize;
 
 use crate::Failure;
@@ -28,17 +33,30 @@ fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Who is acting: the Kubiya user when set (the seed's convention), else the OS user.
-fn actor() -> String {
-    match std::env::var("KUBIYA_USER_EMAIL") {
-        Ok(email) if !email.trim().is_empty() => email.trim().to_lowercase(),
-        _ => format!(
-            "cli:{}",
-            std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "unknown".to_owned())
-        ),
-    }
+/// Who is acting: the Kubiya user when set (the seed's convention), a requester who may
+/// also oversee others' grants when listed in `AWS_JIT_APPROVERS`; else the operator at
+/// the shell, who holds the store and the AWS credentials and is trusted with them.
+fn actor(cli: &Cli) -> Actor {
+    let Some(email) = acting_person() else {
+        let os_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_owned());
+        return Actor::operator(&os_user);
+    };
+    let approver = cli
+        .file
+        .lookup("AWS_JIT_APPROVERS", cli.file.approvers.as_deref())
+        .unwrap_or_default()
+        .split(',')
+        .any(|a| a.trim().eq_ignore_ascii_case(&email));
+    Actor::person(Person::unresolved(&email), Channel::Kubiya).with_rights(Rights {
+        role: if approver {
+            Role::Approver
+        } else {
+            Role::Requester
+        },
+        on_behalf: false,
+    })
 }
 
 fn parse_user(user: Option<&str>) -> Result<UserEmail, Failure> {
@@ -255,37 +273,13 @@ fn acting_person() -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Refuses to revoke someone else's grant for a person who is not an approver.
-fn check_revoke_rights(cli: &Cli, grant_user: &str) -> Result<(), Failure> {
-    let Some(person) = acting_person() else {
-        return Ok(()); // an operator at a shell: the store and AWS credentials are theirs
-    };
-    if person == grant_user {
-        return Ok(());
-    }
-    let approvers: Vec<String> = cli
-        .file
-        .lookup("AWS_JIT_APPROVERS", cli.file.approvers.as_deref())
-        .unwrap_or_default()
-        .split(',')
-        .map(|a| a.trim().to_lowercase())
-        .filter(|a| !a.is_empty())
-        .collect();
-    if approvers.contains(&person) {
-        Ok(())
-    } else {
-        Err(Failure::Denied(anyhow!(
-            "{person} may not revoke {grant_user}'s access: only people listed in AWS_JIT_APPROVERS may revoke others' grants"
-        )))
-    }
-}
-
-fn grant_request<'a>(
-    catalog: &'a Catalog,
+fn grant_request(
+    cli: &Cli,
+    catalog: &Catalog,
     query: &str,
     args: &GrantArgs,
-) -> Result<GrantRequest<'a>, Failure> {
-    let access = catalog.find(query).map_err(invalid)?;
+) -> Result<GrantRequest, Failure> {
+    let access = catalog.find(query).map_err(invalid)?.key.clone();
     let user = parse_user(args.user.as_deref())?;
     let decoded = args
         .duration_urlencoded
@@ -305,7 +299,7 @@ fn grant_request<'a>(
     Ok(GrantRequest {
         access,
         user,
-        requested_by: actor(),
+        actor: actor(cli),
         duration,
         reason: args.reason.clone(),
         break_glass: args.break_glass,
@@ -314,9 +308,10 @@ fn grant_request<'a>(
 
 async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
-    let request = grant_request(&catalog, &query, args)?;
+    let request = grant_request(cli, &catalog, &query, args)?;
     let wired = wire(cli).await?;
-    let plan = wired.jit.plan(request).await;
+    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let plan = jit.plan(request).await;
     log_call_counts(&wired.aws);
     let plan = plan?;
     let document: Option<serde_json::Value> = plan
@@ -355,10 +350,11 @@ async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
 
 async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
-    let request = grant_request(&catalog, &query, args)?;
-    let access = request.access;
+    let request = grant_request(cli, &catalog, &query, args)?;
+    let access = catalog.find(&query).map_err(invalid)?.clone();
     let wired = wire(cli).await?;
-    let outcome = wired.jit.grant(request).await;
+    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let outcome = jit.grant(request).await;
     log_call_counts(&wired.aws);
     deliver_now(&wired).await;
     let outcome = outcome?;
@@ -409,14 +405,11 @@ async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
 }
 
 async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
-    let id = match (&args.grant, &args.access) {
-        (Some(id), _) => Some(GrantId::new(id.clone())),
-        _ => None,
-    };
-    let target = match &id {
+    let wired = wire(cli).await?;
+    let id = match &args.grant {
+        Some(id) => GrantId::new(id.clone()),
         None => {
             let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
-            let access = catalog.find(&query).map_err(invalid)?.clone();
             let encoded = args
                 .user_urlencoded
                 .as_deref()
@@ -427,25 +420,12 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
                 .transpose()?
                 .filter(|u| !u.trim().is_empty());
             let user = args.user.clone().or(encoded).or_else(acting_person);
-            Some((access, parse_user(user.as_deref())?))
+            let user = parse_user(user.as_deref())?;
+            let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+            jit.find_live_grant(&query, &user).await?.id
         }
-        Some(_) => None,
     };
-    let wired = wire(cli).await?;
-    let grant = match (id, target) {
-        (Some(id), _) => wired
-            .jit
-            .store()
-            .grant(&id)
-            .await
-            .map_err(|e| Failure::Runtime(e.into()))?
-            .ok_or_else(|| invalid(anyhow!("no grant has id `{id}`")))?,
-        (None, Some((access, user))) => wired.jit.find_live_grant(&access, &user).await?,
-        (None, None) => return Err(invalid(anyhow!("give an access and --user, or --grant ID"))),
-    };
-    check_revoke_rights(cli, &grant.user)?;
-    let id = grant.id;
-    let outcome = wired.jit.revoke(&id, &actor()).await;
+    let outcome = wired.jit.revoke(&id, &actor(cli)).await;
     log_call_counts(&wired.aws);
     deliver_now(&wired).await;
     let outcome = outcome?;
@@ -564,25 +544,18 @@ async fn decide(cli: &Cli, args: &crate::cli::DecisionArgs, approve: bool) -> Re
     })?;
     let catalog = load_catalog(&cli.config_dir)?;
     let wired = wire(cli).await?;
+    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
     let id = GrantId::new(args.request.clone());
-    let request = wired
-        .jit
-        .store()
-        .grant(&id)
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))?
-        .ok_or_else(|| invalid(anyhow!("no request has id `{id}`")))?;
-    let access = catalog.find(&request.access).map_err(invalid)?;
-    let outcome = if approve {
-        wired
-            .jit
-            .approve(&id, access, &approver, args.reason.clone())
-            .await
+    let channel = if acting_person().is_some() {
+        Channel::Kubiya
     } else {
-        wired
-            .jit
-            .deny(&id, access, &approver, args.reason.clone())
-            .await
+        Channel::Cli
+    };
+    let decider = Actor::person(Person::unresolved(approver.as_str()), channel);
+    let outcome = if approve {
+        jit.approve(&id, &decider, args.reason.clone()).await
+    } else {
+        jit.deny(&id, &decider, args.reason.clone()).await
     };
     log_call_counts(&wired.aws);
     deliver_now(&wired).await;
@@ -626,7 +599,11 @@ async fn mcp(
             let user = parse_user(user)?;
             let catalog = std::sync::Arc::new(load_catalog(&cli.config_dir)?);
             let wired = wire(cli).await?;
-            std::sync::Arc::new(aws_jit_mcp::direct::Direct::new(wired.jit, catalog, user))
+            // The person is resolved in the directory once, at start.
+            let person = wired.jit.resolve_person(&user, false).await?;
+            std::sync::Arc::new(aws_jit_mcp::direct::Direct::new(
+                wired.jit, catalog, user, person,
+            ))
         }
     };
     aws_jit_mcp::serve_stdio(aws_jit_mcp::JitTools::new(backend))
@@ -695,7 +672,7 @@ async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Result<(), Fail
                         user,
                         on_behalf: *on_behalf,
                     },
-                    &actor(),
+                    &actor(cli),
                 )
                 .await
                 .map_err(failure)?;
@@ -755,7 +732,7 @@ async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Result<(), Fail
         TokenCommand::Revoke { name } => {
             wired
                 .jit
-                .revoke_token(name, &actor())
+                .revoke_token(name, &actor(cli))
                 .await
                 .map_err(failure)?;
             match cli.output {
@@ -772,7 +749,10 @@ async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Result<(), Fail
 async fn reconcile(cli: &Cli, fix: bool) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
     let wired = wire(cli).await?;
-    let report = wired.jit.reconcile(catalog.accesses(), fix, &actor()).await;
+    let report = wired
+        .jit
+        .reconcile(catalog.accesses(), fix, &actor(cli))
+        .await;
     log_call_counts(&wired.aws);
     let report = report?;
     let view = |list: &[aws_jit_app::Drift]| -> Vec<serde_json::Value> {

@@ -43,19 +43,11 @@ impl Failure {
 /// Lets `?` turn app errors into the right exit code.
 impl From<aws_jit_app::AppError> for Failure {
     fn from(e: aws_jit_app::AppError) -> Self {
-        use aws_jit_app::AppError as E;
-        match e {
-            E::UnknownUser(_)
-            | E::UnknownPermissionSet(_)
-            | E::GrantNotFound(_)
-            | E::NoActiveGrant { .. }
-            | E::AlreadyEnded { .. }
-            | E::UnknownIamUser(_)
-            | E::UnknownPolicy(_)
-            | E::Policy(_)
-            | E::NotPending { .. } => Failure::Invalid(e.into()),
-            E::NotAllowed(_) => Failure::Denied(e.into()),
-            _ => Failure::Runtime(e.into()),
+        use aws_jit_app::ErrorKind as K;
+        match e.kind() {
+            K::Invalid | K::NotFound | K::Conflict => Failure::Invalid(e.into()),
+            K::Forbidden => Failure::Denied(e.into()),
+            K::Busy | K::Upstream | K::Unavailable => Failure::Runtime(e.into()),
         }
     }
 }

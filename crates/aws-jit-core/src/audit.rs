@@ -36,8 +36,10 @@ pub enum AuditAction {
     TokenCreated,
     /// An API token was revoked.
     TokenRevoked,
-    /// The HTTP API refused a request (401 or 403).
+    /// A request was not authenticated (an API 401, a Slack signature that does not verify).
     ApiRefused,
+    /// The decision point refused an action (any path: CLI, API, Slack, MCP, Kubiya).
+    Refused,
     /// A request waits for approval.
     ApprovalRequested,
     /// An approver approved (the request proceeds once enough have).
@@ -52,7 +54,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::GrantRequested,
         AuditAction::GrantActivated,
         AuditAction::GrantRevokeStarted,
@@ -66,6 +68,7 @@ impl AuditAction {
         AuditAction::TokenCreated,
         AuditAction::TokenRevoked,
         AuditAction::ApiRefused,
+        AuditAction::Refused,
         AuditAction::ApprovalRequested,
         AuditAction::Approved,
         AuditAction::Denied,
@@ -89,6 +92,7 @@ impl AuditAction {
             AuditAction::TokenCreated => "token.created",
             AuditAction::TokenRevoked => "token.revoked",
             AuditAction::ApiRefused => "api.refused",
+            AuditAction::Refused => "access.refused",
             AuditAction::ApprovalRequested => "approval.requested",
             AuditAction::Approved => "approval.approved",
             AuditAction::Denied => "approval.denied",
@@ -128,7 +132,8 @@ pub struct AuditEvent {
     pub seq: i64,
     /// When.
     pub time: Timestamp,
-    /// Who caused it: a user's email, `system:sweep`, `system:cli`.
+    /// Who caused it, as stored: an [`crate::Actor`] in JSON ([`crate::Actor::to_stored`]),
+    /// or the free text of events written before actors were structured.
     pub actor: String,
     /// What happened.
     pub action: AuditAction,

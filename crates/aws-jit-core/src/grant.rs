@@ -14,6 +14,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 
+use crate::actor::{Actor, Person};
 use crate::config::{Access, AccessTarget};
 use crate::ids::{GrantId, UserEmail};
 use crate::policy::{BuiltinTemplate, ephemeral_permission_set_name};
@@ -243,8 +244,8 @@ pub struct Grant {
     pub access: String,
     /// The user it is for (lowercase).
     pub user: String,
-    /// Who asked for it (the user, or an operator acting for them).
-    pub requested_by: String,
+    /// Who asked for it (the user, or someone acting for them).
+    pub requested_by: Actor,
     /// The stable key of the AWS access it gives; see [`target_key`].
     pub target_key: String,
     /// The AWS account (Identity Center accesses).
@@ -292,6 +293,17 @@ pub struct Grant {
     pub version: i64,
 }
 
+impl Grant {
+    /// The person the grant is for, as the directory resolved them when it was recorded.
+    pub fn person(&self) -> Person {
+        Person {
+            email: self.user.clone(),
+            id: self.principal_id.clone(),
+            aliases: Vec::new(),
+        }
+    }
+}
+
 /// Builds a new grant record in `provisioning`.
 #[derive(Debug, Clone)]
 pub struct NewGrant<'a> {
@@ -302,7 +314,7 @@ pub struct NewGrant<'a> {
     /// For whom.
     pub user: &'a UserEmail,
     /// By whom.
-    pub requested_by: &'a str,
+    pub requested_by: &'a Actor,
     /// The resolved principal id.
     pub principal_id: Option<String>,
     /// The Identity Center instance.
@@ -349,7 +361,7 @@ impl NewGrant<'_> {
             id: self.id,
             access: self.access.key.clone(),
             user: self.user.normalized(),
-            requested_by: self.requested_by.to_owned(),
+            requested_by: self.requested_by.clone(),
             target_key,
             account_id,
             permission_set,

@@ -7,9 +7,11 @@
 
 #![warn(missing_docs)]
 
+pub mod actor;
 pub mod approval;
 pub mod audit;
 pub mod auth;
+pub mod authorize;
 pub mod config;
 pub mod duration;
 pub mod grant;
@@ -21,6 +23,7 @@ pub mod slack;
 pub mod slack_signature;
 pub mod views;
 
+pub use actor::{Actor, Channel, Person, Principal, Rights};
 pub use audit::{AuditAction, AuditEvent};
 pub use config::{
     Access, AccessTarget, Catalog, ConfigErrors, ConfigFile, ConfigSource, EphemeralPolicy,

@@ -298,20 +298,29 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
             None,
         ));
     }
+    // Every person (requester, approver) is resolved in the directory, whatever the access.
+    statement.push(allow(
+        "DirectoryLookups",
+        &[
+            "identitystore:DescribeUser",
+            "identitystore:GetUserId",
+            "identitystore:ListUsers",
+            "sso:ListInstances",
+        ],
+        vec!["*".to_owned()],
+        None,
+    ));
     if !accounts.is_empty() {
         statement.push(allow(
             "IdentityCenterLookups",
             &[
                 // The account alias shown in Slack messages (the tool's own account).
                 "iam:ListAccountAliases",
-                "identitystore:GetUserId",
-                "identitystore:ListUsers",
                 "sso:DescribeAccountAssignmentCreationStatus",
                 "sso:DescribeAccountAssignmentDeletionStatus",
                 "sso:DescribePermissionSet",
                 "sso:ListAccountAssignments",
                 "sso:ListAccountAssignmentsForPrincipal",
-                "sso:ListInstances",
                 "sso:ListPermissionSets",
             ],
             vec!["*".to_owned()],

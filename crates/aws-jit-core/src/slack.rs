@@ -190,7 +190,7 @@ pub fn granted(grant: &Grant, access: &Access, how: &Instructions, now: Timestam
     let mut facts = vec![
         ("Access", esc(&access.name)),
         ("Expires (UTC)", format!("{expires} ({when})")),
-        ("Requested by", esc(&grant.requested_by)),
+        ("Requested by", esc(&grant.requested_by.to_string())),
     ];
     if let Some(account) = &grant.account_id {
         let alias = how
@@ -276,7 +276,7 @@ pub fn decision_update(grant: &Grant, person: &str, approved: bool) -> Value {
         "text": format!("{}: {}", grant.access, outcome.replace('*', "")),
         "blocks": [
             header(&format!("Request for {}", grant.access)),
-            section(&format!("{} asked for {}.\n{outcome}", esc(&grant.requested_by), what(grant))),
+            section(&format!("{} asked for {}.\n{outcome}", esc(&grant.requested_by.to_string()), what(grant))),
             context(&format!("Request `{}`.", grant.id)),
         ],
     })
@@ -318,7 +318,7 @@ pub fn approval_requested(grant: &Grant, policy: &crate::config::ApprovalPolicy)
         header(&format!("🙋 Approval requested: {}", grant.access)),
         section(&format!(
             "{} asks for {}.",
-            esc(&grant.requested_by),
+            esc(&grant.requested_by.to_string()),
             what(grant)
         )),
         fields(&facts),
@@ -446,7 +446,12 @@ mod tests {
             id: GrantId::new("01a2-grant"),
             access: &catalog.accesses()[0],
             user: &user,
-            requested_by: "alice@example.com (token alice)",
+            requested_by: &crate::Actor::person(
+                crate::Person::unresolved("alice@example.com"),
+                crate::Channel::Api {
+                    token: "alice".to_owned(),
+                },
+            ),
             principal_id: None,
             instance_arn: None,
             permission_set_arn: None,
@@ -561,7 +566,7 @@ mod tests {
     fn messages_stay_within_slacks_limits() {
         let (catalog, mut grant) = fixture(ConfigFile::AccessConfigs, SSO);
         grant.reason = Some("r".repeat(10_000));
-        grant.requested_by = "q".repeat(10_000);
+        grant.requested_by = crate::Actor::from_stored(&"q".repeat(10_000));
         let message = granted(
             &grant,
             &catalog.accesses()[0],

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::{Access, AccessTarget, AuditEvent, Grant, GrantStatus};
+use crate::{Access, AccessTarget, Actor, AuditEvent, Grant, GrantStatus};
 
 /// A time as printed: RFC 3339 UTC, whole seconds (the store keeps milliseconds).
 pub fn rfc3339(t: Timestamp) -> String {
@@ -48,7 +48,7 @@ impl From<&Grant> for GrantView {
             access: g.access.clone(),
             user: g.user.clone(),
             status: g.status.as_str(),
-            requested_by: g.requested_by.clone(),
+            requested_by: g.requested_by.to_string(),
             account_id: g.account_id.clone(),
             permission_set: g.permission_set.clone(),
             permission_set_arn: g
@@ -149,7 +149,12 @@ impl From<&Access> for AccessView {
 pub struct AuditView {
     seq: i64,
     time: String,
+    /// Who, as people read it.
     actor: String,
+    /// Who, structured (principal, channel, on whose behalf).
+    actor_detail: serde_json::Value,
+    /// The actor exactly as stored, which the hash covers.
+    actor_stored: String,
     action: &'static str,
     grant_id: String,
     access: String,
@@ -164,7 +169,9 @@ impl From<&AuditEvent> for AuditView {
         AuditView {
             seq: e.seq,
             time: rfc3339(e.time),
-            actor: e.actor.clone(),
+            actor: Actor::from_stored(&e.actor).to_string(),
+            actor_detail: serde_json::to_value(Actor::from_stored(&e.actor)).unwrap_or_default(),
+            actor_stored: e.actor.clone(),
             action: e.action.as_str(),
             grant_id: e.grant_id.clone(),
             access: e.access.clone(),

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_jit_app::ports::GrantFilter;
-use aws_jit_app::{GrantRequest, Jit};
+use aws_jit_app::{AppError, GrantRequest, Jit};
 use aws_jit_core::views::{AccessView, GrantView};
-use aws_jit_core::{AccessDuration, Catalog, Grant, GrantId, UserEmail};
+use aws_jit_core::{AccessDuration, Actor, Catalog, Channel, Grant, GrantId, Person, UserEmail};
 use serde_json::{Value, json};
 
 use crate::{Backend, Which};
@@ -17,39 +17,31 @@ pub struct Direct {
     jit: Jit,
     catalog: Arc<Catalog>,
     user: UserEmail,
+    actor: Actor,
 }
 
 impl Direct {
-    /// Acting for `user`.
-    pub fn new(jit: Jit, catalog: Arc<Catalog>, user: UserEmail) -> Self {
-        Direct { jit, catalog, user }
-    }
-
-    fn actor(&self) -> String {
-        format!("{} (mcp)", self.user.normalized())
-    }
-
-    /// One of the person's grants, or why not (a refusal is audited).
-    async fn own_grant(&self, id: &str, tool: &str) -> Result<Grant, String> {
-        let grant = self
-            .jit
-            .store()
-            .grant(&GrantId::new(id))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no grant has id `{id}`"))?;
-        if grant.user != self.user.normalized() {
-            let detail = format!("mcp {tool}: grant `{id}` belongs to someone else");
-            if let Err(e) = self
-                .jit
-                .record_refusal(&self.actor(), &grant.user, detail)
-                .await
-            {
-                tracing::error!(error = %e, "could not audit a refused tool call");
-            }
-            return Err(crate::not_yours(id, &self.user.normalized()));
+    /// Acting for `person` (resolved in the directory once, at start), as a requester.
+    pub fn new(jit: Jit, catalog: Arc<Catalog>, user: UserEmail, person: Person) -> Self {
+        Direct {
+            jit: jit.with_catalog(catalog.clone()),
+            catalog,
+            user,
+            actor: Actor::person(person, Channel::Mcp),
         }
-        Ok(grant)
+    }
+
+    fn email(&self) -> &str {
+        self.actor.own_person().map_or("", |p| p.email.as_str())
+    }
+
+    /// A use case's error, for the model: another person's grant is "not yours" (the
+    /// decision point has audited the refusal).
+    fn error(&self, id: &str, e: AppError) -> String {
+        match e {
+            AppError::NotAllowed(_) => crate::not_yours(id, self.email()),
+            e => e.to_string(),
+        }
     }
 }
 
@@ -70,7 +62,7 @@ fn with_field(grant: &Grant, key: &str, value: Option<String>) -> Value {
 #[async_trait]
 impl Backend for Direct {
     fn person(&self) -> String {
-        self.user.normalized()
+        self.email().to_owned()
     }
 
     async fn accesses(&self) -> Result<Value, String> {
@@ -89,13 +81,12 @@ impl Backend for Direct {
         how_long: Option<&str>,
         reason: Option<String>,
     ) -> Result<Value, String> {
-        let access = self.catalog.find(access).map_err(|e| e.to_string())?;
         let outcome = self
             .jit
             .grant(GrantRequest {
-                access,
+                access: access.to_owned(),
                 user: self.user.clone(),
-                requested_by: self.actor(),
+                actor: self.actor.clone(),
                 duration: duration(how_long)?,
                 reason,
                 break_glass: false,
@@ -109,7 +100,7 @@ impl Backend for Direct {
     async fn my_grants(&self, include_ended: bool) -> Result<Value, String> {
         let filter = GrantFilter {
             include_ended,
-            user: Some(self.user.normalized()),
+            user: Some(self.email().to_owned()),
             limit: 200,
             ..GrantFilter::default()
         };
@@ -124,35 +115,30 @@ impl Backend for Direct {
     }
 
     async fn revoke(&self, which: Which<'_>) -> Result<Value, String> {
-        let grant = match which {
-            Which::Grant(id) => self.own_grant(id, "revoke_my_access").await?,
+        let id = match which {
+            Which::Grant(id) => GrantId::new(id),
             Which::Access(query) => {
-                let access = self.catalog.find(query).map_err(|e| e.to_string())?;
                 self.jit
-                    .find_live_grant(access, &self.user)
+                    .find_live_grant(query, &self.user)
                     .await
                     .map_err(|e| e.to_string())?
+                    .id
             }
         };
         let outcome = self
             .jit
-            .revoke(&grant.id, &self.actor())
+            .revoke(&id, &self.actor)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.error(id.as_str(), e))?;
         Ok(with_field(&outcome.grant, "kept", outcome.kept))
     }
 
     async fn extend(&self, grant_id: &str, how_long: Option<&str>) -> Result<Value, String> {
-        let grant = self.own_grant(grant_id, "extend_my_access").await?;
-        let access = self
-            .catalog
-            .find(&grant.access)
-            .map_err(|e| format!("the grant's access is no longer configured: {e}"))?;
         let extended = self
             .jit
-            .extend(&grant.id, access, duration(how_long)?, &self.actor())
+            .extend(&GrantId::new(grant_id), duration(how_long)?, &self.actor)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| self.error(grant_id, e))?;
         Ok(serde_json::to_value(GrantView::from(&extended)).unwrap_or(Value::Null))
     }
 }

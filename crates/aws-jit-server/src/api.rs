@@ -14,11 +14,12 @@
 //! | POST | `/api/v1/grants/{id}/approve`, `/deny` | the access's approvers, never for themselves |
 //! | GET | `/api/v1/audit` | one's own events; everyone's for approvers and admins |
 
-use aws_jit_app::ports::{AuditQuery, GrantFilter, StoreError};
-use aws_jit_app::{AppError, AuthFailure, GrantRequest};
-use aws_jit_core::auth::{Caller, Denied};
+use aws_jit_app::ports::{AuditQuery, GrantFilter};
+use aws_jit_app::{AppError, AuthFailure, ErrorKind, GrantRequest};
+use aws_jit_core::authorize;
 use aws_jit_core::views::{AccessView, AuditView, GrantView};
 use aws_jit_core::{AccessDuration, GrantId, GrantStatus, UserEmail};
+use aws_jit_core::{Actor, Channel};
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -90,39 +91,26 @@ impl IntoResponse for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
-        let status = match &e {
-            AppError::UnknownUser(_)
-            | AppError::UnknownIamUser(_)
-            | AppError::UnknownPolicy(_)
-            | AppError::UnknownPermissionSet(_)
-            | AppError::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
-            AppError::GrantNotFound(_) | AppError::NoActiveGrant { .. } => {
-                (StatusCode::NOT_FOUND, "not_found")
-            }
-            AppError::NotAllowed(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            AppError::AlreadyEnded { .. }
-            | AppError::NotPending { .. }
-            | AppError::NotActive { .. }
-            | AppError::CannotExtend { .. }
-            | AppError::InvalidTransition(_)
-            | AppError::Store(
-                StoreError::TargetBusy { .. } | StoreError::Stale(_) | StoreError::LockLost(_),
-            ) => (StatusCode::CONFLICT, "conflict"),
-            AppError::Provider(_)
-            | AppError::ProvisioningFailed { .. }
-            | AppError::RevokeFailed { .. } => (StatusCode::BAD_GATEWAY, "aws_error"),
-            _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        let (status, code) = match (e.kind(), &e) {
+            (_, AppError::UnknownAccess(_)) => (StatusCode::NOT_FOUND, "not_found"),
+            (_, AppError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+            (ErrorKind::Invalid, _) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            (ErrorKind::NotFound, _) => (StatusCode::NOT_FOUND, "not_found"),
+            (ErrorKind::Forbidden, _) => (StatusCode::FORBIDDEN, "forbidden"),
+            (ErrorKind::Conflict | ErrorKind::Busy, _) => (StatusCode::CONFLICT, "conflict"),
+            (ErrorKind::Upstream, _) => (StatusCode::BAD_GATEWAY, "aws_error"),
+            (ErrorKind::Unavailable, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         };
-        if status.0.is_server_error() {
+        if status.is_server_error() {
             tracing::error!(error = %e, "API request failed");
         }
-        ApiError::new(status.0, status.1, e.to_string())
+        ApiError::new(status, code, e.to_string())
     }
 }
 
-/// The authenticated caller of a request.
+/// The authenticated caller of a request: the token's actor.
 #[derive(Debug, Clone)]
-pub struct Authed(pub Caller);
+pub struct Authed(pub Actor);
 
 fn what(parts: &Parts) -> String {
     format!("{} {}", parts.method, parts.uri.path())
@@ -156,7 +144,10 @@ impl FromRequestParts<AppState> for Authed {
         let detail = format!("{}: 401 {why}", what(parts));
         tracing::warn!(request = %what(parts), reason = %why, "API request refused");
         if state.refusals.take()
-            && let Err(e) = state.jit.record_refusal("anonymous", "", detail).await
+            && let Err(e) = state
+                .jit
+                .record_refusal(&Actor::anonymous(anonymous_api()), "", detail)
+                .await
         {
             tracing::error!(error = %e, "could not audit a refused request");
         }
@@ -168,30 +159,11 @@ impl FromRequestParts<AppState> for Authed {
     }
 }
 
-/// Records a 403 and returns it.
-async fn forbid(
-    state: &AppState,
-    caller: &Caller,
-    request: &str,
-    user: &str,
-    denied: Denied,
-) -> ApiError {
-    tracing::warn!(token = %caller.token, request, reason = %denied, "API request forbidden");
-    let detail = format!("{request}: 403 {denied}");
-    if let Err(e) = state.jit.record_refusal(&caller.name(), user, detail).await {
-        tracing::error!(error = %e, "could not audit a refused request");
+/// The channel of a request that presented no valid token.
+fn anonymous_api() -> Channel {
+    Channel::Api {
+        token: String::new(),
     }
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", denied.0)
-}
-
-fn catalog(state: &AppState) -> Result<&aws_jit_core::Catalog, ApiError> {
-    state.catalog.as_deref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the access configs did not load when the server started: fix them and restart (`aws-jit validate`)",
-        )
-    })
 }
 
 fn body<T>(json: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -234,12 +206,16 @@ fn page_size(limit: Option<usize>) -> Result<usize, ApiError> {
     }
 }
 
-async fn me(Authed(caller): Authed) -> Response {
+async fn me(Authed(actor): Authed) -> Response {
+    let token = match &actor.channel {
+        Channel::Api { token } => token.clone(),
+        _ => String::new(),
+    };
     Json(json!({
-        "token": caller.token,
-        "role": caller.role.as_str(),
-        "user": caller.user,
-        "on_behalf": caller.on_behalf,
+        "token": token,
+        "role": actor.rights.role.as_str(),
+        "user": actor.own_person().map(|p| p.email.clone()),
+        "on_behalf": actor.rights.on_behalf,
     }))
     .into_response()
 }
@@ -248,11 +224,8 @@ async fn list_accesses(
     State(state): State<AppState>,
     Authed(_): Authed,
 ) -> Result<Response, ApiError> {
-    let items: Vec<AccessView> = catalog(&state)?
-        .accesses()
-        .iter()
-        .map(AccessView::from)
-        .collect();
+    let catalog = state.jit.catalog().ok_or(AppError::NoCatalog)?;
+    let items: Vec<AccessView> = catalog.accesses().iter().map(AccessView::from).collect();
     Ok(Json(json!({ "items": items })).into_response())
 }
 
@@ -279,42 +252,25 @@ struct GrantBody {
 
 async fn create_grant(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     json: Result<Json<GrantBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let request = body(json)?;
-    let here = "POST /api/v1/grants";
-    let subject = match caller.subject(request.user.as_deref()) {
-        Ok(user) => user,
-        Err(denied) => return Err(ApiError::bad_request(denied.0)),
-    };
+    let subject = authorize::subject_email(&actor, request.user.as_deref())
+        .map_err(|refusal| ApiError::bad_request(refusal.0))?;
     let user =
         UserEmail::parse(&subject).map_err(|e| ApiError::bad_request(format!("user: {e}")))?;
-    if let Err(denied) = caller.may_act_for(&user.normalized()) {
-        return Err(forbid(&state, &caller, here, &user.normalized(), denied).await);
-    }
-    let access = catalog(&state)?
-        .find(&request.access)
-        .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string()))?;
-    let subject = user.normalized();
     let outcome = state
         .jit
         .grant(GrantRequest {
-            access,
-            requested_by: caller.actor(&subject),
+            access: request.access,
             user,
+            actor,
             duration: duration(request.duration.as_deref())?,
             reason: request.reason,
             break_glass: request.break_glass,
         })
-        .await;
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(AppError::NotAllowed(why)) => {
-            return Err(forbid(&state, &caller, here, &subject, Denied(why)).await);
-        }
-        Err(e) => return Err(e.into()),
-    };
+        .await?;
     state.wake.notify_one();
     let capped = outcome.duration.capped_from.map(|asked| asked.to_string());
     let view = grant_with(&outcome.grant, "capped_from", capped);
@@ -354,17 +310,11 @@ fn parse_grant_cursor(cursor: &str) -> Result<(jiff::Timestamp, String), ApiErro
 
 async fn list_grants(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     params: Result<Query<GrantsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
-    let scope = match caller.scope(params.user.as_deref()) {
-        Ok(scope) => scope,
-        Err(denied) => {
-            let user = params.user.as_deref().unwrap_or_default();
-            return Err(forbid(&state, &caller, "GET /api/v1/grants", user, denied).await);
-        }
-    };
+    let scope = state.jit.scope(&actor, params.user.as_deref()).await?;
     let statuses = match &params.status {
         None => Vec::new(),
         Some(list) => list
@@ -403,61 +353,21 @@ async fn list_grants(
     Ok(Json(json!({ "items": items, "next_cursor": next })).into_response())
 }
 
-/// Loads a grant, or answers 404.
-async fn fetch_grant(state: &AppState, id: &str) -> Result<aws_jit_core::Grant, ApiError> {
-    state
-        .jit
-        .store()
-        .grant(&GrantId::new(id))
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no grant has id `{id}`"),
-            )
-        })
-}
-
-/// Loads a grant the caller may see.
-async fn visible_grant(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    request: &str,
-) -> Result<aws_jit_core::Grant, ApiError> {
-    let grant = fetch_grant(state, id).await?;
-    if let Err(denied) = caller.may_see(&grant.user) {
-        return Err(forbid(state, caller, request, &grant.user, denied).await);
-    }
-    Ok(grant)
-}
-
 async fn get_grant(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let request = format!("GET /api/v1/grants/{id}");
-    let grant = visible_grant(&state, &caller, &id, &request).await?;
+    let grant = state.jit.view(&GrantId::new(id), &actor).await?;
     Ok(Json(GrantView::from(&grant)).into_response())
 }
 
 async fn revoke_grant(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let request = format!("POST /api/v1/grants/{id}/revoke");
-    let grant = visible_grant(&state, &caller, &id, &request).await?;
-    if let Err(denied) = caller.may_revoke(&grant.user) {
-        return Err(forbid(&state, &caller, &request, &grant.user, denied).await);
-    }
-    let outcome = state
-        .jit
-        .revoke(&grant.id, &caller.actor(&grant.user))
-        .await?;
+    let outcome = state.jit.revoke(&GrantId::new(id), &actor).await?;
     Ok(Json(grant_with(&outcome.grant, "kept", outcome.kept)).into_response())
 }
 
@@ -470,28 +380,13 @@ struct ExtendBody {
 
 async fn extend_grant(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     Path(id): Path<String>,
     json: Result<Json<ExtendBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let request = format!("POST /api/v1/grants/{id}/extend");
     let extension = body(json)?;
-    let grant = visible_grant(&state, &caller, &id, &request).await?;
-    if let Err(denied) = caller.may_act_for(&grant.user) {
-        return Err(forbid(&state, &caller, &request, &grant.user, denied).await);
-    }
-    let access = catalog(&state)?.find(&grant.access).map_err(|e| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("the grant's access is no longer configured: {e}"),
-        )
-    })?;
     let by = duration(extension.duration.as_deref())?;
-    let extended = state
-        .jit
-        .extend(&grant.id, access, by, &caller.actor(&grant.user))
-        .await?;
+    let extended = state.jit.extend(&GrantId::new(id), by, &actor).await?;
     state.wake.notify_one();
     Ok(Json(GrantView::from(&extended)).into_response())
 }
@@ -505,72 +400,38 @@ struct DecisionBody {
 
 async fn decide(
     state: &AppState,
-    caller: &Caller,
+    actor: &Actor,
     id: &str,
     approve: bool,
     json: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let verb = if approve { "approve" } else { "deny" };
-    let request = format!("POST /api/v1/grants/{id}/{verb}");
     let decision = body(json)?;
-    let grant = fetch_grant(state, id).await?;
-    let Some(person) = caller
-        .user
-        .as_deref()
-        .and_then(|u| UserEmail::parse(u).ok())
-    else {
-        let denied = Denied(format!(
-            "token `{}` acts for no person, and only people approve",
-            caller.token
-        ));
-        return Err(forbid(state, caller, &request, &grant.user, denied).await);
-    };
-    let access = catalog(state)?.find(&grant.access).map_err(|e| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("the request's access is no longer configured: {e}"),
-        )
-    })?;
-    let outcome = if approve {
-        state
-            .jit
-            .approve(&grant.id, access, &person, decision.reason)
-            .await
+    let id = GrantId::new(id);
+    let grant = if approve {
+        state.jit.approve(&id, actor, decision.reason).await?
     } else {
-        state
-            .jit
-            .deny(&grant.id, access, &person, decision.reason)
-            .await
+        state.jit.deny(&id, actor, decision.reason).await?
     };
-    match outcome {
-        Ok(grant) => {
-            state.wake.notify_one();
-            Ok(Json(GrantView::from(&grant)).into_response())
-        }
-        Err(AppError::NotAllowed(why)) => {
-            Err(forbid(state, caller, &request, &grant.user, Denied(why)).await)
-        }
-        Err(e) => Err(e.into()),
-    }
+    state.wake.notify_one();
+    Ok(Json(GrantView::from(&grant)).into_response())
 }
 
 async fn approve_grant(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     Path(id): Path<String>,
     json: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &caller, &id, true, json).await
+    decide(&state, &actor, &id, true, json).await
 }
 
 async fn deny_grant(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     Path(id): Path<String>,
     json: Result<Json<DecisionBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    decide(&state, &caller, &id, false, json).await
+    decide(&state, &actor, &id, false, json).await
 }
 
 /// `GET /api/v1/audit` filters.
@@ -585,17 +446,11 @@ struct AuditParams {
 
 async fn audit(
     State(state): State<AppState>,
-    Authed(caller): Authed,
+    Authed(actor): Authed,
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(params)?;
-    let scope = match caller.scope(params.user.as_deref()) {
-        Ok(scope) => scope,
-        Err(denied) => {
-            let user = params.user.as_deref().unwrap_or_default();
-            return Err(forbid(&state, &caller, "GET /api/v1/audit", user, denied).await);
-        }
-    };
+    let scope = state.jit.scope(&actor, params.user.as_deref()).await?;
     let limit = page_size(params.limit)?;
     let events = state
         .jit

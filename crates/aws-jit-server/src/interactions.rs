@@ -11,7 +11,7 @@
 use aws_jit_app::AppError;
 use aws_jit_core::slack::{APPROVE_ACTION, DENY_ACTION, decision_refused, decision_update};
 use aws_jit_core::slack_signature;
-use aws_jit_core::{GrantId, UserEmail};
+use aws_jit_core::{Actor, Channel, GrantId, Person, UserEmail};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -77,7 +77,16 @@ pub async fn slack_interactions(
         tracing::warn!(reason = %e, "Slack interaction refused");
         let detail = format!("POST /slack/interactions: 401 {e}");
         if state.refusals.take()
-            && let Err(e) = state.jit.record_refusal("slack", "", detail).await
+            && let Err(e) = state
+                .jit
+                .record_refusal(
+                    &Actor::anonymous(Channel::Slack {
+                        user_id: String::new(),
+                    }),
+                    "",
+                    detail,
+                )
+                .await
         {
             tracing::error!(error = %e, "could not audit a refused request");
         }
@@ -93,21 +102,28 @@ pub async fn slack_interactions(
     StatusCode::OK.into_response()
 }
 
+/// Why a click was not carried out: refused by the decision point (which audited it), or
+/// failed before a decision could be asked for.
+enum Refused {
+    Decided(String),
+    Failed(String),
+}
+
 /// Runs the decision and answers through the `response_url`.
 async fn decide(state: AppState, slack: SlackApp, click: Click) {
     let answer = match decision(&state, &slack, &click).await {
         Ok(answer) => answer,
-        Err(why) => {
-            tracing::warn!(grant_id = %click.grant_id, reason = %why, "Slack decision refused");
+        Err(Refused::Decided(why)) => decision_refused(&why),
+        Err(Refused::Failed(why)) => {
+            tracing::warn!(grant_id = %click.grant_id, reason = %why, "Slack decision failed");
             let detail = format!(
                 "slack {}: {why}",
                 if click.approve { "approve" } else { "deny" }
             );
-            if let Err(e) = state
-                .jit
-                .record_refusal(&format!("slack:{}", click.user_id), "", detail)
-                .await
-            {
+            let clicker = Actor::anonymous(Channel::Slack {
+                user_id: click.user_id.clone(),
+            });
+            if let Err(e) = state.jit.record_refusal(&clicker, "", detail).await {
                 tracing::error!(error = %e, "could not audit a refused click");
             }
             decision_refused(&why)
@@ -122,39 +138,34 @@ async fn decide(state: AppState, slack: SlackApp, click: Click) {
     }
 }
 
-async fn decision(state: &AppState, slack: &SlackApp, click: &Click) -> Result<Value, String> {
+async fn decision(state: &AppState, slack: &SlackApp, click: &Click) -> Result<Value, Refused> {
+    let failed = |e: &dyn std::fmt::Display| Refused::Failed(e.to_string());
     let email = slack
         .messenger
         .person_email(&click.user_id)
         .await
-        .map_err(|e| e.to_string())?;
-    let person = UserEmail::parse(&email).map_err(|e| e.to_string())?;
+        .map_err(|e| failed(&e))?;
+    let email = UserEmail::parse(&email).map_err(|e| failed(&e))?;
+    let clicker = Actor::person(
+        Person::unresolved(email.as_str()),
+        Channel::Slack {
+            user_id: click.user_id.clone(),
+        },
+    );
     let id = GrantId::new(click.grant_id.clone());
-    let grant = state
-        .jit
-        .store()
-        .grant(&id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no request has id `{id}`"))?;
-    let catalog = state
-        .catalog
-        .as_deref()
-        .ok_or_else(|| "the server's access configs did not load".to_owned())?;
-    let access = catalog.find(&grant.access).map_err(|e| e.to_string())?;
     let reason = Some("via Slack".to_owned());
     let outcome = if click.approve {
-        state.jit.approve(&id, access, &person, reason).await
+        state.jit.approve(&id, &clicker, reason).await
     } else {
-        state.jit.deny(&id, access, &person, reason).await
+        state.jit.deny(&id, &clicker, reason).await
     };
     match outcome {
         Ok(grant) => {
             state.wake.notify_one();
-            Ok(decision_update(&grant, &person.normalized(), click.approve))
+            Ok(decision_update(&grant, &email.normalized(), click.approve))
         }
-        Err(AppError::NotAllowed(why)) => Err(why),
-        Err(e) => Err(e.to_string()),
+        Err(AppError::NotAllowed(why)) => Err(Refused::Decided(why)),
+        Err(e) => Err(failed(&e)),
     }
 }
 

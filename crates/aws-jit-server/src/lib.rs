@@ -499,6 +499,11 @@ pub async fn serve(
         slack_signing_secret,
         aws_calls,
     } = services;
+    // The use cases own the catalog: every front door finds accesses through them.
+    let jit = match &catalog {
+        Some(catalog) => jit.with_catalog(catalog.clone()),
+        None => jit,
+    };
     let slack = match (&messenger, slack_signing_secret) {
         (Some(messenger), Some(secret)) => Some(SlackApp {
             signing_secret: secret.into(),

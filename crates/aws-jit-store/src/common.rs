@@ -12,7 +12,8 @@
 use aws_jit_app::ports::{OutboxMessage, PendingMessage, Recipient, StoreError};
 use aws_jit_core::auth::{ApiToken, Role};
 use aws_jit_core::{
-    AccessDuration, AccessOrigin, AuditAction, AuditEvent, EndCause, Grant, GrantId, GrantStatus,
+    AccessDuration, AccessOrigin, Actor, AuditAction, AuditEvent, EndCause, Grant, GrantId,
+    GrantStatus,
 };
 use jiff::Timestamp;
 
@@ -182,7 +183,7 @@ impl GrantRow {
             id: GrantId::new(self.id),
             access: self.access,
             user: self.user_email,
-            requested_by: self.requested_by,
+            requested_by: Actor::from_stored(&self.requested_by),
             target_key: self.target_key,
             account_id: self.account_id,
             permission_set: self.permission_set,
@@ -555,7 +556,7 @@ macro_rules! impl_grant_store {
                     .bind(grant.id.as_str())
                     .bind(&grant.access)
                     .bind(&grant.user)
-                    .bind(&grant.requested_by)
+                    .bind(grant.requested_by.to_stored())
                     .bind(&grant.target_key)
                     .bind(&grant.account_id)
                     .bind(&grant.permission_set)

@@ -114,7 +114,10 @@ fn new_grant(id: &str, access: usize, user: &str, now: Timestamp, ttl: i64) -> G
         id: GrantId::new(id),
         access: &catalog.accesses()[access],
         user: &user,
-        requested_by: user.as_str(),
+        requested_by: &aws_jit_core::Actor::person(
+            aws_jit_core::Person::unresolved(user.as_str()),
+            aws_jit_core::Channel::Cli,
+        ),
         principal_id: None,
         instance_arn: None,
         permission_set_arn: None,

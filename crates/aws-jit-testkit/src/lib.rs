@@ -317,6 +317,38 @@ impl MotoAws {
             .user_id
     }
 
+    /// Creates an Identity Store user whose user name differs from its emails (the first
+    /// email is the primary one); returns its id.
+    pub async fn create_person(&self, user_name: &str, emails: &[&str]) -> String {
+        let emails = emails
+            .iter()
+            .enumerate()
+            .map(|(i, email)| {
+                Email::builder()
+                    .value(*email)
+                    .primary(i == 0)
+                    .r#type(if i == 0 { "work" } else { "home" })
+                    .build()
+            })
+            .collect();
+        self.ids
+            .create_user()
+            .identity_store_id(&self.identity_store_id)
+            .user_name(user_name)
+            .display_name(user_name)
+            .name(
+                Name::builder()
+                    .given_name("Test")
+                    .family_name("Person")
+                    .build(),
+            )
+            .set_emails(Some(emails))
+            .send()
+            .await
+            .expect("CreateUser")
+            .user_id
+    }
+
     /// Creates an Identity Store group with these members; returns its id.
     pub async fn create_group(&self, name: &str, member_ids: &[String]) -> String {
         let group_id = self

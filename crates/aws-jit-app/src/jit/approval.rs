@@ -1,14 +1,17 @@
 //! Approvals: requests that wait, who may decide, the quorum, denial and lapse.
 
-use aws_jit_core::approval::{self};
+use aws_jit_core::approval;
+use aws_jit_core::authorize::{Action, PendingRequest, Subject};
 use aws_jit_core::config::ApprovalPolicy;
 use aws_jit_core::duration::effective_duration;
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::{
-    Access, AccessOrigin, AuditAction, Grant, GrantEvent, GrantId, GrantStatus, UserEmail,
+    Access, AccessOrigin, AccessTarget, Actor, AuditAction, Grant, GrantEvent, GrantId,
+    GrantStatus, Person, UserEmail,
 };
 
-use super::{AppError, GrantOutcome, GrantRequest, Jit, Prepared, system_actor, whole_seconds};
+use super::grant::Admitted;
+use super::{AppError, GrantOutcome, Jit, Prepared, system_actor, whole_seconds};
 use crate::ports::{AuditQuery, GrantChange, LockOp};
 
 impl Jit {
@@ -17,7 +20,7 @@ impl Jit {
     /// `approval_timeout`.
     pub(crate) async fn request_approval(
         &self,
-        request: GrantRequest<'_>,
+        request: Admitted<'_>,
         policy: &ApprovalPolicy,
     ) -> Result<GrantOutcome, AppError> {
         let access = request.access;
@@ -31,12 +34,13 @@ impl Jit {
         let deadline = now
             .saturating_add(policy.timeout.to_signed())
             .unwrap_or(now);
+        let user = request.email()?;
         let mut grant = NewGrant {
             id,
             access,
-            user: &request.user,
-            requested_by: &request.requested_by,
-            principal_id: resolved.principal_id.clone(),
+            user: &user,
+            requested_by: &request.actor,
+            principal_id: resolved.principal_id.clone().or(request.person.id.clone()),
             instance_arn: resolved.instance_arn.clone(),
             permission_set_arn: resolved.permission_set_arn.clone(),
             iam_user: resolved.iam_user.clone(),
@@ -61,12 +65,12 @@ impl Jit {
         }
         let event = self.event(
             &grant,
-            &request.requested_by,
+            &request.actor,
             AuditAction::ApprovalRequested,
             detail,
         );
         let outbox = self.approval_requested_messages(&grant, policy);
-        let op = self.op(&request.requested_by);
+        let op = self.op(&request.actor);
         self.insert_locked(&grant, &event, &outbox, &op).await?;
         Ok(GrantOutcome {
             grant,
@@ -76,7 +80,7 @@ impl Jit {
     }
 
     /// Who approved a pending request so far (distinct people, from the audit log).
-    pub(crate) async fn approvals_so_far(&self, grant: &Grant) -> Result<Vec<String>, AppError> {
+    pub(crate) async fn approvals_so_far(&self, grant: &Grant) -> Result<Vec<Person>, AppError> {
         let events = self
             .store
             .audit(&AuditQuery {
@@ -84,58 +88,67 @@ impl Jit {
                 ..AuditQuery::default()
             })
             .await?;
-        let mut people: Vec<String> = events
-            .into_iter()
-            .filter(|e| e.action == AuditAction::Approved)
-            .map(|e| e.actor)
-            .collect();
-        people.dedup();
+        let mut people: Vec<Person> = Vec::new();
+        for event in events.iter().filter(|e| e.action == AuditAction::Approved) {
+            if let Some(person) = Actor::from_stored(&event.actor).acting_person()
+                && !people.iter().any(|p| p.same_as(&person))
+            {
+                people.push(person);
+            }
+        }
         Ok(people)
     }
 
-    /// Whether `approver` may decide on the request: never the person it is for nor the
-    /// person who asked, a listed approver or a member of an approver group, and not twice.
-    pub(crate) async fn check_approver(
+    /// Asks the decision point whether `actor` (resolved in the directory) may decide on
+    /// `grant`: a person, never the one it is for nor the one who asked, a listed approver
+    /// or a member of an approver group, and not twice.
+    async fn authorize_decision(
         &self,
+        actor: &Actor,
+        action: Action,
         access: &Access,
         grant: &Grant,
-        approver: &str,
-        approved_by: &[String],
+        approved_by: &[Person],
     ) -> Result<(), AppError> {
-        if approval::requesting_person(&grant.requested_by).as_deref() == Some(approver) {
-            return Err(AppError::NotAllowed(
-                "you may not approve or deny a request you made".to_owned(),
-            ));
-        }
-        let listed = access
-            .approval
-            .as_ref()
-            .is_some_and(|p| p.approvers.iter().any(|a| a == approver));
+        let listed = actor.own_person().is_some_and(|me| {
+            access
+                .approval
+                .as_ref()
+                .is_some_and(|p| p.approvers.iter().any(|a| me.is_named(a)))
+        });
         // Identity Center is asked only when the list does not already say yes.
-        let in_group = !listed && self.in_approver_group(access, approver).await?;
-        approval::check_approver(access, &grant.user, approver, in_group, approved_by)
-            .map_err(|r| AppError::NotAllowed(r.0))
+        let in_group = match actor.own_person() {
+            Some(me) if !listed => self.in_approver_group(access, me).await?,
+            _ => false,
+        };
+        let user = grant.person();
+        let request = PendingRequest {
+            access,
+            user: &user,
+            requested_by: &grant.requested_by,
+            actor_in_approver_group: in_group,
+            approved_by,
+        };
+        self.authorize(actor, action, &Subject::Pending(request), Some(grant))
+            .await
     }
 
     /// Whether the person belongs to one of the access's approver groups (Identity Center).
     pub(crate) async fn in_approver_group(
         &self,
         access: &Access,
-        person: &str,
+        person: &Person,
     ) -> Result<bool, AppError> {
         let Some(policy) = access.approval.as_ref().filter(|p| !p.groups.is_empty()) else {
             return Ok(false);
         };
-        let Ok(email) = UserEmail::parse(person) else {
-            return Ok(false);
-        };
-        let instance = self.instance().await?;
-        let Some(principal_id) = self.sso.find_user(&instance, &email).await? else {
+        let Some(principal_id) = &person.id else {
             return Ok(false); // not in the directory: not in any of its groups
         };
+        let instance = self.instance().await?;
         let groups = self
             .sso
-            .member_of(&instance, &principal_id, &policy.groups)
+            .member_of(&instance, principal_id, &policy.groups)
             .await?;
         Ok(!groups.is_empty())
     }
@@ -179,14 +192,14 @@ impl Jit {
     pub async fn approve(
         &self,
         id: &GrantId,
-        access: &Access,
-        approver: &UserEmail,
+        approver: &Actor,
         reason: Option<String>,
     ) -> Result<Grant, AppError> {
         let grant = self.pending(id).await?;
-        let approver = approver.normalized();
+        let access = self.access(&grant.access)?;
+        let approver = self.identify(approver).await?;
         let approved_by = self.approvals_so_far(&grant).await?;
-        self.check_approver(access, &grant, &approver, &approved_by)
+        self.authorize_decision(&approver, Action::Approve, access, &grant, &approved_by)
             .await?;
         let Some(policy) = &access.approval else {
             return Err(AppError::NotAllowed(format!(
@@ -231,7 +244,16 @@ impl Jit {
             .unwrap_or(now);
         let user =
             UserEmail::parse(&grant.user).map_err(|_| AppError::UnknownUser(grant.user.clone()))?;
-        let resolved = self.resolve(access, &user, &grant.id, expires_at).await?;
+        let person = match &grant.principal_id {
+            Some(_) => grant.person(),
+            None => {
+                let required = !matches!(access.target, AccessTarget::S3 { .. });
+                self.resolve_person(&user, required).await?
+            }
+        };
+        let resolved = self
+            .resolve(access, &person, &user, &grant.id, expires_at)
+            .await?;
         let mut next = grant.clone();
         next.status = grant.status.apply(GrantEvent::Approved, None)?;
         next.expires_at = expires_at;
@@ -267,19 +289,23 @@ impl Jit {
     pub async fn deny(
         &self,
         id: &GrantId,
-        access: &Access,
-        approver: &UserEmail,
+        approver: &Actor,
         reason: Option<String>,
     ) -> Result<Grant, AppError> {
         let grant = self.pending(id).await?;
-        let approver = approver.normalized();
-        self.check_approver(access, &grant, &approver, &[]).await?;
+        let access = self.access(&grant.access)?;
+        let approver = self.identify(approver).await?;
+        self.authorize_decision(&approver, Action::Deny, access, &grant, &[])
+            .await?;
         let why = reason.map_or_else(String::new, |r| format!(": {r}"));
+        let who = approver
+            .own_person()
+            .map_or_else(|| approver.to_string(), |p| p.email.clone());
         self.close(
             grant,
             &approver,
             AuditAction::Denied,
-            format!("denied by {approver}{why}"),
+            format!("denied by {who}{why}"),
         )
         .await
     }
@@ -288,7 +314,7 @@ impl Jit {
     pub(crate) async fn close(
         &self,
         grant: Grant,
-        actor: &str,
+        actor: &Actor,
         action: AuditAction,
         detail: String,
     ) -> Result<Grant, AppError> {

@@ -27,6 +27,17 @@ pub enum AppError {
     /// The permission set named by the access does not exist.
     #[error("permission set `{0}` does not exist in the IAM Identity Center instance")]
     UnknownPermissionSet(String),
+    /// No access in the catalog matches (the message lists close matches).
+    #[error("{0}")]
+    UnknownAccess(String),
+    /// The access configs are not loaded (they failed to load at start).
+    #[error(
+        "the access configs did not load: fix them (`aws-jit validate`) and restart the server"
+    )]
+    NoCatalog,
+    /// The request itself is malformed (a bad user, duration or field).
+    #[error("{0}")]
+    Invalid(String),
     /// The grant does not exist.
     #[error("no grant has id `{0}`")]
     GrantNotFound(String),
@@ -100,4 +111,52 @@ pub enum AppError {
         #[source]
         source: ProviderError,
     },
+}
+
+/// The kinds of failure the CLI's exit codes and the API's statuses are mapped from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request names something that does not exist, or is malformed (exit 3; 400/404/422).
+    Invalid,
+    /// No such grant (exit 3; 404).
+    NotFound,
+    /// The decision point refused (exit 4; 403).
+    Forbidden,
+    /// The grant is in the wrong state for the request (exit 3; 409).
+    Conflict,
+    /// Another process is changing the grant or its target right now (exit 1; 409).
+    Busy,
+    /// AWS failed (exit 1; 502).
+    Upstream,
+    /// The tool cannot work right now (store, configs) (exit 1; 503).
+    Unavailable,
+}
+
+impl AppError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AppError::UnknownUser(_)
+            | AppError::UnknownIamUser(_)
+            | AppError::UnknownPolicy(_)
+            | AppError::UnknownPermissionSet(_)
+            | AppError::UnknownAccess(_)
+            | AppError::Invalid(_)
+            | AppError::Policy(_) => ErrorKind::Invalid,
+            AppError::GrantNotFound(_) | AppError::NoActiveGrant { .. } => ErrorKind::NotFound,
+            AppError::NotAllowed(_) => ErrorKind::Forbidden,
+            AppError::AlreadyEnded { .. }
+            | AppError::NotPending { .. }
+            | AppError::NotActive { .. }
+            | AppError::CannotExtend { .. }
+            | AppError::InvalidTransition(_) => ErrorKind::Conflict,
+            AppError::Store(
+                StoreError::TargetBusy { .. } | StoreError::Stale(_) | StoreError::LockLost(_),
+            ) => ErrorKind::Busy,
+            AppError::Provider(_)
+            | AppError::ProvisioningFailed { .. }
+            | AppError::RevokeFailed { .. } => ErrorKind::Upstream,
+            AppError::NoCatalog | AppError::Store(_) => ErrorKind::Unavailable,
+        }
+    }
 }

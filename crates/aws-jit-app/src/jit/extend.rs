@@ -1,7 +1,8 @@
 //! Extending an active grant within its access's maximum.
 
+use aws_jit_core::authorize::Action;
 use aws_jit_core::duration::effective_duration;
-use aws_jit_core::{Access, AccessDuration, AuditAction, Grant, GrantId, GrantStatus};
+use aws_jit_core::{AccessDuration, Actor, AuditAction, Grant, GrantId, GrantStatus};
 
 use super::{AppError, Jit, whole_seconds};
 use crate::ports::{AuditQuery, GrantChange, LockOp};
@@ -15,15 +16,19 @@ impl Jit {
     pub async fn extend(
         &self,
         id: &GrantId,
-        access: &Access,
         by: Option<AccessDuration>,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<Grant, AppError> {
-        let grant = self
-            .store
-            .grant(id)
-            .await?
-            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+        let grant = self.load(id).await?;
+        let actor = self
+            .authorize_for(actor, Action::Extend, &grant.person(), Some(&grant))
+            .await?;
+        let access = self
+            .access(&grant.access)
+            .map_err(|e| AppError::CannotExtend {
+                id: id.to_string(),
+                why: format!("its access is no longer configured: {e}"),
+            })?;
         if grant.status != GrantStatus::Active {
             return Err(AppError::NotActive {
                 id: id.to_string(),
@@ -88,7 +93,7 @@ impl Jit {
         };
         let event = self.event(
             &grant,
-            actor,
+            &actor,
             AuditAction::GrantExtended,
             format!(
                 "expiry {} -> {}{capped}",

@@ -2,23 +2,27 @@
 //! provision it; and `plan`, which shows what a grant would change without changing it.
 
 use aws_jit_core::approval::{self, Route};
+use aws_jit_core::authorize::Action;
 use aws_jit_core::duration::EffectiveDuration;
 use aws_jit_core::grant::NewGrant;
-use aws_jit_core::{Access, AccessDuration, AccessOrigin, AuditAction, Grant, UserEmail};
+use aws_jit_core::{
+    Access, AccessDuration, AccessOrigin, AccessTarget, Actor, AuditAction, Grant, Person,
+    UserEmail,
+};
 use jiff::Timestamp;
 
 use super::{AppError, AwsTarget, Jit, Prepared, failpoint, whole_seconds};
 use crate::ports::ProviderErrorKind;
 
-/// A grant request, validated by the caller.
+/// A grant request, as a front door received it.
 #[derive(Debug, Clone)]
-pub struct GrantRequest<'a> {
-    /// What to grant.
-    pub access: &'a Access,
-    /// To whom.
+pub struct GrantRequest {
+    /// What to grant: an access's key, name or slug.
+    pub access: String,
+    /// To whom (any address the directory knows them by).
     pub user: UserEmail,
-    /// Who asks (the user, or an operator).
-    pub requested_by: String,
+    /// Who asks (the user, or someone acting for them).
+    pub actor: Actor,
     /// How long; `None` means the access's maximum.
     pub duration: Option<AccessDuration>,
     /// Why.
@@ -55,25 +59,75 @@ pub struct Plan {
     pub policy_document: Option<String>,
 }
 
+/// A request that passed the decision point: its access, its person as the directory
+/// knows them, and its actor (acting on that person's behalf when not them).
+#[derive(Debug, Clone)]
+pub(crate) struct Admitted<'a> {
+    pub(crate) access: &'a Access,
+    pub(crate) person: Person,
+    pub(crate) asked: UserEmail,
+    pub(crate) actor: Actor,
+    pub(crate) duration: Option<AccessDuration>,
+    pub(crate) reason: Option<String>,
+    pub(crate) break_glass: bool,
+}
+
+impl Admitted<'_> {
+    /// The person's canonical address.
+    pub(crate) fn email(&self) -> Result<UserEmail, AppError> {
+        UserEmail::parse(&self.person.email).map_err(|e| AppError::Invalid(e.to_string()))
+    }
+}
+
 impl Jit {
-    /// Grants an access: resolve, record, create the access in AWS, activate.
-    #[tracing::instrument(skip_all, fields(access = %request.access.key, user = %request.user))]
-    pub async fn grant(&self, request: GrantRequest<'_>) -> Result<GrantOutcome, AppError> {
-        let access = request.access;
-        let route = approval::route(
+    /// Finds the access, resolves the person and the actor in the directory, and asks the
+    /// decision point whether the actor may request it for them.
+    pub(crate) async fn admit(&self, request: GrantRequest) -> Result<Admitted<'_>, AppError> {
+        let access = self.access(&request.access)?;
+        // Identity Center accesses need the person in the directory; S3 ones use it when
+        // the directory knows them.
+        let required = !matches!(access.target, AccessTarget::S3 { .. });
+        let person = self.resolve_person(&request.user, required).await?;
+        let actor = self
+            .authorize_for(&request.actor, Action::Request, &person, None)
+            .await?;
+        Ok(Admitted {
             access,
-            &request.user.normalized(),
+            person,
+            asked: request.user,
+            actor,
+            duration: request.duration,
+            reason: request.reason,
+            break_glass: request.break_glass,
+        })
+    }
+
+    /// Grants an access: admit, route, record, create the access in AWS, activate.
+    #[tracing::instrument(skip_all, fields(access = %request.access, user = %request.user))]
+    pub async fn grant(&self, request: GrantRequest) -> Result<GrantOutcome, AppError> {
+        let request = self.admit(request).await?;
+        let access = request.access;
+        let route = match approval::route(
+            access,
+            &request.person,
             request.break_glass,
             request.reason.as_deref(),
-        )
-        .map_err(|r| AppError::NotAllowed(r.0))?;
+        ) {
+            Ok(route) => route,
+            Err(refusal) => {
+                let user = request.person.email.clone();
+                return Err(self
+                    .refuse(&request.actor, Action::Request, &user, None, refusal)
+                    .await);
+            }
+        };
         if let Route::NeedsApproval(policy) = route {
             return self.request_approval(request, policy).await;
         }
         let request = if route == Route::BreakGlass {
             // Short by design: the access's break-glass maximum.
             let cap = access.break_glass_duration.min(access.session_duration);
-            GrantRequest {
+            Admitted {
                 duration: Some(request.duration.map_or(cap, |d| d.min(cap))),
                 ..request
             }
@@ -87,12 +141,13 @@ impl Jit {
             expires_at,
             resolved,
         } = self.prepare(&request).await?;
+        let user = request.email()?;
         let grant = NewGrant {
             id,
             access,
-            user: &request.user,
-            requested_by: &request.requested_by,
-            principal_id: resolved.principal_id.clone(),
+            user: &user,
+            requested_by: &request.actor,
+            principal_id: resolved.principal_id.clone().or(request.person.id.clone()),
             instance_arn: resolved.instance_arn.clone(),
             permission_set_arn: resolved.permission_set_arn.clone(),
             iam_user: resolved.iam_user.clone(),
@@ -117,9 +172,9 @@ impl Jit {
             }
             _ => (AuditAction::GrantRequested, Vec::new()),
         };
-        let requested = self.event(&grant, &request.requested_by, action, detail);
+        let requested = self.event(&grant, &request.actor, action, detail);
         self.finish_interrupted(&grant.target_key).await?;
-        let op = self.op(&request.requested_by);
+        let op = self.op(&request.actor);
         self.insert_locked(&grant, &requested, &outbox, &op).await?;
         failpoint("grant.recorded");
 
@@ -141,7 +196,8 @@ impl Jit {
     }
 
     /// What a grant would change in AWS, found with read-only calls; changes nothing.
-    pub async fn plan(&self, request: GrantRequest<'_>) -> Result<Plan, AppError> {
+    pub async fn plan(&self, request: GrantRequest) -> Result<Plan, AppError> {
+        let request = self.admit(request).await?;
         let access = request.access;
         let Prepared {
             duration,
@@ -163,7 +219,7 @@ impl Jit {
                 } else {
                     changes.push(format!(
                         "create account assignment: permission set `{}` on account {} for principal `{}` ({})",
-                        a.permission_set_arn, a.account_id, a.principal_id, request.user
+                        a.permission_set_arn, a.account_id, a.principal_id, request.person.email
                     ));
                     changes.push(format!("delete that assignment at {until}, or on revoke"));
                 }
@@ -201,7 +257,7 @@ impl Jit {
                 changes.push(format!("provision it to account {}", assignment.account_id));
                 changes.push(format!(
                     "assign it on account {} to principal `{}` ({})",
-                    assignment.account_id, assignment.principal_id, request.user
+                    assignment.account_id, assignment.principal_id, request.person.email
                 ));
                 changes.push(format!(
                     "delete the assignment and the permission set at {until}, or on revoke"
@@ -227,7 +283,7 @@ impl Jit {
         }
         Ok(Plan {
             access: access.key.clone(),
-            user: request.user.normalized(),
+            user: request.person.email.clone(),
             duration,
             expires_at: until,
             changes,

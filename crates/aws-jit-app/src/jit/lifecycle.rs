@@ -15,7 +15,7 @@ impl Jit {
         target: &AwsTarget,
         op: &Op,
     ) -> Result<(Grant, AccessOrigin), AppError> {
-        let actor = op.actor.as_str();
+        let actor = &op.actor;
         // Only confirmed creations count as the tool's: an active grant's, or one still being
         // removed (whose removal will now keep the access for this grant). An interrupted
         // grant was finished before this one was recorded (see `finish_interrupted`).
@@ -205,7 +205,7 @@ impl Jit {
         op: &Op,
         error: ProviderError,
     ) -> Result<T, AppError> {
-        let actor = op.actor.as_str();
+        let actor = &op.actor;
         let mut failed = grant.clone();
         failed.status = GrantStatus::Failed;
         failed.ended_at = Some(self.clock.now());
@@ -227,7 +227,7 @@ impl Jit {
         op: &Op,
         error: ProviderError,
     ) -> Result<T, AppError> {
-        let actor = op.actor.as_str();
+        let actor = &op.actor;
         let generated = grant.policy_generated || grant.permission_set_generated;
         let cleanup = if error.kind == ProviderErrorKind::Failed && !generated {
             // AWS reported the creation as failed: nothing was created.

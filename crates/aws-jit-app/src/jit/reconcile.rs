@@ -1,7 +1,7 @@
 //! Reconciliation: live Identity Center assignments compared with the store.
 
 use aws_jit_core::{
-    Access, AccessOrigin, AccessTarget, AuditAction, AuditEvent, Grant, GrantStatus,
+    Access, AccessOrigin, AccessTarget, Actor, AuditAction, AuditEvent, Grant, GrantStatus,
 };
 
 use super::{AppError, Jit};
@@ -45,7 +45,7 @@ impl Jit {
         &self,
         accesses: &[Access],
         fix: bool,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<ReconcileReport, AppError> {
         let instance = self.instance().await?;
         let grants = self
@@ -121,7 +121,7 @@ impl Jit {
                     let event = AuditEvent {
                         seq: 0,
                         time: self.clock.now(),
-                        actor: actor.to_owned(),
+                        actor: actor.to_stored(),
                         action: AuditAction::DriftRemoved,
                         grant_id: found.grant_id.clone().unwrap_or_default(),
                         access: access.key.clone(),

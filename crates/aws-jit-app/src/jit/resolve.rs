@@ -2,7 +2,7 @@
 //! Identity Center instance, permission sets, users, IAM users and policies.
 
 use aws_jit_core::duration::{EffectiveDuration, effective_duration};
-use aws_jit_core::{Access, AccessDuration, AccessTarget, GrantId, UserEmail};
+use aws_jit_core::{Access, AccessDuration, AccessTarget, GrantId, Person, UserEmail};
 use jiff::Timestamp;
 
 use aws_jit_core::config::{EphemeralPolicy, MAX_INLINE_POLICY_CHARS};
@@ -11,7 +11,8 @@ use aws_jit_core::policy::{
     generated_policy_name, ownership_marker, render_s3_policy,
 };
 
-use super::{AppError, GrantRequest, Jit, TAG_GRANT, new_grant_id};
+use super::grant::Admitted;
+use super::{AppError, Jit, TAG_GRANT, new_grant_id};
 use crate::ports::{Assignment, IamUser, Instance, NewPolicy, PermissionSetSpec};
 
 /// What a grant changes in AWS.
@@ -152,7 +153,7 @@ impl Jit {
     }
 
     /// The duration, id and expiry of a new grant, and its AWS identifiers (read-only).
-    pub(crate) async fn prepare(&self, request: &GrantRequest<'_>) -> Result<Prepared, AppError> {
+    pub(crate) async fn prepare(&self, request: &Admitted<'_>) -> Result<Prepared, AppError> {
         let duration = effective_duration(
             request.duration,
             request.access.session_duration,
@@ -164,7 +165,13 @@ impl Jit {
             .saturating_add(duration.duration.to_signed())
             .unwrap_or(now);
         let resolved = self
-            .resolve(request.access, &request.user, &id, expires_at)
+            .resolve(
+                request.access,
+                &request.person,
+                &request.asked,
+                &id,
+                expires_at,
+            )
             .await?;
         Ok(Prepared {
             duration,
@@ -179,7 +186,8 @@ impl Jit {
     pub(crate) async fn resolve(
         &self,
         access: &Access,
-        user: &UserEmail,
+        person: &Person,
+        asked: &UserEmail,
         id: &GrantId,
         expires_at: Timestamp,
     ) -> Result<Resolved, AppError> {
@@ -189,11 +197,10 @@ impl Jit {
                 permission_set,
             } => {
                 let instance = self.instance().await?;
-                let principal_id = self
-                    .sso
-                    .find_user(&instance, user)
-                    .await?
-                    .ok_or_else(|| AppError::UnknownUser(user.to_string()))?;
+                let principal_id = person
+                    .id
+                    .clone()
+                    .ok_or_else(|| AppError::UnknownUser(person.email.clone()))?;
                 let permission_set_arn = self
                     .permission_set_arn(&instance, permission_set.as_str())
                     .await?;
@@ -213,18 +220,17 @@ impl Jit {
             }
             AccessTarget::EphemeralPermissionSet { account_id, policy } => {
                 let instance = self.instance().await?;
-                let principal_id = self
-                    .sso
-                    .find_user(&instance, user)
-                    .await?
-                    .ok_or_else(|| AppError::UnknownUser(user.to_string()))?;
+                let principal_id = person
+                    .id
+                    .clone()
+                    .ok_or_else(|| AppError::UnknownUser(person.email.clone()))?;
                 let spec = PermissionSetSpec {
                     name: ephemeral_permission_set_name(id.as_str()),
                     description: format!(
                         "{} of `{}` for {}; deleted when the grant ends",
                         ownership_marker(id.as_str()),
                         access.key,
-                        user.normalized()
+                        person.email.clone()
                     ),
                     session_duration: session_duration_for(expires_at, self.clock.now()),
                     inline_policy: ephemeral_inline_policy(policy, Some(expires_at))?,
@@ -232,7 +238,7 @@ impl Jit {
                     tags: vec![
                         (TAG_GRANT.to_owned(), id.to_string()),
                         ("aws-jit:access".to_owned(), access.slug.clone()),
-                        ("aws-jit:user".to_owned(), user.normalized()),
+                        ("aws-jit:user".to_owned(), person.email.clone()),
                     ],
                     account_id: account_id.to_string(),
                 };
@@ -257,14 +263,14 @@ impl Jit {
                 buckets,
                 policy_template,
             } => {
-                let iam_user = self.iam_user(user).await?;
+                let iam_user = self.iam_user_of(asked, person).await?;
                 let account = iam_user.account_id().unwrap_or_default().to_owned();
                 let partition = iam_user.partition().unwrap_or("aws").to_owned();
                 let (policy_arn, target) = match BuiltinTemplate::parse(policy_template) {
                     Some(template) => {
                         let document =
                             render_s3_policy(template, buckets, &partition, Some(expires_at))?;
-                        let name = generated_policy_name(&access.slug, user.as_str(), id.as_str());
+                        let name = generated_policy_name(&access.slug, &person.email, id.as_str());
                         let arn = format!(
                             "arn:{partition}:iam::{account}:policy{GENERATED_POLICY_PATH}{name}"
                         );
@@ -275,12 +281,12 @@ impl Jit {
                             description: format!(
                                 "aws-jit grant {id} of `{}` for {}; deleted when the grant ends",
                                 access.key,
-                                user.normalized()
+                                person.email.clone()
                             ),
                             tags: vec![
                                 (TAG_GRANT.to_owned(), id.to_string()),
                                 ("aws-jit:access".to_owned(), access.slug.clone()),
-                                ("aws-jit:user".to_owned(), user.normalized()),
+                                ("aws-jit:user".to_owned(), person.email.clone()),
                             ],
                         };
                         let target = AwsTarget::GeneratedPolicy {
@@ -310,6 +316,27 @@ impl Jit {
                 })
             }
         }
+    }
+
+    /// The IAM user of a person: by the address asked for, else by any other name the
+    /// directory knows them by.
+    async fn iam_user_of(&self, asked: &UserEmail, person: &Person) -> Result<IamUser, AppError> {
+        let first = match self.iam_user(asked).await {
+            Err(AppError::UnknownIamUser(_)) => None,
+            other => Some(other),
+        };
+        if let Some(found) = first {
+            return found;
+        }
+        for name in person.names().filter(|n| *n != asked.normalized()) {
+            if let Ok(email) = UserEmail::parse(name) {
+                match self.iam_user(&email).await {
+                    Err(AppError::UnknownIamUser(_)) => {}
+                    other => return other,
+                }
+            }
+        }
+        Err(AppError::UnknownIamUser(asked.to_string()))
     }
 
     /// The IAM user for an email: the user named by it (one call in the common case), else

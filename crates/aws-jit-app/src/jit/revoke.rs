@@ -1,8 +1,9 @@
 //! Ending a grant: on request, at expiry, or to undo an interrupted one; removing exactly
 //! what the tool created, and retrying a failed removal with backoff.
 
+use aws_jit_core::authorize::Action;
 use aws_jit_core::{
-    Access, AccessOrigin, AuditAction, EndCause, Grant, GrantEvent, GrantId, GrantStatus, UserEmail,
+    AccessOrigin, Actor, AuditAction, EndCause, Grant, GrantEvent, GrantId, GrantStatus, UserEmail,
 };
 
 use aws_jit_core::policy::ownership_marker;
@@ -22,21 +23,42 @@ pub struct RevokeOutcome {
 }
 
 impl Jit {
-    /// The user's live grant of an access (the newest, if several).
-    pub async fn find_live_grant(
-        &self,
-        access: &Access,
-        user: &UserEmail,
-    ) -> Result<Grant, AppError> {
-        let filter = GrantFilter {
-            user: Some(user.normalized()),
+    /// A grant by id, or [`AppError::GrantNotFound`].
+    pub(crate) async fn load(&self, id: &GrantId) -> Result<Grant, AppError> {
+        self.store
+            .grant(id)
+            .await?
+            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))
+    }
+
+    /// A grant `actor` may see.
+    pub async fn view(&self, id: &GrantId, actor: &Actor) -> Result<Grant, AppError> {
+        let grant = self.load(id).await?;
+        self.authorize_for(actor, Action::View, &grant.person(), Some(&grant))
+            .await?;
+        Ok(grant)
+    }
+
+    /// The person's live grant of an access (the newest, if several). The person is named
+    /// by any address the directory knows them by.
+    pub async fn find_live_grant(&self, access: &str, user: &UserEmail) -> Result<Grant, AppError> {
+        let access = self.access(access)?;
+        let live = |email: String| GrantFilter {
+            user: Some(email),
             access: Some(access.key.clone()),
             statuses: vec![GrantStatus::Active, GrantStatus::Revoking],
             ..GrantFilter::default()
         };
-        self.store
-            .grants(&filter)
-            .await?
+        // Grants record the directory's canonical address: the one given, usually; else
+        // the directory says which it is.
+        let mut found = self.store.grants(&live(user.normalized())).await?;
+        if found.is_empty() {
+            let person = self.resolve_person(user, false).await?;
+            if person.email != user.normalized() {
+                found = self.store.grants(&live(person.email)).await?;
+            }
+        }
+        found
             .into_iter()
             .next()
             .ok_or_else(|| AppError::NoActiveGrant {
@@ -45,26 +67,26 @@ impl Jit {
             })
     }
 
-    /// Ends a grant on request.
+    /// Ends a grant on request (or withdraws a request still waiting for approval), if
+    /// `actor` may.
     #[tracing::instrument(skip_all, fields(grant_id = %id))]
-    pub async fn revoke(&self, id: &GrantId, actor: &str) -> Result<RevokeOutcome, AppError> {
-        let grant = self
-            .store
-            .grant(id)
-            .await?
-            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+    pub async fn revoke(&self, id: &GrantId, actor: &Actor) -> Result<RevokeOutcome, AppError> {
+        let grant = self.load(id).await?;
+        let actor = self
+            .authorize_for(actor, Action::Revoke, &grant.person(), Some(&grant))
+            .await?;
         if grant.status == GrantStatus::Pending {
             // Nothing exists in AWS yet: withdrawing the request ends it.
             let detail = format!("withdrawn by {actor}");
             let closed = self
-                .close(grant, actor, AuditAction::Denied, detail)
+                .close(grant, &actor, AuditAction::Denied, detail)
                 .await?;
             return Ok(RevokeOutcome {
                 grant: closed,
                 kept: None,
             });
         }
-        self.end(grant, EndCause::Requested, actor).await
+        self.end(grant, EndCause::Requested, &actor).await
     }
 
     /// Moves a grant to `revoking` (taking the lock) and removes its access.
@@ -72,7 +94,7 @@ impl Jit {
         &self,
         grant: Grant,
         cause: EndCause,
-        actor: &str,
+        actor: &Actor,
     ) -> Result<RevokeOutcome, AppError> {
         if grant.status.is_terminal() {
             return Err(AppError::AlreadyEnded {
@@ -116,7 +138,7 @@ impl Jit {
         grant: Grant,
         op: &Op,
     ) -> Result<RevokeOutcome, AppError> {
-        let actor = op.actor.as_str();
+        let actor = &op.actor;
         let active_others = self
             .others_on_target(&grant, &[GrantStatus::Active])
             .await?;
@@ -266,7 +288,7 @@ impl Jit {
         op: &Op,
         error: ProviderError,
     ) -> Result<RevokeOutcome, AppError> {
-        let actor = op.actor.as_str();
+        let actor = &op.actor;
         let attempts = grant.attempts.saturating_add(1);
         let backoff = self
             .settings

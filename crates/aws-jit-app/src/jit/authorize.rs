@@ -1,0 +1,97 @@
+//! The one decision point: every use case asks [`Jit::authorize`] before it acts, whatever
+//! the path (CLI, API, Slack, MCP, Kubiya), and every refusal is an `access.refused` audit
+//! event. The rules themselves are pure, in `core::authorize`.
+
+use aws_jit_core::authorize::{self, Action, Refusal, Subject};
+use aws_jit_core::{Actor, AuditAction, AuditEvent, Grant, Person};
+
+use super::{AppError, Jit};
+
+impl Jit {
+    /// Whether `actor` may take `action` on `subject`; a refusal is audited (about `grant`,
+    /// when there is one) and returned as [`AppError::NotAllowed`].
+    pub async fn authorize(
+        &self,
+        actor: &Actor,
+        action: Action,
+        subject: &Subject<'_>,
+        grant: Option<&Grant>,
+    ) -> Result<(), AppError> {
+        match authorize::decide(actor, action, subject) {
+            Ok(()) => Ok(()),
+            Err(refusal) => Err(self
+                .refuse(actor, action, &subject.person().email, grant, refusal)
+                .await),
+        }
+    }
+
+    /// Asks whether `actor` may take `action` about `person`'s access, resolving the actor
+    /// in the directory only when its rights and names alone do not already allow it (a
+    /// person named by an alias is known by id after that). Returns the actor, acting on
+    /// the person's behalf when not them.
+    pub(crate) async fn authorize_for(
+        &self,
+        actor: &Actor,
+        action: Action,
+        person: &Person,
+        grant: Option<&Grant>,
+    ) -> Result<Actor, AppError> {
+        let subject = Subject::Person(person);
+        if authorize::decide(actor, action, &subject).is_ok() {
+            return Ok(actor.for_person(person));
+        }
+        let actor = self.identify(actor).await?;
+        self.authorize(&actor, action, &subject, grant).await?;
+        Ok(actor.for_person(person))
+    }
+
+    /// Audits a refusal and returns it as the error to give the caller.
+    pub(crate) async fn refuse(
+        &self,
+        actor: &Actor,
+        action: Action,
+        user: &str,
+        grant: Option<&Grant>,
+        refusal: Refusal,
+    ) -> AppError {
+        tracing::warn!(%actor, %action, reason = %refusal, "refused");
+        let event = AuditEvent {
+            seq: 0,
+            time: self.clock.now(),
+            actor: actor.to_stored(),
+            action: AuditAction::Refused,
+            grant_id: grant.map(|g| g.id.to_string()).unwrap_or_default(),
+            access: grant.map(|g| g.access.clone()).unwrap_or_default(),
+            user: user.to_owned(),
+            detail: format!("{action}: {refusal}"),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        if let Err(e) = self.store.append_audit(&event).await {
+            tracing::error!(error = %e, "could not audit a refusal");
+        }
+        AppError::NotAllowed(refusal.0)
+    }
+
+    /// Whose grants and audit events `actor` may list (see `core::authorize::scope`); a
+    /// refusal is audited.
+    pub async fn scope(
+        &self,
+        actor: &Actor,
+        asked: Option<&str>,
+    ) -> Result<Option<String>, AppError> {
+        let actor = self.identify(actor).await?;
+        match authorize::scope(&actor, asked) {
+            Ok(scope) => Ok(scope),
+            Err(refusal) => Err(self
+                .refuse(
+                    &actor,
+                    Action::View,
+                    asked.unwrap_or_default(),
+                    None,
+                    refusal,
+                )
+                .await),
+        }
+    }
+}
