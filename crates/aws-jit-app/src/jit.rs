@@ -28,16 +28,18 @@ mod grant;
 mod identity;
 mod lifecycle;
 mod notify;
+mod plan;
 mod reconcile;
 mod resolve;
 mod revoke;
 mod sweep;
 
 pub use error::{AppError, ErrorKind};
-pub use grant::{GrantOutcome, GrantRequest, Plan};
+pub use grant::{GrantOutcome, GrantRequest};
 pub use notify::{DeliveryReport, MAX_DELIVERY_ATTEMPTS};
+pub use plan::Plan;
 pub use reconcile::{Drift, ReconcileReport};
-pub(crate) use resolve::{AwsTarget, Prepared};
+pub(crate) use resolve::{Blueprint, Prepared, assignment_of};
 pub use revoke::RevokeOutcome;
 pub use sweep::{DueOutcome, SweepReport};
 

@@ -17,7 +17,8 @@ use jiff::Timestamp;
 use crate::actor::{Actor, Person};
 use crate::config::{Access, AccessTarget};
 use crate::ids::{GrantId, UserEmail};
-use crate::policy::{BuiltinTemplate, ephemeral_permission_set_name};
+use crate::policy::BuiltinTemplate;
+use crate::target::GrantTarget;
 
 /// Where a grant is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -248,24 +249,10 @@ pub struct Grant {
     pub requested_by: Actor,
     /// The stable key of the AWS access it gives; see [`target_key`].
     pub target_key: String,
-    /// The AWS account (Identity Center accesses).
-    pub account_id: Option<String>,
-    /// The permission set's name (Identity Center accesses).
-    pub permission_set: Option<String>,
-    /// The resolved Identity Center user id.
-    pub principal_id: Option<String>,
-    /// The Identity Center instance the assignment lives in.
-    pub instance_arn: Option<String>,
-    /// The resolved permission set ARN.
-    pub permission_set_arn: Option<String>,
-    /// The IAM user (S3 accesses).
-    pub iam_user: Option<String>,
-    /// The attached policy's ARN (S3 accesses).
-    pub policy_arn: Option<String>,
-    /// Whether the policy was generated for this grant (and is deleted with it).
-    pub policy_generated: bool,
-    /// Whether the permission set was created for this grant (and is deleted with it).
-    pub permission_set_generated: bool,
+    /// The person's Identity Center user id, when the directory knows them.
+    pub user_id: Option<String>,
+    /// What it changes in AWS.
+    pub target: GrantTarget,
     /// For a request waiting for approval: the duration asked for (its `expires_at` is
     /// the approval deadline until it is approved).
     pub requested_duration: Option<crate::AccessDuration>,
@@ -298,7 +285,7 @@ impl Grant {
     pub fn person(&self) -> Person {
         Person {
             email: self.user.clone(),
-            id: self.principal_id.clone(),
+            id: self.user_id.clone(),
             aliases: Vec::new(),
         }
     }
@@ -311,20 +298,14 @@ pub struct NewGrant<'a> {
     pub id: GrantId,
     /// The access granted.
     pub access: &'a Access,
-    /// For whom.
+    /// For whom (the directory's canonical address).
     pub user: &'a UserEmail,
+    /// Their Identity Center user id, when the directory knows them.
+    pub user_id: Option<String>,
     /// By whom.
     pub requested_by: &'a Actor,
-    /// The resolved principal id.
-    pub principal_id: Option<String>,
-    /// The Identity Center instance.
-    pub instance_arn: Option<String>,
-    /// The resolved permission set ARN.
-    pub permission_set_arn: Option<String>,
-    /// The IAM user (S3 accesses).
-    pub iam_user: Option<String>,
-    /// The policy to attach (S3 accesses).
-    pub policy_arn: Option<String>,
+    /// What it changes in AWS.
+    pub target: GrantTarget,
     /// Why.
     pub reason: Option<String>,
     /// When.
@@ -336,42 +317,15 @@ pub struct NewGrant<'a> {
 impl NewGrant<'_> {
     /// The record, in `provisioning`.
     pub fn into_grant(self) -> Grant {
-        let policy_generated = matches!(&self.access.target,
-            AccessTarget::S3 { policy_template, .. } if BuiltinTemplate::parse(policy_template).is_some());
         let target_key = target_key(self.user, &self.access.target, &self.id);
-        let (account_id, permission_set) = match &self.access.target {
-            AccessTarget::IdentityCenter {
-                account_id,
-                permission_set,
-            } => (
-                Some(account_id.to_string()),
-                Some(permission_set.to_string()),
-            ),
-            AccessTarget::EphemeralPermissionSet { account_id, .. } => (
-                Some(account_id.to_string()),
-                Some(ephemeral_permission_set_name(self.id.as_str())),
-            ),
-            AccessTarget::S3 { .. } => (None, None),
-        };
-        let permission_set_generated = matches!(
-            self.access.target,
-            AccessTarget::EphemeralPermissionSet { .. }
-        );
         Grant {
             id: self.id,
             access: self.access.key.clone(),
             user: self.user.normalized(),
             requested_by: self.requested_by.clone(),
             target_key,
-            account_id,
-            permission_set,
-            principal_id: self.principal_id,
-            instance_arn: self.instance_arn,
-            permission_set_arn: self.permission_set_arn,
-            iam_user: self.iam_user,
-            policy_arn: self.policy_arn,
-            policy_generated,
-            permission_set_generated,
+            user_id: self.user_id,
+            target: self.target,
             status: GrantStatus::Provisioning,
             requested_duration: None,
             end_cause: None,

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod seed_env;
 pub mod slack;
 pub mod slack_signature;
+pub mod target;
 pub mod views;
 
 pub use actor::{Actor, Channel, Person, Principal, Rights};
@@ -31,3 +32,4 @@ pub use config::{
 pub use duration::{AccessDuration, DurationError};
 pub use grant::{AccessOrigin, EndCause, Grant, GrantEvent, GrantStatus};
 pub use ids::{AccountId, BucketName, GrantId, PermissionSetName, UserEmail};
+pub use target::GrantTarget;

@@ -109,12 +109,17 @@ fn relative(at: Timestamp, now: Timestamp) -> String {
 }
 
 fn what(grant: &Grant) -> String {
-    match (&grant.account_id, &grant.permission_set, &grant.policy_arn) {
+    let target = &grant.target;
+    match (
+        target.account_id(),
+        target.permission_set(),
+        target.policy_arn(),
+    ) {
         (Some(account), Some(set), _) => format!("`{}` on account `{account}`", esc(set)),
         (Some(account), None, _) => {
             format!("a permission set made for this grant on account `{account}`")
         }
-        (None, _, Some(policy)) => format!("policy `{}`", esc(policy)),
+        (None, _, Some(policy)) if !policy.is_empty() => format!("policy `{}`", esc(policy)),
         _ => "the access".to_owned(),
     }
 }
@@ -166,7 +171,7 @@ fn s3_steps(grant: &Grant, buckets: &[String]) -> Vec<Value> {
     vec![
         section(&format!(
             "*Buckets:* {list}\n*1.* Use your IAM user `{}`'s credentials.\n*2.* `aws s3 ls s3://{first}/`\n*3.* `aws s3 cp s3://{first}/KEY .`",
-            esc(grant.iam_user.as_deref().unwrap_or("?"))
+            esc(grant.target.iam_user().unwrap_or("?"))
         )),
         context(&format!(
             "The policy stops working at the expiry by itself and is removed then. Grant `{}`.",
@@ -192,7 +197,7 @@ pub fn granted(grant: &Grant, access: &Access, how: &Instructions, now: Timestam
         ("Expires (UTC)", format!("{expires} ({when})")),
         ("Requested by", esc(&grant.requested_by.to_string())),
     ];
-    if let Some(account) = &grant.account_id {
+    if let Some(account) = grant.target.account_id() {
         let alias = how
             .account_alias
             .as_deref()
@@ -211,8 +216,8 @@ pub fn granted(grant: &Grant, access: &Access, how: &Instructions, now: Timestam
         }
         AccessTarget::IdentityCenter { account_id, .. }
         | AccessTarget::EphemeralPermissionSet { account_id, .. } => {
-            let role = grant.permission_set.clone().unwrap_or_default();
-            blocks.extend(sso_steps(grant, &role, account_id.as_str(), how));
+            let role = grant.target.permission_set().unwrap_or_default();
+            blocks.extend(sso_steps(grant, role, account_id.as_str(), how));
         }
     }
     Message {
@@ -431,6 +436,7 @@ mod tests {
     use crate::config::{Catalog, ConfigFile, ConfigSource};
     use crate::grant::{GrantStatus, NewGrant};
     use crate::ids::{GrantId, UserEmail};
+    use crate::target::GrantTarget;
 
     const SSO: &str = r#"{"DB Access to Staging": {"name": "Database Access to Staging", "description": "d", "account_id": "876809951775", "permission_set": "ECRReadOnly", "session_duration": "PT1H"}}"#;
     const S3: &str = r#"{"Logs": {"name": "Read Logs", "description": "d", "buckets": ["logs-a", "logs-b"], "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT2H"}}"#;
@@ -452,11 +458,23 @@ mod tests {
                     token: "alice".to_owned(),
                 },
             ),
-            principal_id: None,
-            instance_arn: None,
-            permission_set_arn: None,
-            iam_user: Some("alice".to_owned()),
-            policy_arn: None,
+            user_id: None,
+            target: match &catalog.accesses()[0].target {
+                AccessTarget::IdentityCenter {
+                    account_id,
+                    permission_set,
+                } => GrantTarget::Assignment {
+                    instance_arn: String::new(),
+                    account_id: account_id.to_string(),
+                    permission_set: permission_set.to_string(),
+                    permission_set_arn: String::new(),
+                    principal_id: String::new(),
+                },
+                _ => GrantTarget::GeneratedPolicy {
+                    iam_user: "alice".to_owned(),
+                    policy_arn: String::new(),
+                },
+            },
             reason: Some("incident <42> & rollback".to_owned()),
             now: now(),
             expires_at: now() + jiff::SignedDuration::from_secs(5_400),
@@ -493,7 +511,10 @@ mod tests {
     #[test]
     fn an_s3_grant() {
         let (catalog, mut grant) = fixture(ConfigFile::S3Configs, S3);
-        grant.policy_arn = Some("arn:aws:iam::123456789012:policy/aws-jit/x".to_owned());
+        grant.target = GrantTarget::GeneratedPolicy {
+            iam_user: "alice".to_owned(),
+            policy_arn: "arn:aws:iam::123456789012:policy/aws-jit/x".to_owned(),
+        };
         let message = granted(
             &grant,
             &catalog.accesses()[0],

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::{Access, AccessTarget, Actor, AuditEvent, Grant, GrantStatus};
+use crate::{Access, AccessTarget, Actor, AuditEvent, Grant, GrantStatus, GrantTarget};
 
 /// A time as printed: RFC 3339 UTC, whole seconds (the store keeps milliseconds).
 pub fn rfc3339(t: Timestamp) -> String {
@@ -49,14 +49,16 @@ impl From<&Grant> for GrantView {
             user: g.user.clone(),
             status: g.status.as_str(),
             requested_by: g.requested_by.to_string(),
-            account_id: g.account_id.clone(),
-            permission_set: g.permission_set.clone(),
-            permission_set_arn: g
-                .permission_set_generated
-                .then(|| g.permission_set_arn.clone())
-                .flatten(),
-            iam_user: g.iam_user.clone(),
-            policy_arn: g.policy_arn.clone(),
+            account_id: g.target.account_id().map(str::to_owned),
+            permission_set: g.target.permission_set().map(str::to_owned),
+            permission_set_arn: match &g.target {
+                GrantTarget::EphemeralPermissionSet {
+                    permission_set_arn, ..
+                } => permission_set_arn.clone(),
+                _ => None,
+            },
+            iam_user: g.target.iam_user().map(str::to_owned),
+            policy_arn: g.target.policy_arn().map(str::to_owned),
             requested_at: rfc3339(g.requested_at),
             granted_at: g.granted_at.map(rfc3339),
             expires_at: rfc3339(g.expires_at),

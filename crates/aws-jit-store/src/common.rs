@@ -11,10 +11,7 @@
 
 use aws_jit_app::ports::{OutboxMessage, PendingMessage, Recipient, StoreError};
 use aws_jit_core::auth::{ApiToken, Role};
-use aws_jit_core::{
-    AccessDuration, AccessOrigin, Actor, AuditAction, AuditEvent, EndCause, Grant, GrantId,
-    GrantStatus,
-};
+use aws_jit_core::{AuditAction, AuditEvent};
 use jiff::Timestamp;
 
 use crate::backend;
@@ -70,20 +67,22 @@ pub(crate) fn sqlite_placeholders(sql: &str) -> String {
 pub(crate) const GRANT_COLUMNS: &str = "id, access, user_email, requested_by, target_key, account_id, \
      permission_set, principal_id, instance_arn, permission_set_arn, status, end_cause, origin, \
      reason, requested_at, granted_at, expires_at, ended_at, last_error, attempts, version, \
-     iam_user, policy_arn, policy_generated, permission_set_generated, requested_seconds";
+     iam_user, policy_arn, policy_generated, permission_set_generated, requested_seconds, target";
 
 pub(crate) const INSERT_GRANT: &str = "INSERT INTO grants (id, access, user_email, requested_by, \
      target_key, account_id, permission_set, principal_id, instance_arn, permission_set_arn, \
      status, end_cause, origin, reason, requested_at, granted_at, expires_at, ended_at, \
      last_error, attempts, version, iam_user, policy_arn, policy_generated, \
-     permission_set_generated, requested_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)";
+     permission_set_generated, requested_seconds, target) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+     $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
+     $26, $27)";
 
 pub(crate) const UPDATE_GRANT: &str = "UPDATE grants SET status = $1, end_cause = $2, \
      origin = $3, granted_at = $4, expires_at = $5, ended_at = $6, last_error = $7, \
      attempts = $8, next_attempt_at = $9, principal_id = $10, permission_set_arn = $11, \
      version = $12, instance_arn = $15, iam_user = $16, policy_arn = $17, \
-     policy_generated = $18, permission_set_generated = $19 WHERE id = $13 AND version = $14";
+     policy_generated = $18, permission_set_generated = $19, target = $20 \
+     WHERE id = $13 AND version = $14";
 
 /// Takes the target's lock, atomically: inserted when free, taken over only when the lease
 /// lapsed or the holder is the same operation. Returns a row only when the lock was taken.
@@ -117,7 +116,7 @@ pub(crate) const DUE: &str = "SELECT g.id, g.access, g.user_email, g.requested_b
      g.target_key, g.account_id, g.permission_set, g.principal_id, g.instance_arn, \
      g.permission_set_arn, g.status, g.end_cause, g.origin, g.reason, g.requested_at, \
      g.granted_at, g.expires_at, g.ended_at, g.last_error, g.attempts, g.version, g.iam_user, \
-     g.policy_arn, g.policy_generated, g.permission_set_generated, g.requested_seconds \
+     g.policy_arn, g.policy_generated, g.permission_set_generated, g.requested_seconds, g.target \
      FROM grants g \
      LEFT JOIN target_locks l ON l.target_key = g.target_key AND l.lease_until > $1 \
      WHERE ((g.status IN ('active', 'pending') AND g.expires_at <= $1) \
@@ -145,78 +144,6 @@ pub(crate) const CACHE_PUT: &str = "INSERT INTO cache (key, value, updated_at) V
      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 
 pub(crate) const CACHE_DELETE: &str = "DELETE FROM cache WHERE key = $1";
-
-/// A `grants` row as both backends return it.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct GrantRow {
-    id: String,
-    access: String,
-    user_email: String,
-    requested_by: String,
-    target_key: String,
-    account_id: Option<String>,
-    permission_set: Option<String>,
-    principal_id: Option<String>,
-    instance_arn: Option<String>,
-    permission_set_arn: Option<String>,
-    status: String,
-    end_cause: Option<String>,
-    origin: String,
-    reason: Option<String>,
-    requested_at: i64,
-    granted_at: Option<i64>,
-    expires_at: i64,
-    ended_at: Option<i64>,
-    last_error: Option<String>,
-    attempts: i64,
-    version: i64,
-    iam_user: Option<String>,
-    policy_arn: Option<String>,
-    policy_generated: bool,
-    permission_set_generated: bool,
-    requested_seconds: Option<i64>,
-}
-
-impl GrantRow {
-    pub(crate) fn into_grant(self) -> Result<Grant, StoreError> {
-        Ok(Grant {
-            id: GrantId::new(self.id),
-            access: self.access,
-            user: self.user_email,
-            requested_by: Actor::from_stored(&self.requested_by),
-            target_key: self.target_key,
-            account_id: self.account_id,
-            permission_set: self.permission_set,
-            principal_id: self.principal_id,
-            instance_arn: self.instance_arn,
-            permission_set_arn: self.permission_set_arn,
-            status: GrantStatus::parse(&self.status)
-                .ok_or_else(|| corrupt("status", &self.status))?,
-            end_cause: match self.end_cause {
-                Some(c) => Some(EndCause::parse(&c).ok_or_else(|| corrupt("end cause", &c))?),
-                None => None,
-            },
-            origin: AccessOrigin::parse(&self.origin)
-                .ok_or_else(|| corrupt("origin", &self.origin))?,
-            reason: self.reason,
-            requested_at: from_millis(self.requested_at)?,
-            granted_at: opt_from_millis(self.granted_at)?,
-            expires_at: from_millis(self.expires_at)?,
-            ended_at: opt_from_millis(self.ended_at)?,
-            last_error: self.last_error,
-            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
-            version: self.version,
-            iam_user: self.iam_user,
-            policy_arn: self.policy_arn,
-            policy_generated: self.policy_generated,
-            permission_set_generated: self.permission_set_generated,
-            requested_duration: self
-                .requested_seconds
-                .and_then(|s| u64::try_from(s).ok())
-                .and_then(AccessDuration::from_seconds),
-        })
-    }
-}
 
 /// An `audit_events` row as both backends return it.
 #[derive(Debug, sqlx::FromRow)]
@@ -550,6 +477,7 @@ macro_rules! impl_grant_store {
                 now: jiff::Timestamp,
             ) -> Result<(), aws_jit_app::ports::StoreError> {
                 use $crate::common::{INSERT_GRANT, millis};
+                let columns = $crate::grant_row::TargetColumns::of(grant);
                 let mut tx = self.begin().await?;
                 Self::take_lock(&mut tx, &grant.target_key, holder, lease_until, now).await?;
                 sqlx::query(sqlx::AssertSqlSafe(Self::sql(INSERT_GRANT)))
@@ -558,11 +486,11 @@ macro_rules! impl_grant_store {
                     .bind(&grant.user)
                     .bind(grant.requested_by.to_stored())
                     .bind(&grant.target_key)
-                    .bind(&grant.account_id)
-                    .bind(&grant.permission_set)
-                    .bind(&grant.principal_id)
-                    .bind(&grant.instance_arn)
-                    .bind(&grant.permission_set_arn)
+                    .bind(columns.account_id)
+                    .bind(columns.permission_set)
+                    .bind(columns.principal_id)
+                    .bind(columns.instance_arn)
+                    .bind(columns.permission_set_arn)
                     .bind(grant.status.as_str())
                     .bind(grant.end_cause.map(aws_jit_core::EndCause::as_str))
                     .bind(grant.origin.as_str())
@@ -574,15 +502,16 @@ macro_rules! impl_grant_store {
                     .bind(&grant.last_error)
                     .bind(i64::from(grant.attempts))
                     .bind(grant.version)
-                    .bind(&grant.iam_user)
-                    .bind(&grant.policy_arn)
-                    .bind(grant.policy_generated)
-                    .bind(grant.permission_set_generated)
+                    .bind(columns.iam_user)
+                    .bind(columns.policy_arn)
+                    .bind(columns.policy_generated)
+                    .bind(columns.permission_set_generated)
                     .bind(
                         grant
                             .requested_duration
                             .map(|d| i64::try_from(d.as_seconds()).unwrap_or(i64::MAX)),
                     )
+                    .bind(columns.target)
                     .execute(&mut *tx)
                     .await
                     .map_err(Self::db)?;
@@ -619,6 +548,7 @@ macro_rules! impl_grant_store {
                         }
                     }
                 }
+                let columns = $crate::grant_row::TargetColumns::of(g);
                 let updated = sqlx::query(sqlx::AssertSqlSafe(Self::sql(UPDATE_GRANT)))
                     .bind(g.status.as_str())
                     .bind(g.end_cause.map(aws_jit_core::EndCause::as_str))
@@ -629,16 +559,17 @@ macro_rules! impl_grant_store {
                     .bind(&g.last_error)
                     .bind(i64::from(g.attempts))
                     .bind(change.next_attempt_at.map(millis))
-                    .bind(&g.principal_id)
-                    .bind(&g.permission_set_arn)
+                    .bind(columns.principal_id)
+                    .bind(columns.permission_set_arn)
                     .bind(g.version)
                     .bind(g.id.as_str())
                     .bind(change.expected_version)
-                    .bind(&g.instance_arn)
-                    .bind(&g.iam_user)
-                    .bind(&g.policy_arn)
-                    .bind(g.policy_generated)
-                    .bind(g.permission_set_generated)
+                    .bind(columns.instance_arn)
+                    .bind(columns.iam_user)
+                    .bind(columns.policy_arn)
+                    .bind(columns.policy_generated)
+                    .bind(columns.permission_set_generated)
+                    .bind(columns.target)
                     .execute(&mut *tx)
                     .await
                     .map_err(Self::db)?;
@@ -665,7 +596,8 @@ macro_rules! impl_grant_store {
                 &self,
                 id: &aws_jit_core::GrantId,
             ) -> Result<Option<aws_jit_core::Grant>, aws_jit_app::ports::StoreError> {
-                use $crate::common::{GRANT_COLUMNS, GrantRow};
+                use $crate::common::GRANT_COLUMNS;
+                use $crate::grant_row::GrantRow;
                 let row: Option<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(
                     &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = $1"),
                 )))
@@ -680,7 +612,8 @@ macro_rules! impl_grant_store {
                 &self,
                 filter: &aws_jit_app::ports::GrantFilter,
             ) -> Result<Vec<aws_jit_core::Grant>, aws_jit_app::ports::StoreError> {
-                use $crate::common::{GrantRow, grants_query};
+                use $crate::common::grants_query;
+                use $crate::grant_row::GrantRow;
                 let (sql, binds) = grants_query(filter);
                 let mut query = sqlx::query_as::<_, GrantRow>(sqlx::AssertSqlSafe(Self::sql(&sql)));
                 for b in binds {
@@ -698,7 +631,8 @@ macro_rules! impl_grant_store {
                 now: jiff::Timestamp,
                 limit: usize,
             ) -> Result<Vec<aws_jit_core::Grant>, aws_jit_app::ports::StoreError> {
-                use $crate::common::{DUE, GrantRow, millis};
+                use $crate::common::{DUE, millis};
+                use $crate::grant_row::GrantRow;
                 let rows: Vec<GrantRow> = sqlx::query_as(sqlx::AssertSqlSafe(Self::sql(DUE)))
                     .bind(millis(now))
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))

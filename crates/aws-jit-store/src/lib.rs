@@ -8,6 +8,7 @@
 //! the same queries and the same implementation (the private `common` module).
 
 mod common;
+mod grant_row;
 mod postgres;
 mod sqlite;
 

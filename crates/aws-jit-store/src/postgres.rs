@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_api_tokens.sql"),
     include_str!("../migrations/postgres/0003_outbox.sql"),
     include_str!("../migrations/postgres/0004_requested_duration.sql"),
+    include_str!("../migrations/postgres/0005_grant_target.sql"),
 ];
 
 /// The notification channel of grant changes in `schema` (channels are per database, so

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_api_tokens.sql"),
     include_str!("../migrations/sqlite/0006_outbox.sql"),
     include_str!("../migrations/sqlite/0007_requested_duration.sql"),
+    include_str!("../migrations/sqlite/0008_grant_target.sql"),
 ];
 
 /// A grant store in one SQLite file.
@@ -120,3 +121,99 @@ impl SqliteStore {
 }
 
 impl_grant_store!(SqliteStore, Sqlite);
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+    use aws_jit_app::ports::GrantStore;
+    use aws_jit_core::{
+        AccessOrigin, Actor, AuditAction, AuditEvent, Grant, GrantId, GrantStatus, GrantTarget,
+    };
+
+    fn grant(id: &str, target: GrantTarget) -> Grant {
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        Grant {
+            id: GrantId::new(id),
+            access: "a".to_owned(),
+            user: "alice@example.com".to_owned(),
+            requested_by: Actor::operator("root"),
+            target_key: format!("key:{id}"),
+            user_id: target.principal_id().map(str::to_owned),
+            target,
+            requested_duration: None,
+            status: GrantStatus::Active,
+            end_cause: None,
+            origin: AccessOrigin::CreatedByTool,
+            reason: None,
+            requested_at: at,
+            granted_at: Some(at),
+            expires_at: at,
+            ended_at: None,
+            last_error: None,
+            attempts: 0,
+            version: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_written_before_the_target_column_reads_as_the_same_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let store = SqliteStore::open(&url).await.unwrap();
+        let targets = [
+            GrantTarget::Assignment {
+                instance_arn: "i".to_owned(),
+                account_id: "123456789012".to_owned(),
+                permission_set: "Admin".to_owned(),
+                permission_set_arn: "ps".to_owned(),
+                principal_id: "u-1".to_owned(),
+            },
+            GrantTarget::EphemeralPermissionSet {
+                instance_arn: "i".to_owned(),
+                account_id: "123456789012".to_owned(),
+                permission_set: "jit-e".to_owned(),
+                permission_set_arn: None,
+                principal_id: "u-1".to_owned(),
+            },
+            GrantTarget::PolicyAttachment {
+                iam_user: "alice".to_owned(),
+                policy_arn: "arn:aws:iam::aws:policy/ReadOnlyAccess".to_owned(),
+            },
+            GrantTarget::GeneratedPolicy {
+                iam_user: "alice".to_owned(),
+                policy_arn: "arn:aws:iam::123456789012:policy/aws-jit/p".to_owned(),
+            },
+        ];
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        for (n, target) in targets.into_iter().enumerate() {
+            let g = grant(&format!("g-{n}"), target);
+            let event = AuditEvent {
+                seq: 0,
+                time: at,
+                actor: g.requested_by.to_stored(),
+                action: AuditAction::GrantRequested,
+                grant_id: g.id.to_string(),
+                access: g.access.clone(),
+                user: g.user.clone(),
+                detail: String::new(),
+                prev_hash: String::new(),
+                hash: String::new(),
+            };
+            store
+                .insert_grant(&g, &event, &[], "h", at, at)
+                .await
+                .unwrap();
+            // As an earlier version wrote it: the flat columns only.
+            sqlx::query("UPDATE grants SET target = NULL WHERE id = ?1")
+                .bind(g.id.as_str())
+                .execute(&store.pool)
+                .await
+                .unwrap();
+            let read = store.grant(&g.id).await.unwrap().unwrap();
+            assert_eq!(read.target, g.target);
+            assert_eq!(read.user_id, g.user_id);
+        }
+    }
+}

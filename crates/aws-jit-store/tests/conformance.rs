@@ -20,7 +20,7 @@ use aws_jit_core::auth::{ApiToken, Role};
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::{
     AuditAction, AuditEvent, Catalog, ConfigFile, ConfigSource, EndCause, Grant, GrantId,
-    GrantStatus, UserEmail,
+    GrantStatus, GrantTarget, UserEmail,
 };
 use aws_jit_testkit::PgSchema;
 use jiff::{SignedDuration, Timestamp};
@@ -118,11 +118,14 @@ fn new_grant(id: &str, access: usize, user: &str, now: Timestamp, ttl: i64) -> G
             aws_jit_core::Person::unresolved(user.as_str()),
             aws_jit_core::Channel::Cli,
         ),
-        principal_id: None,
-        instance_arn: None,
-        permission_set_arn: None,
-        iam_user: None,
-        policy_arn: None,
+        user_id: Some(format!("u-{}", user.normalized())),
+        target: GrantTarget::Assignment {
+            instance_arn: "arn:aws:sso:::instance/ssoins-1".to_owned(),
+            account_id: "123456789012".to_owned(),
+            permission_set: "P".to_owned(),
+            permission_set_arn: "arn:aws:sso:::permissionSet/ssoins-1/ps-1".to_owned(),
+            principal_id: format!("u-{}", user.normalized()),
+        },
         reason: Some("on call".to_owned()),
         now,
         expires_at: now + secs(ttl),
@@ -238,7 +241,9 @@ async fn grants_round_trip_and_filter(backend: &Backend) {
     assert_eq!(read.granted_at, Some(t0()));
     assert_eq!(read.expires_at, t0() + secs(3_600));
     assert_eq!(read.version, first.version);
-    assert!(!read.policy_generated && !read.permission_set_generated);
+    assert_eq!(read.target, first.target, "the target is stored whole");
+    assert_eq!(read.user_id, first.user_id);
+    assert_eq!(read.requested_by, first.requested_by);
     assert!(store.grant(&GrantId::new("nope")).await.unwrap().is_none());
 
     // End the second one.

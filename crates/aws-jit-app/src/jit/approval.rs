@@ -40,11 +40,8 @@ impl Jit {
             access,
             user: &user,
             requested_by: &request.actor,
-            principal_id: resolved.principal_id.clone().or(request.person.id.clone()),
-            instance_arn: resolved.instance_arn.clone(),
-            permission_set_arn: resolved.permission_set_arn.clone(),
-            iam_user: resolved.iam_user.clone(),
-            policy_arn: resolved.policy_arn.clone(),
+            user_id: request.person.id.clone(),
+            target: resolved.target.clone(),
             reason: request.reason.clone(),
             now,
             expires_at: deadline,
@@ -244,7 +241,7 @@ impl Jit {
             .unwrap_or(now);
         let user =
             UserEmail::parse(&grant.user).map_err(|_| AppError::UnknownUser(grant.user.clone()))?;
-        let person = match &grant.principal_id {
+        let person = match &grant.user_id {
             Some(_) => grant.person(),
             None => {
                 let required = !matches!(access.target, AccessTarget::S3 { .. });
@@ -257,12 +254,8 @@ impl Jit {
         let mut next = grant.clone();
         next.status = grant.status.apply(GrantEvent::Approved, None)?;
         next.expires_at = expires_at;
-        next.principal_id.clone_from(&resolved.principal_id);
-        next.instance_arn.clone_from(&resolved.instance_arn);
-        next.permission_set_arn
-            .clone_from(&resolved.permission_set_arn);
-        next.iam_user.clone_from(&resolved.iam_user);
-        next.policy_arn.clone_from(&resolved.policy_arn);
+        next.target = resolved.target.clone();
+        next.user_id.clone_from(&person.id);
         next.version = grant.version + 1;
         self.finish_interrupted(&grant.target_key).await?;
         let op = self.op(&approver);
@@ -278,7 +271,7 @@ impl Jit {
             })
             .await?;
         let (active, _) = self
-            .provision(&provisioning, access, &resolved.target, &op)
+            .provision(&provisioning, access, &resolved.blueprint, &op)
             .await?;
         Ok(active)
     }

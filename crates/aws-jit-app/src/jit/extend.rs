@@ -39,7 +39,7 @@ impl Jit {
             id: id.to_string(),
             why,
         };
-        if grant.policy_generated {
+        if grant.target.carries_expiry() {
             return Err(refuse(
                 "its generated policy carries the expiry in its condition; request a new grant"
                     .to_owned(),

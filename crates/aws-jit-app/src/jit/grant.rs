@@ -9,9 +9,8 @@ use aws_jit_core::{
     Access, AccessDuration, AccessOrigin, AccessTarget, Actor, AuditAction, Grant, Person,
     UserEmail,
 };
-use jiff::Timestamp;
 
-use super::{AppError, AwsTarget, Jit, Prepared, failpoint, whole_seconds};
+use super::{AppError, Jit, Prepared, failpoint};
 use crate::ports::ProviderErrorKind;
 
 /// A grant request, as a front door received it.
@@ -40,23 +39,6 @@ pub struct GrantOutcome {
     pub duration: EffectiveDuration,
     /// Whether the assignment was created now, or already there.
     pub origin: AccessOrigin,
-}
-
-/// What a grant would do (`aws-jit plan`).
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The access's key.
-    pub access: String,
-    /// The user.
-    pub user: String,
-    /// The duration it would get.
-    pub duration: EffectiveDuration,
-    /// When it would end (if granted now).
-    pub expires_at: Timestamp,
-    /// The AWS changes, in order, in words.
-    pub changes: Vec<String>,
-    /// The generated policy document, when there is one.
-    pub policy_document: Option<String>,
 }
 
 /// A request that passed the decision point: its access, its person as the directory
@@ -147,11 +129,8 @@ impl Jit {
             access,
             user: &user,
             requested_by: &request.actor,
-            principal_id: resolved.principal_id.clone().or(request.person.id.clone()),
-            instance_arn: resolved.instance_arn.clone(),
-            permission_set_arn: resolved.permission_set_arn.clone(),
-            iam_user: resolved.iam_user.clone(),
-            policy_arn: resolved.policy_arn.clone(),
+            user_id: request.person.id.clone(),
+            target: resolved.target.clone(),
             reason: request.reason.clone(),
             now,
             expires_at,
@@ -178,7 +157,10 @@ impl Jit {
         self.insert_locked(&grant, &requested, &outbox, &op).await?;
         failpoint("grant.recorded");
 
-        match self.provision(&grant, access, &resolved.target, &op).await {
+        match self
+            .provision(&grant, access, &resolved.blueprint, &op)
+            .await
+        {
             Ok((grant, origin)) => Ok(GrantOutcome {
                 grant,
                 duration,
@@ -193,101 +175,5 @@ impl Jit {
                 Err(e)
             }
         }
-    }
-
-    /// What a grant would change in AWS, found with read-only calls; changes nothing.
-    pub async fn plan(&self, request: GrantRequest) -> Result<Plan, AppError> {
-        let request = self.admit(request).await?;
-        let access = request.access;
-        let Prepared {
-            duration,
-            expires_at,
-            resolved,
-            ..
-        } = self.prepare(&request).await?;
-        let exists = self.exists(&resolved.target).await?;
-        let until = whole_seconds(expires_at);
-        let mut changes = Vec::new();
-        let mut policy_document = None;
-        match &resolved.target {
-            AwsTarget::Assignment(a) => {
-                if exists {
-                    changes.push(format!(
-                        "none: the user already holds permission set `{}` on account {}; it is kept when the grant ends unless another grant of the tool created it",
-                        a.permission_set_arn, a.account_id
-                    ));
-                } else {
-                    changes.push(format!(
-                        "create account assignment: permission set `{}` on account {} for principal `{}` ({})",
-                        a.permission_set_arn, a.account_id, a.principal_id, request.person.email
-                    ));
-                    changes.push(format!("delete that assignment at {until}, or on revoke"));
-                }
-            }
-            AwsTarget::Attachment { user, policy_arn } => {
-                if exists {
-                    changes.push(format!(
-                        "none: `{policy_arn}` is already attached to IAM user `{user}` and stays attached when the grant ends"
-                    ));
-                } else {
-                    changes.push(format!(
-                        "attach existing policy `{policy_arn}` to IAM user `{user}`"
-                    ));
-                    changes.push(format!(
-                        "detach it (never delete it) at {until}, or on revoke"
-                    ));
-                }
-            }
-            AwsTarget::EphemeralPermissionSet { assignment, spec } => {
-                changes.push(format!(
-                    "create permission set `{}` (session {}) with {}{}",
-                    spec.name,
-                    spec.session_duration,
-                    if spec.inline_policy.is_some() {
-                        "an inline policy"
-                    } else {
-                        "no inline policy"
-                    },
-                    if spec.managed_policies.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" and managed policies {}", spec.managed_policies.join(", "))
-                    }
-                ));
-                changes.push(format!("provision it to account {}", assignment.account_id));
-                changes.push(format!(
-                    "assign it on account {} to principal `{}` ({})",
-                    assignment.account_id, assignment.principal_id, request.person.email
-                ));
-                changes.push(format!(
-                    "delete the assignment and the permission set at {until}, or on revoke"
-                ));
-                policy_document = spec.inline_policy.clone();
-            }
-            AwsTarget::GeneratedPolicy { user, policy } => {
-                changes.push(format!(
-                    "create policy `{}` at path `{}`, tagged {}",
-                    policy.name,
-                    policy.path,
-                    policy
-                        .tags
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                changes.push(format!("attach it to IAM user `{user}`"));
-                changes.push(format!("detach and delete it at {until}, or on revoke"));
-                policy_document = Some(policy.document.clone());
-            }
-        }
-        Ok(Plan {
-            access: access.key.clone(),
-            user: request.person.email.clone(),
-            duration,
-            expires_at: until,
-            changes,
-            policy_document,
-        })
     }
 }

@@ -1,9 +1,11 @@
 //! The lifecycle engine: creating or joining a recorded grant's access in AWS under its
 //! target lock, and undoing it when the create fails or the lock is lost.
 
-use aws_jit_core::{Access, AccessOrigin, AuditAction, EndCause, Grant, GrantEvent, GrantStatus};
+use aws_jit_core::{
+    Access, AccessOrigin, AuditAction, EndCause, Grant, GrantEvent, GrantStatus, GrantTarget,
+};
 
-use super::{AppError, AwsTarget, Jit, Op, failpoint, system_actor, whole_seconds};
+use super::{AppError, Blueprint, Jit, Op, assignment_of, failpoint, system_actor, whole_seconds};
 use crate::ports::{Assignment, GrantFilter, LockOp, ProviderError, ProviderErrorKind, StoreError};
 
 impl Jit {
@@ -12,10 +14,11 @@ impl Jit {
         &self,
         grant: &Grant,
         access: &Access,
-        target: &AwsTarget,
+        blueprint: &Blueprint,
         op: &Op,
     ) -> Result<(Grant, AccessOrigin), AppError> {
         let actor = &op.actor;
+        let target = &grant.target;
         // Only confirmed creations count as the tool's: an active grant's, or one still being
         // removed (whose removal will now keep the access for this grant). An interrupted
         // grant was finished before this one was recorded (see `finish_interrupted`).
@@ -51,11 +54,17 @@ impl Jit {
                 .write(op, grant, intent, None, LockOp::Acquire(lease), None)
                 .await?;
             failpoint("grant.intent_recorded");
-            match self.create(target).await {
+            match self.create(target, blueprint).await {
                 Ok(created_arn) => {
                     failpoint("grant.created");
-                    if created_arn.is_some() {
-                        intent.permission_set_arn = created_arn;
+                    if let (
+                        Some(arn),
+                        GrantTarget::EphemeralPermissionSet {
+                            permission_set_arn, ..
+                        },
+                    ) = (created_arn, &mut intent.target)
+                    {
+                        *permission_set_arn = Some(arn);
                     }
                 }
                 Err(e) => return self.undo_failed_create(&intent, op, e).await,
@@ -114,45 +123,70 @@ impl Jit {
         }
     }
 
-    pub(crate) async fn exists(&self, target: &AwsTarget) -> Result<bool, ProviderError> {
+    pub(crate) async fn exists(&self, target: &GrantTarget) -> Result<bool, ProviderError> {
         match target {
-            AwsTarget::Assignment(a) => self.sso.assignment_exists(a).await,
-            AwsTarget::Attachment { user, policy_arn } => {
-                self.iam.policy_attached(user, policy_arn).await
-            }
-            // Named after this grant alone: they cannot exist before the grant.
-            AwsTarget::GeneratedPolicy { .. } | AwsTarget::EphemeralPermissionSet { .. } => {
+            GrantTarget::PolicyAttachment {
+                iam_user,
+                policy_arn,
+            } => self.iam.policy_attached(iam_user, policy_arn).await,
+            // Made for this grant alone: they cannot exist before the grant.
+            GrantTarget::GeneratedPolicy { .. } | GrantTarget::EphemeralPermissionSet { .. } => {
                 Ok(false)
             }
+            other => match assignment_of(other) {
+                Some(assignment) => self.sso.assignment_exists(&assignment).await,
+                None => Err(incomplete(other)),
+            },
         }
     }
 
     /// Creates the access; returns the ARN of a permission set it created, if any.
-    pub(crate) async fn create(&self, target: &AwsTarget) -> Result<Option<String>, ProviderError> {
-        match target {
-            AwsTarget::Assignment(a) => self.sso.create_assignment(a).await.map(|()| None),
-            AwsTarget::Attachment { user, policy_arn } => self
+    pub(crate) async fn create(
+        &self,
+        target: &GrantTarget,
+        blueprint: &Blueprint,
+    ) -> Result<Option<String>, ProviderError> {
+        match (target, blueprint) {
+            (
+                GrantTarget::PolicyAttachment {
+                    iam_user,
+                    policy_arn,
+                },
+                _,
+            ) => self
                 .iam
-                .attach_policy(user, policy_arn)
+                .attach_policy(iam_user, policy_arn)
                 .await
                 .map(|()| None),
-            AwsTarget::GeneratedPolicy { user, policy } => {
+            (GrantTarget::GeneratedPolicy { iam_user, .. }, Blueprint::Policy(policy)) => {
                 let arn = self.iam.create_policy(policy).await?;
                 failpoint("grant.policy_created");
-                self.iam.attach_policy(user, &arn).await.map(|()| None)
+                self.iam.attach_policy(iam_user, &arn).await.map(|()| None)
             }
-            AwsTarget::EphemeralPermissionSet { assignment, spec } => {
-                let arn = self
-                    .sso
-                    .create_permission_set(&assignment.instance_arn, spec)
-                    .await?;
+            (
+                GrantTarget::EphemeralPermissionSet {
+                    instance_arn,
+                    account_id,
+                    principal_id,
+                    ..
+                },
+                Blueprint::PermissionSet(spec),
+            ) => {
+                let arn = self.sso.create_permission_set(instance_arn, spec).await?;
                 let assignment = Assignment {
+                    instance_arn: instance_arn.clone(),
+                    account_id: account_id.clone(),
                     permission_set_arn: arn.clone(),
-                    ..assignment.clone()
+                    principal_id: principal_id.clone(),
                 };
                 self.sso.create_assignment(&assignment).await?;
                 Ok(Some(arn))
             }
+            (other @ GrantTarget::Assignment { .. }, _) => match assignment_of(other) {
+                Some(assignment) => self.sso.create_assignment(&assignment).await.map(|()| None),
+                None => Err(incomplete(other)),
+            },
+            (other, _) => Err(incomplete(other)),
         }
     }
 
@@ -228,11 +262,11 @@ impl Jit {
         error: ProviderError,
     ) -> Result<T, AppError> {
         let actor = &op.actor;
-        let generated = grant.policy_generated || grant.permission_set_generated;
+        let generated = grant.target.is_per_grant();
         let cleanup = if error.kind == ProviderErrorKind::Failed && !generated {
             // AWS reported the creation as failed: nothing was created.
             Ok(())
-        } else if error.kind != ProviderErrorKind::Failed && grant.account_id.is_some() {
+        } else if error.kind != ProviderErrorKind::Failed && grant.target.account_id().is_some() {
             // The outcome is unknown (a timeout, or still in progress): an assignment may
             // still be on its way, and deleting now could race it. Leave the undo to a
             // sweep, after a pause.
@@ -298,5 +332,15 @@ impl Jit {
             .into_iter()
             .filter(|g| g.id != grant.id)
             .collect())
+    }
+}
+
+/// A target that lacks what its AWS call needs (a record the tool did not write).
+pub(crate) fn incomplete(target: &GrantTarget) -> ProviderError {
+    ProviderError {
+        kind: ProviderErrorKind::Other,
+        operation: "grant target",
+        message: format!("the grant's target is incomplete: {}", target.to_stored()),
+        source: None,
     }
 }

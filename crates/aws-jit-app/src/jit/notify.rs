@@ -112,7 +112,7 @@ impl Jit {
     /// account (an alias is read with that account's credentials), cached, best effort.
     pub(crate) async fn account_alias(&self, grant: &Grant) -> Option<String> {
         self.settings.notify.as_ref()?;
-        let account = grant.account_id.as_deref()?;
+        let account = grant.target.account_id()?;
         let key = format!("account-alias:{account}");
         if let Ok(Some(cached)) = self.store.cache_get(&key).await {
             return (!cached.is_empty()).then_some(cached);

@@ -81,8 +81,8 @@ impl Jit {
             let relevant: Vec<&Grant> = grants
                 .iter()
                 .filter(|g| {
-                    g.account_id.as_deref() == Some(account_id.as_str())
-                        && g.permission_set_arn.as_deref() == Some(ps_arn.as_str())
+                    g.target.account_id() == Some(account_id.as_str())
+                        && g.target.permission_set_arn() == Some(ps_arn.as_str())
                 })
                 .collect();
             let drift = |principal: &str, grant: Option<&Grant>| Drift {
@@ -96,7 +96,7 @@ impl Jit {
             for principal in &assigned {
                 let of_user: Vec<&&Grant> = relevant
                     .iter()
-                    .filter(|g| g.principal_id.as_deref() == Some(principal.as_str()))
+                    .filter(|g| g.target.principal_id() == Some(principal.as_str()))
                     .collect();
                 if of_user.iter().any(|g| g.status.may_hold_access()) {
                     continue;
@@ -142,8 +142,8 @@ impl Jit {
                 }
             }
             for g in relevant.iter().filter(|g| g.status == GrantStatus::Active) {
-                if let Some(principal) = &g.principal_id
-                    && !assigned.contains(principal)
+                if let Some(principal) = g.target.principal_id()
+                    && !assigned.iter().any(|a| a == principal)
                 {
                     report.missing.push(drift(principal, Some(g)));
                 }

@@ -2,7 +2,7 @@
 //! Identity Center instance, permission sets, users, IAM users and policies.
 
 use aws_jit_core::duration::{EffectiveDuration, effective_duration};
-use aws_jit_core::{Access, AccessDuration, AccessTarget, GrantId, Person, UserEmail};
+use aws_jit_core::{Access, AccessDuration, AccessTarget, GrantId, GrantTarget, Person, UserEmail};
 use jiff::Timestamp;
 
 use aws_jit_core::config::{EphemeralPolicy, MAX_INLINE_POLICY_CHARS};
@@ -15,34 +15,28 @@ use super::grant::Admitted;
 use super::{AppError, Jit, TAG_GRANT, new_grant_id};
 use crate::ports::{Assignment, IamUser, Instance, NewPolicy, PermissionSetSpec};
 
-/// What a grant changes in AWS.
+/// What creating a grant's per-grant resource needs beyond the identifiers its
+/// [`GrantTarget`] records: the policy document, or the permission set's definition.
 #[derive(Debug, Clone)]
-pub(crate) enum AwsTarget {
-    /// An Identity Center account assignment.
-    Assignment(Assignment),
-    /// An existing policy attached to an IAM user (never deleted).
-    Attachment { user: String, policy_arn: String },
-    /// A policy generated for this grant alone, created, attached, and deleted at the end.
-    GeneratedPolicy { user: String, policy: NewPolicy },
-    /// A permission set created for this grant alone, assigned, and deleted at the end.
-    /// `assignment.permission_set_arn` is empty until the set exists.
-    EphemeralPermissionSet {
-        assignment: Assignment,
-        spec: PermissionSetSpec,
-    },
+pub(crate) enum Blueprint {
+    /// Nothing to make: an existing permission set or policy.
+    Existing,
+    /// The policy to create for the grant.
+    Policy(NewPolicy),
+    /// The permission set to create for the grant.
+    PermissionSet(PermissionSetSpec),
 }
 
-impl AwsTarget {
-    pub(crate) fn created(&self) -> &'static str {
-        match self {
-            AwsTarget::Assignment(_) => "assignment created",
-            AwsTarget::Attachment { .. } => "policy attached",
-            AwsTarget::GeneratedPolicy { .. } => "policy generated and attached",
-            AwsTarget::EphemeralPermissionSet { .. } => {
-                "permission set created, provisioned and assigned"
-            }
-        }
-    }
+/// The Identity Center assignment a target makes, once its permission set is known (and
+/// `None` for a record that lacks any part of it).
+pub(crate) fn assignment_of(target: &GrantTarget) -> Option<Assignment> {
+    let part = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_owned);
+    Some(Assignment {
+        instance_arn: part(target.instance_arn())?,
+        account_id: part(target.account_id())?,
+        permission_set_arn: part(target.permission_set_arn())?,
+        principal_id: part(target.principal_id())?,
+    })
 }
 
 /// A grant about to be recorded: its numbers and its AWS identifiers.
@@ -55,15 +49,13 @@ pub(crate) struct Prepared {
     pub(crate) resolved: Resolved,
 }
 
-/// The AWS identifiers a grant needs, resolved before anything is recorded.
+/// What a grant will change in AWS, resolved before anything is recorded.
 #[derive(Debug)]
 pub(crate) struct Resolved {
-    pub(crate) principal_id: Option<String>,
-    pub(crate) instance_arn: Option<String>,
-    pub(crate) permission_set_arn: Option<String>,
-    pub(crate) iam_user: Option<String>,
-    pub(crate) policy_arn: Option<String>,
-    pub(crate) target: AwsTarget,
+    /// The target, as the grant records it.
+    pub(crate) target: GrantTarget,
+    /// How to make it, when it is made for the grant.
+    pub(crate) blueprint: Blueprint,
 }
 
 pub(crate) const CACHE_INSTANCE: &str = "sso.instance";
@@ -205,17 +197,14 @@ impl Jit {
                     .permission_set_arn(&instance, permission_set.as_str())
                     .await?;
                 Ok(Resolved {
-                    principal_id: Some(principal_id.clone()),
-                    instance_arn: Some(instance.arn.clone()),
-                    permission_set_arn: Some(permission_set_arn.clone()),
-                    iam_user: None,
-                    policy_arn: None,
-                    target: AwsTarget::Assignment(Assignment {
+                    target: GrantTarget::Assignment {
                         instance_arn: instance.arn,
                         account_id: account_id.to_string(),
+                        permission_set: permission_set.to_string(),
                         permission_set_arn,
                         principal_id,
-                    }),
+                    },
+                    blueprint: Blueprint::Existing,
                 })
             }
             AccessTarget::EphemeralPermissionSet { account_id, policy } => {
@@ -243,20 +232,14 @@ impl Jit {
                     account_id: account_id.to_string(),
                 };
                 Ok(Resolved {
-                    principal_id: Some(principal_id.clone()),
-                    instance_arn: Some(instance.arn.clone()),
-                    permission_set_arn: None,
-                    iam_user: None,
-                    policy_arn: None,
-                    target: AwsTarget::EphemeralPermissionSet {
-                        assignment: Assignment {
-                            instance_arn: instance.arn,
-                            account_id: account_id.to_string(),
-                            permission_set_arn: String::new(),
-                            principal_id,
-                        },
-                        spec,
+                    target: GrantTarget::EphemeralPermissionSet {
+                        instance_arn: instance.arn,
+                        account_id: account_id.to_string(),
+                        permission_set: spec.name.clone(),
+                        permission_set_arn: None,
+                        principal_id,
                     },
+                    blueprint: Blueprint::PermissionSet(spec),
                 })
             }
             AccessTarget::S3 {
@@ -266,7 +249,7 @@ impl Jit {
                 let iam_user = self.iam_user_of(asked, person).await?;
                 let account = iam_user.account_id().unwrap_or_default().to_owned();
                 let partition = iam_user.partition().unwrap_or("aws").to_owned();
-                let (policy_arn, target) = match BuiltinTemplate::parse(policy_template) {
+                let resolved = match BuiltinTemplate::parse(policy_template) {
                     Some(template) => {
                         let document =
                             render_s3_policy(template, buckets, &partition, Some(expires_at))?;
@@ -289,31 +272,28 @@ impl Jit {
                                 ("aws-jit:user".to_owned(), person.email.clone()),
                             ],
                         };
-                        let target = AwsTarget::GeneratedPolicy {
-                            user: iam_user.name.clone(),
-                            policy,
-                        };
-                        (arn, target)
+                        Resolved {
+                            target: GrantTarget::GeneratedPolicy {
+                                iam_user: iam_user.name.clone(),
+                                policy_arn: arn,
+                            },
+                            blueprint: Blueprint::Policy(policy),
+                        }
                     }
                     None => {
                         let arn = self
                             .existing_policy_arn(policy_template, &account, &partition)
                             .await?;
-                        let target = AwsTarget::Attachment {
-                            user: iam_user.name.clone(),
-                            policy_arn: arn.clone(),
-                        };
-                        (arn, target)
+                        Resolved {
+                            target: GrantTarget::PolicyAttachment {
+                                iam_user: iam_user.name.clone(),
+                                policy_arn: arn,
+                            },
+                            blueprint: Blueprint::Existing,
+                        }
                     }
                 };
-                Ok(Resolved {
-                    principal_id: None,
-                    instance_arn: None,
-                    permission_set_arn: None,
-                    iam_user: Some(iam_user.name),
-                    policy_arn: Some(policy_arn),
-                    target,
-                })
+                Ok(resolved)
             }
         }
     }

@@ -3,12 +3,14 @@
 
 use aws_jit_core::authorize::Action;
 use aws_jit_core::{
-    AccessOrigin, Actor, AuditAction, EndCause, Grant, GrantEvent, GrantId, GrantStatus, UserEmail,
+    AccessOrigin, Actor, AuditAction, EndCause, Grant, GrantEvent, GrantId, GrantStatus,
+    GrantTarget, UserEmail,
 };
 
 use aws_jit_core::policy::ownership_marker;
 
-use super::{AppError, Jit, Op, failpoint, whole_seconds};
+use super::lifecycle::incomplete;
+use super::{AppError, Jit, Op, assignment_of, failpoint, whole_seconds};
 use crate::ports::{
     Assignment, GrantChange, GrantFilter, LockOp, ProviderError, ProviderErrorKind,
 };
@@ -175,7 +177,7 @@ impl Jit {
         };
         let detail = kept
             .clone()
-            .unwrap_or_else(|| removed_detail(&grant).to_owned());
+            .unwrap_or_else(|| grant.target.removed().to_owned());
         let event = self.event(&grant, actor, action, detail);
         let outbox = self.ended_messages(&ended);
         let ended = self
@@ -195,7 +197,8 @@ impl Jit {
     /// checking that the set carries this grant's ownership marker.
     pub(crate) async fn remove_ephemeral_permission_set(
         &self,
-        grant: &Grant,
+        grant_id: &GrantId,
+        target: &GrantTarget,
     ) -> Result<(), ProviderError> {
         let refuse = |message: String| ProviderError {
             kind: ProviderErrorKind::Other,
@@ -203,83 +206,69 @@ impl Jit {
             message,
             source: None,
         };
-        let instance_arn = grant
-            .instance_arn
-            .clone()
-            .ok_or_else(|| refuse("the grant record has no instance".to_owned()))?;
-        let name = grant.permission_set.clone().unwrap_or_default();
-        let arn = match &grant.permission_set_arn {
+        let GrantTarget::EphemeralPermissionSet {
+            instance_arn,
+            account_id,
+            permission_set: name,
+            permission_set_arn,
+            principal_id,
+        } = target
+        else {
+            return Err(incomplete(target));
+        };
+        let arn = match permission_set_arn {
             Some(arn) => Some(arn.clone()),
             // Created but not yet recorded (a crash): find it by name, marker checked below.
-            None => self.sso.find_permission_set(&instance_arn, &name).await?,
+            None => self.sso.find_permission_set(instance_arn, name).await?,
         };
         let Some(arn) = arn else {
             return Ok(()); // never created
         };
-        let Some((found_name, description)) = self
-            .sso
-            .describe_permission_set(&instance_arn, &arn)
-            .await?
+        let Some((found_name, description)) =
+            self.sso.describe_permission_set(instance_arn, &arn).await?
         else {
             return Ok(()); // already gone
         };
-        let marker = ownership_marker(grant.id.as_str());
-        if found_name != name || !description.starts_with(&marker) {
+        let marker = ownership_marker(grant_id.as_str());
+        if found_name != *name || !description.starts_with(&marker) {
             return Err(refuse(format!(
                 "permission set `{arn}` does not carry this grant's marker (`{marker}`): left in place"
             )));
         }
-        if let (Some(account_id), Some(principal_id)) = (&grant.account_id, &grant.principal_id) {
-            self.sso
-                .delete_assignment(&Assignment {
-                    instance_arn: instance_arn.clone(),
-                    account_id: account_id.clone(),
-                    permission_set_arn: arn.clone(),
-                    principal_id: principal_id.clone(),
-                })
-                .await?;
-        }
-        self.sso.delete_permission_set(&instance_arn, &arn).await
+        self.sso
+            .delete_assignment(&Assignment {
+                instance_arn: instance_arn.clone(),
+                account_id: account_id.clone(),
+                permission_set_arn: arn.clone(),
+                principal_id: principal_id.clone(),
+            })
+            .await?;
+        self.sso.delete_permission_set(instance_arn, &arn).await
     }
 
-    /// Removes what the grant's record says the tool created or attached.
+    /// Removes what the grant's target says the tool created or attached.
     pub(crate) async fn remove_from_aws(&self, grant: &Grant) -> Result<(), ProviderError> {
-        let missing = |what: &str| ProviderError {
-            kind: ProviderErrorKind::Other,
-            operation: "remove",
-            message: format!("the grant record has no {what}"),
-            source: None,
-        };
-        if grant.permission_set_generated {
-            return self.remove_ephemeral_permission_set(grant).await;
-        }
-        if let Some(policy_arn) = &grant.policy_arn {
-            let user = grant
-                .iam_user
-                .as_deref()
-                .ok_or_else(|| missing("IAM user"))?;
-            self.iam.detach_policy(user, policy_arn).await?;
-            if grant.policy_generated {
-                self.iam.delete_policy(policy_arn).await?;
+        match &grant.target {
+            GrantTarget::EphemeralPermissionSet { .. } => {
+                self.remove_ephemeral_permission_set(&grant.id, &grant.target)
+                    .await
             }
-            return Ok(());
+            GrantTarget::PolicyAttachment {
+                iam_user,
+                policy_arn,
+            } => self.iam.detach_policy(iam_user, policy_arn).await,
+            GrantTarget::GeneratedPolicy {
+                iam_user,
+                policy_arn,
+            } => {
+                self.iam.detach_policy(iam_user, policy_arn).await?;
+                self.iam.delete_policy(policy_arn).await
+            }
+            other => match assignment_of(other) {
+                Some(assignment) => self.sso.delete_assignment(&assignment).await,
+                None => Err(incomplete(other)),
+            },
         }
-        let assignment = Assignment {
-            instance_arn: grant
-                .instance_arn
-                .clone()
-                .ok_or_else(|| missing("instance"))?,
-            account_id: grant.account_id.clone().ok_or_else(|| missing("account"))?,
-            permission_set_arn: grant
-                .permission_set_arn
-                .clone()
-                .ok_or_else(|| missing("permission set"))?,
-            principal_id: grant
-                .principal_id
-                .clone()
-                .ok_or_else(|| missing("principal"))?,
-        };
-        self.sso.delete_assignment(&assignment).await
     }
 
     pub(crate) async fn record_removal_failure(
@@ -324,17 +313,5 @@ impl Jit {
             id: grant.id.to_string(),
             source: error,
         })
-    }
-}
-
-/// What removing a grant's access did, for the audit log.
-pub(crate) fn removed_detail(grant: &Grant) -> &'static str {
-    if grant.permission_set_generated {
-        return "assignment and permission set deleted";
-    }
-    match (&grant.policy_arn, grant.policy_generated) {
-        (Some(_), true) => "policy detached and deleted",
-        (Some(_), false) => "policy detached",
-        (None, _) => "assignment deleted",
     }
 }

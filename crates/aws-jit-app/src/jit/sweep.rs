@@ -1,7 +1,7 @@
 //! The sweep: due grants ended, interrupted work finished or undone, and leftovers of
 //! ended grants (generated policies, per-grant permission sets) removed.
 
-use aws_jit_core::{AuditAction, EndCause, Grant, GrantId, GrantStatus};
+use aws_jit_core::{AuditAction, EndCause, Grant, GrantId, GrantStatus, GrantTarget};
 
 use aws_jit_core::policy::{GENERATED_POLICY_PATH, ownership_marker};
 
@@ -153,14 +153,18 @@ impl Jit {
             };
             match grant {
                 Some(g)
-                    if g.permission_set_generated
-                        && g.permission_set.as_deref() == Some(name.as_str())
-                        && g.permission_set_arn.as_deref().is_none_or(|a| a == arn) =>
+                    if matches!(&g.target, GrantTarget::EphemeralPermissionSet { permission_set, permission_set_arn, .. }
+                        if *permission_set == name && permission_set_arn.as_deref().is_none_or(|a| a == arn)) =>
                 {
                     if g.status.is_terminal() {
-                        let mut g = g;
-                        g.permission_set_arn = Some(arn.clone());
-                        match self.remove_ephemeral_permission_set(&g).await {
+                        let mut target = g.target.clone();
+                        if let GrantTarget::EphemeralPermissionSet {
+                            permission_set_arn, ..
+                        } = &mut target
+                        {
+                            *permission_set_arn = Some(arn.clone());
+                        }
+                        match self.remove_ephemeral_permission_set(&g.id, &target).await {
                             Ok(()) => {
                                 tracing::warn!(grant_id = %g.id, permission_set = %arn, "removed an orphaned per-grant permission set");
                                 report.orphans_removed.push(arn);
@@ -193,7 +197,10 @@ impl Jit {
                 None => None,
             };
             match grant {
-                Some(g) if g.policy_generated && g.policy_arn.as_deref() == Some(&policy.arn) => {
+                Some(g)
+                    if matches!(&g.target, GrantTarget::GeneratedPolicy { policy_arn, .. }
+                        if *policy_arn == policy.arn) =>
+                {
                     if g.status.is_terminal() {
                         match self.iam.delete_policy(&policy.arn).await {
                             Ok(()) => {

@@ -7,7 +7,7 @@ use aws_jit_app::ports::{GrantChange, GrantStore, LockOp};
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::{
     AccessOrigin, AuditAction, AuditEvent, Catalog, ConfigFile, ConfigSource, GrantId, GrantStatus,
-    UserEmail,
+    GrantTarget, UserEmail,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -23,24 +23,14 @@ pub(super) async fn store(tool: &Tool) -> std::sync::Arc<dyn GrantStore> {
     aws_jit_store::open(&tool.db()).await.unwrap()
 }
 
-/// The AWS identifiers a crashed grant had recorded.
-pub(super) struct Recorded {
-    pub principal_id: Option<String>,
-    pub instance_arn: Option<String>,
-    pub permission_set_arn: Option<String>,
-    pub iam_user: Option<String>,
-    pub policy_arn: Option<String>,
-}
-
-impl Recorded {
-    fn sso(f: &Fixture) -> Recorded {
-        Recorded {
-            principal_id: Some(f.user_id.clone()),
-            instance_arn: Some(f.aws.instance_arn.clone()),
-            permission_set_arn: Some(f.permission_set_arn.clone()),
-            iam_user: None,
-            policy_arn: None,
-        }
+/// What a crashed grant of the fixture's assignment had recorded.
+pub(super) fn assignment(f: &Fixture) -> GrantTarget {
+    GrantTarget::Assignment {
+        instance_arn: f.aws.instance_arn.clone(),
+        account_id: f.account.clone(),
+        permission_set: f.permission_set.clone(),
+        permission_set_arn: f.permission_set_arn.clone(),
+        principal_id: f.user_id.clone(),
     }
 }
 
@@ -50,7 +40,7 @@ pub(super) async fn leave_provisioning(
     tool: &Tool,
     email: &str,
     id: &str,
-    recorded: Recorded,
+    target: GrantTarget,
     origin: AccessOrigin,
 ) {
     let mut sources = Vec::new();
@@ -71,11 +61,8 @@ pub(super) async fn leave_provisioning(
         access: &catalog.accesses()[0],
         user: &user,
         requested_by: &aws_jit_core::Actor::operator("tester"),
-        principal_id: recorded.principal_id,
-        instance_arn: recorded.instance_arn,
-        permission_set_arn: recorded.permission_set_arn,
-        iam_user: recorded.iam_user,
-        policy_arn: recorded.policy_arn,
+        user_id: target.principal_id().map(str::to_owned),
+        target,
         reason: None,
         now: at,
         expires_at: at + SignedDuration::from_secs(3_600),
@@ -127,7 +114,7 @@ async fn a_grant_interrupted_after_creating_the_assignment_is_undone() {
         &tool,
         &f.email,
         &id,
-        Recorded::sso(&f),
+        assignment(&f),
         AccessOrigin::CreatedByTool,
     )
     .await;
@@ -151,7 +138,7 @@ async fn a_new_grant_finishes_an_interrupted_one_first_so_nothing_is_left_behind
         &tool,
         &f.email,
         &stale,
-        Recorded::sso(&f),
+        assignment(&f),
         AccessOrigin::CreatedByTool,
     )
     .await;
@@ -185,14 +172,7 @@ async fn a_grant_interrupted_before_reaching_aws_is_closed_without_touching_aws(
         .await;
     let tool = f.tool("1h");
     let id = unique("crash");
-    leave_provisioning(
-        &tool,
-        &f.email,
-        &id,
-        Recorded::sso(&f),
-        AccessOrigin::Unknown,
-    )
-    .await;
+    leave_provisioning(&tool, &f.email, &id, assignment(&f), AccessOrigin::Unknown).await;
     let report = tool.json(&["sweep"]);
     assert_eq!(report["undone"][0], id.as_str(), "{report}");
     assert_eq!(f.assignments().await, 1);

@@ -16,12 +16,9 @@ async fn a_crash_between_creating_and_attaching_a_generated_policy_is_cleaned_up
     let arn = aws
         .create_policy(&name, "/aws-jit/", &[("aws-jit:grant-id", &id)])
         .await;
-    let recorded = crash_recovery::Recorded {
-        principal_id: None,
-        instance_arn: None,
-        permission_set_arn: None,
-        iam_user: Some(email.clone()),
-        policy_arn: Some(arn.clone()),
+    let recorded = aws_jit_core::GrantTarget::GeneratedPolicy {
+        iam_user: email.clone(),
+        policy_arn: arn.clone(),
     };
     crash_recovery::leave_provisioning(
         &tool,
@@ -95,12 +92,12 @@ async fn a_per_grant_permission_set_created_before_a_crash_is_found_by_name_and_
     let stranger = aws
         .create_described_permission_set(&unique("jit-x"), "aws-jit grant not-ours of `x`")
         .await;
-    let recorded = crash_recovery::Recorded {
-        principal_id: Some(user_id),
-        instance_arn: Some(aws.instance_arn.clone()),
+    let recorded = aws_jit_core::GrantTarget::EphemeralPermissionSet {
+        instance_arn: aws.instance_arn.clone(),
+        account_id: config["eph"]["account_id"].as_str().unwrap().to_owned(),
+        permission_set: name.clone(),
         permission_set_arn: None,
-        iam_user: None,
-        policy_arn: None,
+        principal_id: user_id,
     };
     crash_recovery::leave_provisioning(
         &tool,
