@@ -226,8 +226,16 @@ impl Jit {
         .await
     }
 
-    /// Applies a change that takes the target's lock.
-    pub(crate) async fn apply_locked(&self, change: GrantChange) -> Result<Grant, AppError> {
+    /// Writes `next` as operation `op`, taking the target's lock for it (waiting while
+    /// another operation holds it).
+    pub(crate) async fn write_locked(
+        &self,
+        op: &Op,
+        current: &Grant,
+        next: Grant,
+        event: Option<AuditEvent>,
+    ) -> Result<Grant, AppError> {
+        let change = change(current, next, event, LockOp::Keep, None, Vec::new(), op);
         self.wait_for_target(|now| {
             let change = GrantChange {
                 lock: LockOp::Acquire(self.lease_until(now)),
@@ -239,6 +247,33 @@ impl Jit {
             }
         })
         .await
+    }
+
+    /// Writes `next` without the target's lock: for changes that touch nothing in AWS (an
+    /// approval short of the quorum, a closed request, an extension), serialized by the
+    /// row version alone.
+    pub(crate) async fn write_unlocked(
+        &self,
+        current: &Grant,
+        next: Grant,
+        event: AuditEvent,
+        outbox: Vec<OutboxMessage>,
+    ) -> Result<Grant, AppError> {
+        let op = Op {
+            actor: Actor::system("write"),
+            holder: String::new(),
+        };
+        let change = change(
+            current,
+            next,
+            Some(event),
+            LockOp::Ignore,
+            None,
+            outbox,
+            &op,
+        );
+        self.store.apply(&change, self.clock.now()).await?;
+        Ok(change.grant)
     }
 
     /// A new operation by `actor`, with its own lock-holder token.
@@ -297,23 +332,37 @@ impl Jit {
         &self,
         op: &Op,
         current: &Grant,
-        mut next: Grant,
+        next: Grant,
         event: Option<AuditEvent>,
         (lock, next_attempt_at): (LockOp, Option<Timestamp>),
         outbox: Vec<OutboxMessage>,
     ) -> Result<Grant, AppError> {
-        next.version = current.version + 1;
-        let change = GrantChange {
-            grant: next,
-            expected_version: current.version,
-            event,
-            lock,
-            next_attempt_at,
-            outbox,
-            holder: op.holder.clone(),
-        };
+        let change = change(current, next, event, lock, next_attempt_at, outbox, op);
         self.store.apply(&change, self.clock.now()).await?;
         Ok(change.grant)
+    }
+}
+
+/// The one shape of every grant change: `next` (a modified copy of `current`) at the next
+/// version, expected to find `current`'s version in the store, written by operation `op`.
+fn change(
+    current: &Grant,
+    mut next: Grant,
+    event: Option<AuditEvent>,
+    lock: LockOp,
+    next_attempt_at: Option<Timestamp>,
+    outbox: Vec<OutboxMessage>,
+    op: &Op,
+) -> GrantChange {
+    next.version = current.version + 1;
+    GrantChange {
+        grant: next,
+        expected_version: current.version,
+        event,
+        lock,
+        next_attempt_at,
+        outbox,
+        holder: op.holder.clone(),
     }
 }
 

@@ -315,6 +315,16 @@ pub struct NewGrant<'a> {
 }
 
 impl NewGrant<'_> {
+    /// The record of a request waiting for approval: `pending`, keeping the duration asked
+    /// for (its `expires_at` is the approval deadline until it is approved).
+    pub fn into_request(self, duration: crate::AccessDuration) -> Grant {
+        Grant {
+            status: GrantStatus::Pending,
+            requested_duration: Some(duration),
+            ..self.into_grant()
+        }
+    }
+
     /// The record, in `provisioning`.
     pub fn into_grant(self) -> Grant {
         let target_key = target_key(self.user, &self.access.target, &self.id);

@@ -12,7 +12,7 @@ use aws_jit_core::{
 
 use super::grant::Admitted;
 use super::{AppError, GrantOutcome, Jit, Prepared, system_actor, whole_seconds};
-use crate::ports::{AuditQuery, GrantChange, LockOp};
+use crate::ports::AuditQuery;
 
 impl Jit {
     /// Records a request that waits for approval: resolved now (so an unknown user or
@@ -35,7 +35,7 @@ impl Jit {
             .saturating_add(policy.timeout.to_signed())
             .unwrap_or(now);
         let user = request.email()?;
-        let mut grant = NewGrant {
+        let grant = NewGrant {
             id,
             access,
             user: &user,
@@ -46,9 +46,7 @@ impl Jit {
             now,
             expires_at: deadline,
         }
-        .into_grant();
-        grant.status = GrantStatus::Pending;
-        grant.requested_duration = Some(duration.duration);
+        .into_request(duration.duration);
         let mut detail = format!(
             "waiting for {} approval{} from {}; duration {}; lapses at {}",
             policy.required,
@@ -211,23 +209,11 @@ impl Jit {
         }
         let event = self.event(&grant, &approver, AuditAction::Approved, detail);
         if !approval::quorum(policy, count) {
-            let mut next = grant.clone();
-            next.version = grant.version + 1;
-            self.store
-                .apply(
-                    &GrantChange {
-                        grant: next.clone(),
-                        expected_version: grant.version,
-                        event: Some(event),
-                        lock: LockOp::Ignore,
-                        next_attempt_at: None,
-                        outbox: Vec::new(),
-                        holder: String::new(),
-                    },
-                    self.clock.now(),
-                )
-                .await?;
-            return Ok(next);
+            // The approval is recorded, and the version bump makes two approvals racing to
+            // be the last one conflict.
+            return self
+                .write_unlocked(&grant, grant.clone(), event, Vec::new())
+                .await;
         }
         // Enough: grant it for the duration asked, counted from now.
         let duration = effective_duration(
@@ -256,20 +242,9 @@ impl Jit {
         next.expires_at = expires_at;
         next.target = resolved.target.clone();
         next.user_id.clone_from(&person.id);
-        next.version = grant.version + 1;
         self.finish_interrupted(&grant.target_key).await?;
         let op = self.op(&approver);
-        let provisioning = self
-            .apply_locked(GrantChange {
-                grant: next,
-                expected_version: grant.version,
-                event: Some(event),
-                lock: LockOp::Keep,
-                next_attempt_at: None,
-                outbox: Vec::new(),
-                holder: op.holder.clone(),
-            })
-            .await?;
+        let provisioning = self.write_locked(&op, &grant, next, Some(event)).await?;
         let (active, _) = self
             .provision(&provisioning, access, &resolved.blueprint, &op)
             .await?;
@@ -316,23 +291,8 @@ impl Jit {
         closed.status = grant.status.apply(GrantEvent::Closed, None)?;
         closed.ended_at = Some(now);
         closed.last_error = Some(detail.clone());
-        closed.version = grant.version + 1;
         let event = self.event(&grant, actor, action, detail.clone());
         let outbox = self.closed_messages(&closed, &detail);
-        self.store
-            .apply(
-                &GrantChange {
-                    grant: closed.clone(),
-                    expected_version: grant.version,
-                    event: Some(event),
-                    lock: LockOp::Ignore,
-                    next_attempt_at: None,
-                    outbox,
-                    holder: String::new(),
-                },
-                now,
-            )
-            .await?;
-        Ok(closed)
+        self.write_unlocked(&grant, closed, event, outbox).await
     }
 }

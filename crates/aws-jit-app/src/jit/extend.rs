@@ -5,7 +5,7 @@ use aws_jit_core::duration::effective_duration;
 use aws_jit_core::{AccessDuration, Actor, AuditAction, Grant, GrantId, GrantStatus};
 
 use super::{AppError, Jit, whole_seconds};
-use crate::ports::{AuditQuery, GrantChange, LockOp};
+use crate::ports::AuditQuery;
 
 impl Jit {
     /// Moves an active grant's expiry later by `by` (default: the access's maximum), never
@@ -85,7 +85,6 @@ impl Jit {
         }
         let mut extended = grant.clone();
         extended.expires_at = until;
-        extended.version = grant.version + 1;
         let capped = if until < wanted {
             " (capped to the access's maximum)"
         } else {
@@ -101,20 +100,7 @@ impl Jit {
                 whole_seconds(until)
             ),
         );
-        self.store
-            .apply(
-                &GrantChange {
-                    grant: extended.clone(),
-                    expected_version: grant.version,
-                    event: Some(event),
-                    lock: LockOp::Ignore,
-                    next_attempt_at: None,
-                    outbox: Vec::new(),
-                    holder: String::new(),
-                },
-                self.clock.now(),
-            )
-            .await?;
-        Ok(extended)
+        self.write_unlocked(&grant, extended, event, Vec::new())
+            .await
     }
 }

@@ -241,7 +241,7 @@ impl Jit {
     ) -> Result<T, AppError> {
         let actor = &op.actor;
         let mut failed = grant.clone();
-        failed.status = GrantStatus::Failed;
+        failed.status = grant.status.apply(GrantEvent::ProvisioningFailed, None)?;
         failed.ended_at = Some(self.clock.now());
         failed.last_error = Some(error.to_string());
         let event = self.event(grant, actor, AuditAction::GrantFailed, error.to_string());

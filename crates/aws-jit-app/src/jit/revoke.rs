@@ -11,9 +11,7 @@ use aws_jit_core::policy::ownership_marker;
 
 use super::lifecycle::incomplete;
 use super::{AppError, Jit, Op, assignment_of, failpoint, whole_seconds};
-use crate::ports::{
-    Assignment, GrantChange, GrantFilter, LockOp, ProviderError, ProviderErrorKind,
-};
+use crate::ports::{Assignment, GrantFilter, LockOp, ProviderError, ProviderErrorKind};
 
 /// What a revoke did.
 #[derive(Debug, Clone)]
@@ -117,19 +115,8 @@ impl Jit {
                 format!("cause: {}", cause.as_str()),
             ))
         };
-        revoking.version = grant.version + 1;
         let op = self.op(actor);
-        let revoking = self
-            .apply_locked(GrantChange {
-                grant: revoking,
-                expected_version: grant.version,
-                event,
-                lock: LockOp::Keep,
-                next_attempt_at: None,
-                outbox: Vec::new(),
-                holder: op.holder.clone(),
-            })
-            .await?;
+        let revoking = self.write_locked(&op, &grant, revoking, event).await?;
         failpoint("revoke.started");
         self.remove_access(revoking, &op).await
     }
