@@ -36,6 +36,11 @@ pub struct AwsSettings {
     pub patience: Patience,
     /// Identity Center rate limits, shared by the whole process.
     pub limits: RateLimits,
+    /// Whether every configured endpoint is plain HTTP (a local emulator or proxy): then
+    /// the SDK gets an HTTP client without TLS, since building the TLS one loads and
+    /// parses the system's root certificates, which costs more than the rest of a CLI
+    /// run's start-up.
+    pub plain_http: bool,
 }
 
 impl Default for AwsSettings {
@@ -46,6 +51,7 @@ impl Default for AwsSettings {
             attempt_timeout: Duration::from_secs(20),
             patience: Patience::default(),
             limits: RateLimits::default(),
+            plain_http: false,
         }
     }
 }
@@ -61,22 +67,10 @@ pub struct Aws {
     pub calls: CallCounter,
 }
 
-/// Whether every configured AWS endpoint is plain HTTP (a local emulator or proxy).
-///
-/// Then the SDK gets an HTTP client without TLS: building the TLS one loads and parses the
-/// system's root certificates, which costs more than the rest of a CLI run's start-up.
-fn endpoints_are_plain_http() -> bool {
-    let endpoints: Vec<String> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("AWS_ENDPOINT_URL"))
-        .map(|(_, v)| v)
-        .collect();
-    !endpoints.is_empty() && endpoints.iter().all(|e| e.starts_with("http://"))
-}
-
 /// Loads the SDK configuration and builds the clients.
 pub async fn connect(settings: &AwsSettings) -> Aws {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if endpoints_are_plain_http() {
+    if settings.plain_http {
         loader = loader.http_client(aws_smithy_http_client::Builder::new().build_http());
     }
     let sdk = loader

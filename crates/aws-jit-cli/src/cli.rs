@@ -53,6 +53,10 @@ pub struct Cli {
     /// The settings file's contents (empty without one).
     #[arg(skip)]
     pub file: crate::settings_file::SettingsFile,
+
+    /// Every other setting, resolved from the environment and the file.
+    #[arg(skip)]
+    pub resolved: crate::settings::Resolved,
 }
 
 /// Diagnostics formats.
@@ -91,6 +95,8 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// List every setting: its variable, settings-file key, default and meaning.
+    Settings,
     /// Print the JSON Schema of a config file.
     Schema {
         /// Which file's schema.

@@ -6,7 +6,6 @@ use anyhow::anyhow;
 use aws_jit_app::ports::{AuditQuery, GrantFilter};
 use aws_jit_app::{AppError, GrantRequest};
 use aws_jit_core::policy::BuiltinTemplate;
-use aws_jit_core::seed_env::SeedEnv;
 use std::sync::Arc;
 
 use aws_jit_core::auth::Role;
@@ -37,19 +36,12 @@ fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
 /// also oversee others' grants when listed in `AWS_JIT_APPROVERS`; else the operator at
 /// the shell, who holds the store and the AWS credentials and is trusted with them.
 fn actor(cli: &Cli) -> Actor {
-    let Some(email) = acting_person() else {
-        let os_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".to_owned());
-        return Actor::operator(&os_user);
+    let settings = &cli.resolved;
+    let Some(email) = &settings.acting_person else {
+        return Actor::operator(&settings.os_user);
     };
-    let approver = cli
-        .file
-        .lookup("AWS_JIT_APPROVERS", cli.file.approvers.as_deref())
-        .unwrap_or_default()
-        .split(',')
-        .any(|a| a.trim().eq_ignore_ascii_case(&email));
-    Actor::person(Person::unresolved(&email), Channel::Kubiya).with_rights(Rights {
+    let approver = settings.approvers.iter().any(|a| a == email);
+    Actor::person(Person::unresolved(email), Channel::Kubiya).with_rights(Rights {
         role: if approver {
             Role::Approver
         } else {
@@ -71,6 +63,7 @@ fn parse_user(user: Option<&str>) -> Result<UserEmail, Failure> {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
+        Command::Settings => settings_table(&cli),
         Command::Schema { file } => {
             print!(
                 "{}",
@@ -166,6 +159,27 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+fn settings_table(cli: &Cli) -> Result<(), Failure> {
+    use crate::settings::SETTINGS;
+    match cli.output {
+        Output::Json => print_json(
+            &SETTINGS
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "variable": s.variable, "file_key": s.file_key,
+                        "default": s.default, "meaning": s.meaning,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Output::Human => {
+            print!("{}", crate::settings::markdown_table());
+            Ok(())
+        }
+    }
+}
+
 async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
     let mut problems = Vec::new();
@@ -236,26 +250,14 @@ fn accesses(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-/// Validates `grant`/`plan` arguments into a request, before anything touches AWS.
-/// The seed's variables, read here (the core never reads the environment).
-fn seed_env() -> SeedEnv {
-    let var = |name: &str| std::env::var(name).ok();
-    SeedEnv {
-        account_id: var("AWS_ACCOUNT_ID"),
-        permission_set: var("PERMISSION_SET_NAME"),
-        max_duration: var("MAX_DURATION"),
-        buckets: var("BUCKETS"),
-        policy_template: var("POLICY_TEMPLATE"),
-    }
-}
-
 /// The catalog to find the access in, and the address to find: the named access in the
 /// config directory, or the one access the seed's variables describe.
 fn catalog_and_query(cli: &Cli, named: Option<&str>) -> Result<(Catalog, String), Failure> {
     if let Some(query) = named {
         return Ok((load_catalog(&cli.config_dir)?, query.to_owned()));
     }
-    seed_env()
+    cli.resolved
+        .seed
         .catalog()
         .map_err(invalid)?
         .ok_or_else(|| {
@@ -263,14 +265,6 @@ fn catalog_and_query(cli: &Cli, named: Option<&str>) -> Result<(Catalog, String)
                 "name an access, or set AWS_ACCOUNT_ID and PERMISSION_SET_NAME (or BUCKETS and POLICY_TEMPLATE) as the seed's tools do"
             ))
         })
-}
-
-/// The person a Kubiya tool acts for, if any.
-fn acting_person() -> Option<String> {
-    std::env::var("KUBIYA_USER_EMAIL")
-        .ok()
-        .map(|v| v.trim().to_lowercase())
-        .filter(|v| !v.is_empty())
 }
 
 fn grant_request(
@@ -419,7 +413,11 @@ async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
                 })
                 .transpose()?
                 .filter(|u| !u.trim().is_empty());
-            let user = args.user.clone().or(encoded).or_else(acting_person);
+            let user = args
+                .user
+                .clone()
+                .or(encoded)
+                .or_else(|| cli.resolved.acting_person.clone());
             let user = parse_user(user.as_deref())?;
             let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
             jit.find_live_grant(&query, &user).await?.id
@@ -521,9 +519,11 @@ async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         jit: wired.jit,
         catalog,
         messenger: wired.messenger,
-        slack_signing_secret: std::env::var("SLACK_SIGNING_SECRET")
-            .ok()
-            .filter(|v| !v.trim().is_empty()),
+        slack_signing_secret: cli
+            .resolved
+            .slack
+            .as_ref()
+            .and_then(|s| s.signing_secret.clone()),
         aws_calls: std::sync::Arc::new(move || calls.snapshot()),
     };
     aws_jit_server::serve(
@@ -546,7 +546,7 @@ async fn decide(cli: &Cli, args: &crate::cli::DecisionArgs, approve: bool) -> Re
     let wired = wire(cli).await?;
     let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
     let id = GrantId::new(args.request.clone());
-    let channel = if acting_person().is_some() {
+    let channel = if cli.resolved.acting_person.is_some() {
         Channel::Kubiya
     } else {
         Channel::Cli

@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_jit_app::ports::{Clock, GrantStore, Instance, Messenger};
-use aws_jit_app::{Jit, NotifySettings, Settings};
-use aws_jit_aws::{Aws, AwsSettings};
-use aws_jit_core::{AccessDuration, Catalog, ConfigFile, ConfigSource};
+use aws_jit_app::Jit;
+use aws_jit_app::ports::{Clock, GrantStore, Messenger};
+use aws_jit_aws::Aws;
+use aws_jit_core::{Catalog, ConfigFile, ConfigSource};
 use jiff::Timestamp;
 
 use crate::Failure;
 use crate::cli::{Cli, LogFormat};
-use crate::settings_file::SettingsFile;
 
 /// The real clock.
 #[derive(Debug, Default)]
@@ -99,83 +98,6 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn GrantStore>, Failure> {
         .map_err(|e| Failure::Runtime(anyhow::Error::new(e)))
 }
 
-fn env_duration(
-    file: &SettingsFile,
-    name: &str,
-    from_file: Option<&str>,
-) -> Result<Option<AccessDuration>, Failure> {
-    match file.lookup(name, from_file) {
-        Some(v) => AccessDuration::parse(&v).map(Some).map_err(|e| {
-            let source = if std::env::var(name).is_ok_and(|v| !v.trim().is_empty()) {
-                format!("`{name}`")
-            } else {
-                format!(
-                    "the settings file's `{}`",
-                    name.trim_start_matches("AWS_JIT_").to_lowercase()
-                )
-            };
-            Failure::Invalid(anyhow::Error::new(e).context(source))
-        }),
-        None => Ok(None),
-    }
-}
-
-fn env_u32(name: &str, from_file: Option<u32>) -> Result<Option<u32>, Failure> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
-            Failure::Invalid(anyhow::anyhow!(
-                "`{name}` must be a whole number, not `{v}`"
-            ))
-        }),
-        _ => Ok(from_file),
-    }
-}
-
-/// The use-case settings from the environment and the settings file.
-pub fn settings(file: &SettingsFile) -> Result<Settings, Failure> {
-    let mut settings = Settings {
-        global_max: env_duration(file, "MAX_DURATION", file.max_duration.as_deref())?,
-        ..Settings::default()
-    };
-    if let Some(lease) = env_duration(file, "AWS_JIT_LOCK_LEASE", file.lock_lease.as_deref())? {
-        settings.lock_lease = lease.to_std();
-    }
-    if let Some(base) = env_duration(file, "AWS_JIT_RETRY_BASE", file.retry_base.as_deref())? {
-        settings.retry_base = base.to_std();
-    }
-    if let (Some(arn), Some(id)) = (
-        file.lookup("AWS_JIT_SSO_INSTANCE_ARN", file.sso_instance_arn.as_deref()),
-        file.lookup(
-            "AWS_JIT_IDENTITY_STORE_ID",
-            file.identity_store_id.as_deref(),
-        ),
-    ) {
-        settings.instance = Some(Instance {
-            arn,
-            identity_store_id: id,
-        });
-    }
-    Ok(settings)
-}
-
-/// AWS settings from the environment and the settings file.
-pub fn aws_settings(file: &SettingsFile) -> Result<AwsSettings, Failure> {
-    let mut settings = AwsSettings::default();
-    if let Some(n) = env_u32("AWS_JIT_MAX_ATTEMPTS", file.max_attempts)? {
-        settings.max_attempts = n;
-    }
-    if let Some(n) = env_u32("AWS_JIT_SSO_CALLS_PER_SECOND", None)? {
-        settings.limits.calls_per_second = f64::from(n);
-    }
-    if let Some(n) = env_u32("AWS_JIT_SSO_CREATIONS_IN_FLIGHT", None)? {
-        settings.limits.creations_in_flight = usize::try_from(n).unwrap_or(usize::MAX);
-    }
-    if let Some(n) = env_u32("AWS_JIT_CONFLICT_RETRIES", file.conflict_retries)? {
-        settings.patience.conflict_retries = n;
-    }
-    Ok(settings)
-}
-
 /// Everything a command that changes access needs.
 #[derive(Debug)]
 pub struct Wired {
@@ -189,54 +111,28 @@ pub struct Wired {
 
 /// Opens the store and connects to AWS.
 pub async fn wire(cli: &Cli) -> Result<Wired, Failure> {
-    let settings = settings(&cli.file)?;
-    let aws_settings = aws_settings(&cli.file)?;
+    let settings = &cli.resolved;
     let store = open_store(&cli.db).await?;
-    let aws = aws_jit_aws::connect(&aws_settings).await;
-    let (notify, messenger) = slack()?;
+    let aws = aws_jit_aws::connect(&settings.aws).await;
+    let messenger: Option<Arc<dyn Messenger>> = match &settings.slack {
+        Some(slack) => Some(Arc::new(
+            aws_jit_slack::Slack::new(slack.api_url.as_deref(), &slack.token)
+                .map_err(|e| Failure::Runtime(anyhow::anyhow!("Slack: {e}")))?,
+        )),
+        None => None,
+    };
     let jit = Jit::new(
         store,
         Arc::new(aws.identity_center.clone()),
         Arc::new(aws.iam.clone()),
         Arc::new(SystemClock),
-        Settings { notify, ..settings },
+        settings.use_cases.clone(),
     );
     Ok(Wired {
         jit,
         aws,
         messenger,
     })
-}
-
-fn non_empty(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-/// Where notifications go, and what delivers them.
-type Notifications = (Option<NotifySettings>, Option<Arc<dyn Messenger>>);
-
-/// Slack notifications, when `SLACK_API_TOKEN` is set (the seed's variables).
-fn slack() -> Result<Notifications, Failure> {
-    let Some(token) = non_empty("SLACK_API_TOKEN") else {
-        return Ok((None, None));
-    };
-    let api_url = non_empty("SLACK_API_URL");
-    let client = aws_jit_slack::Slack::new(api_url.as_deref(), &token)
-        .map_err(|e| Failure::Runtime(anyhow::anyhow!("Slack: {e}")))?;
-    let notify = NotifySettings {
-        channel: non_empty("SLACK_CHANNEL_ID"),
-        thread_ts: non_empty("SLACK_THREAD_TS"),
-        instructions: aws_jit_core::slack::Instructions {
-            start_url: non_empty("AWS_JIT_SSO_START_URL"),
-            sso_region: non_empty("AWS_JIT_SSO_REGION").or_else(|| non_empty("AWS_REGION")),
-            account_alias: None,
-        },
-        admin_channel: non_empty("AWS_JIT_SLACK_ADMIN_CHANNEL"),
-    };
-    Ok((Some(notify), Some(Arc::new(client))))
 }
 
 /// Sends what an access change queued, right away (best effort: the change is already

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod context;
 mod output;
+mod settings;
 mod settings_file;
 
 use std::process::ExitCode;
@@ -70,6 +71,13 @@ fn main() -> ExitCode {
             }
         }
     }
+    cli.resolved = match settings::Resolved::resolve(&cli.file, &settings::ProcessEnvironment) {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
     context::init_tracing(cli.verbose, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

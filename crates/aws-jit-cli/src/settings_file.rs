@@ -1,8 +1,10 @@
 //! The optional TOML settings file (`--settings FILE` or `AWS_JIT_SETTINGS`).
 //!
 //! Precedence, highest first: a command-line flag, its environment variable
-//! (`AWS_JIT_*`, or the seed's `MAX_DURATION`), the settings file, the built-in default.
-//! Unknown keys are errors, named with the file, so a typo never silently does nothing.
+//! (`AWS_JIT_*`, or the seed's `MAX_DURATION`), the settings file, the built-in default
+//! (see [`crate::settings`], which resolves them). Unknown keys are errors, named with the
+//! file, so a typo never silently does nothing. Secrets (`SLACK_API_TOKEN`,
+//! `SLACK_SIGNING_SECRET`) come from the environment only.
 //!
 //! ```toml
 //! config_dir = "/etc/aws-jit"
@@ -17,6 +19,12 @@
 //! max_attempts = 3
 //! conflict_retries = 8
 //! approvers = "lead@example.com, secops@example.com"
+//! sso_calls_per_second = 20
+//! sso_creations_in_flight = 10
+//! slack_channel_id = "C0123456789"
+//! slack_admin_channel = "C0987654321"
+//! sso_start_url = "https://d-1234567890.awsapps.com/start"
+//! sso_region = "eu-west-1"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -56,6 +64,22 @@ pub struct SettingsFile {
     /// `AWS_JIT_APPROVERS`: who may revoke others' grants through the CLI while acting for
     /// a `KUBIYA_USER_EMAIL` (comma-separated emails).
     pub approvers: Option<String>,
+    /// `AWS_JIT_SSO_CALLS_PER_SECOND`.
+    pub sso_calls_per_second: Option<u32>,
+    /// `AWS_JIT_SSO_CREATIONS_IN_FLIGHT`.
+    pub sso_creations_in_flight: Option<u32>,
+    /// `SLACK_API_URL`.
+    pub slack_api_url: Option<String>,
+    /// `SLACK_CHANNEL_ID`.
+    pub slack_channel_id: Option<String>,
+    /// `SLACK_THREAD_TS`.
+    pub slack_thread_ts: Option<String>,
+    /// `AWS_JIT_SLACK_ADMIN_CHANNEL`.
+    pub slack_admin_channel: Option<String>,
+    /// `AWS_JIT_SSO_START_URL`.
+    pub sso_start_url: Option<String>,
+    /// `AWS_JIT_SSO_REGION`.
+    pub sso_region: Option<String>,
 }
 
 impl SettingsFile {
@@ -78,14 +102,6 @@ impl SettingsFile {
                 .unwrap_or_default();
             anyhow::anyhow!("settings file {}{at}: {message}", path.display())
         })
-    }
-
-    /// A value by its environment variable, then this file.
-    pub fn lookup(&self, env: &str, from_file: Option<&str>) -> Option<String> {
-        match std::env::var(env) {
-            Ok(v) if !v.trim().is_empty() => Some(v),
-            _ => from_file.map(str::to_owned),
-        }
     }
 
     /// Fills the command line's defaulted values from the file.
