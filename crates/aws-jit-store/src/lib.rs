@@ -10,6 +10,8 @@
 mod common;
 mod grant_row;
 mod postgres;
+mod rows;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;

@@ -1,0 +1,131 @@
+//! `settings`, `validate`, `accesses`, `schema`'s texts and `kubiya bundle`: commands about the configs.
+
+use anyhow::anyhow;
+
+use super::*;
+
+pub(super) fn settings_table(cli: &Cli) -> Result<(), Failure> {
+    use crate::settings::SETTINGS;
+    match cli.output {
+        Output::Json => print_json(
+            &SETTINGS
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "variable": s.variable, "file_key": s.file_key,
+                        "default": s.default, "meaning": s.meaning,
+                    })
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Output::Human => {
+            print!("{}", crate::settings::markdown_table());
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let mut problems = Vec::new();
+    if !offline {
+        let wired = wire(cli).await?;
+        for access in catalog.accesses() {
+            match wired.jit.check_access(access).await {
+                Ok(()) => {}
+                Err(AppError::UnknownPermissionSet(name)) => problems.push(format!(
+                    "{}: entry `{}`: field `permission_set`: `{name}` does not exist in IAM Identity Center",
+                    access.source.file_name(),
+                    access.key
+                )),
+                Err(AppError::UnknownPolicy(name)) => problems.push(format!(
+                    "{}: entry `{}`: field `policy_template`: `{name}` is not a built-in template and no such IAM policy exists",
+                    access.source.file_name(),
+                    access.key
+                )),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        log_call_counts(&wired.aws);
+    }
+    if !problems.is_empty() {
+        let n = problems.len();
+        return Err(invalid(anyhow!(
+            "{n} problem{} in the access configs\n  {}",
+            if n == 1 { "" } else { "s" },
+            problems.join("\n  ")
+        )));
+    }
+    let n = catalog.accesses().len();
+    match cli.output {
+        Output::Json => print_json(
+            &serde_json::json!({ "valid": true, "accesses": n, "checked_in_aws": !offline }),
+        ),
+        Output::Human => {
+            println!(
+                "{n} access{} valid{}",
+                if n == 1 { "" } else { "es" },
+                if offline {
+                    " (offline: AWS not checked)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn accesses(cli: &Cli) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    match cli.output {
+        Output::Json => print_json(
+            &catalog
+                .accesses()
+                .iter()
+                .map(AccessView::from)
+                .collect::<Vec<_>>(),
+        ),
+        Output::Human => {
+            for a in catalog.accesses() {
+                println!("{}", access_line(a));
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let mut texts = Vec::new();
+    for file in aws_jit_core::ConfigFile::ALL {
+        // load_catalog read and validated these just now.
+        if let Ok(text) = std::fs::read_to_string(cli.config_dir.join(file.file_name())) {
+            texts.push((file, text));
+        }
+    }
+    let configs: Vec<(aws_jit_core::ConfigFile, &str)> =
+        texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
+    let bundle = aws_jit_core::kubiya::bundle(&catalog, &configs, image);
+    let path = out.join("kubiya_bundle.json");
+    let text = serde_json::to_string_pretty(&bundle).map_err(|e| Failure::Runtime(e.into()))?;
+    std::fs::write(&path, text + "\n").map_err(|e| {
+        Failure::Runtime(anyhow::Error::new(e).context(format!("cannot write {}", path.display())))
+    })?;
+    let tools = bundle
+        .get("tools")
+        .and_then(|t| t.as_array())
+        .map_or(0, Vec::len);
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({ "path": path, "tools": tools })),
+        Output::Human => {
+            println!("wrote {} ({tools} tools, image {image})", path.display());
+            Ok(())
+        }
+    }
+}
+
+pub(super) const ACCESS_SCHEMA: &str =
+    include_str!("../../../../schema/access_configs.schema.json");
+
+pub(super) const S3_SCHEMA: &str = include_str!("../../../../schema/s3_configs.schema.json");

@@ -1,0 +1,188 @@
+//! `grant`, `plan`, `approve` and `deny`.
+
+use anyhow::anyhow;
+use std::sync::Arc;
+
+use super::*;
+
+pub(super) fn grant_request(
+    cli: &Cli,
+    catalog: &Catalog,
+    query: &str,
+    args: &GrantArgs,
+) -> Result<GrantRequest, Failure> {
+    let access = catalog.find(query).map_err(invalid)?.key.clone();
+    let user = parse_user(args.user.as_deref())?;
+    let decoded = args
+        .duration_urlencoded
+        .as_deref()
+        .map(|d| {
+            aws_jit_core::ids::percent_decode(d)
+                .ok_or_else(|| invalid(anyhow!("--duration-urlencoded: malformed")))
+        })
+        .transpose()?;
+    let duration = decoded
+        .as_deref()
+        .or(args.duration.as_deref())
+        .filter(|d| !d.trim().is_empty())
+        .map(AccessDuration::parse)
+        .transpose()
+        .map_err(|e| invalid(anyhow::Error::new(e).context("--duration")))?;
+    Ok(GrantRequest {
+        access,
+        user,
+        actor: actor(cli),
+        duration,
+        reason: args.reason.clone(),
+        break_glass: args.break_glass,
+    })
+}
+
+pub(super) async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
+    let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
+    let request = grant_request(cli, &catalog, &query, args)?;
+    let wired = wire(cli).await?;
+    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let plan = jit.plan(request).await;
+    log_call_counts(&wired.aws);
+    let plan = plan?;
+    let document: Option<serde_json::Value> = plan
+        .policy_document
+        .as_deref()
+        .and_then(|d| serde_json::from_str(d).ok());
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({
+            "access": plan.access,
+            "user": plan.user,
+            "duration": plan.duration.duration.to_string(),
+            "expires_at": plan.expires_at.to_string(),
+            "changes": plan.changes,
+            "policy_document": document,
+        })),
+        Output::Human => {
+            println!(
+                "granting `{}` to {} for {} (until about {}) would:",
+                plan.access,
+                plan.user,
+                plan.duration.duration.human(),
+                plan.expires_at
+            );
+            for change in &plan.changes {
+                println!("  - {change}");
+            }
+            if let Some(doc) = &document {
+                println!("policy document:");
+                print_json(doc)?;
+            }
+            println!("nothing was changed (dry run)");
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
+    let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
+    let request = grant_request(cli, &catalog, &query, args)?;
+    let access = catalog.find(&query).map_err(invalid)?.clone();
+    let wired = wire(cli).await?;
+    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let outcome = jit.grant(request).await;
+    log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
+    let outcome = outcome?;
+    if let Some(asked) = outcome.duration.capped_from {
+        eprintln!(
+            "warning: requested {} is above the maximum of {} for `{}`: granted {}",
+            asked.human(),
+            access.session_duration.human(),
+            access.key,
+            outcome.duration.duration.human()
+        );
+    }
+    let g = &outcome.grant;
+    if g.status == aws_jit_core::GrantStatus::Pending {
+        return match cli.output {
+            Output::Json => print_json(&GrantView::from(g)),
+            Output::Human => {
+                println!(
+                    "request {} for `{}` waits for approval; it lapses at {} unless approved (`aws-jit approve {}`)",
+                    g.id,
+                    g.access,
+                    GrantView::from(g).expires_at_str(),
+                    g.id
+                );
+                Ok(())
+            }
+        };
+    }
+    match cli.output {
+        Output::Json => print_json(&GrantView::from(g)),
+        Output::Human => {
+            println!(
+                "granted `{}` to {} until {} (grant {})",
+                g.access,
+                g.user,
+                GrantView::from(g).expires_at_str(),
+                g.id
+            );
+            if outcome.origin == aws_jit_core::AccessOrigin::Preexisting {
+                println!(
+                    "note: {} already held this assignment; it will be left in place when the grant ends",
+                    g.user
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn decide(
+    cli: &Cli,
+    args: &crate::cli::DecisionArgs,
+    approve: bool,
+) -> Result<(), Failure> {
+    let approver = parse_user(args.approver.as_deref()).map_err(|_| {
+        invalid(anyhow!(
+            "say who decides: --as EMAIL (or KUBIYA_USER_EMAIL)"
+        ))
+    })?;
+    let catalog = load_catalog(&cli.config_dir)?;
+    let wired = wire(cli).await?;
+    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let id = GrantId::new(args.request.clone());
+    let channel = if cli.resolved.acting_person.is_some() {
+        Channel::Kubiya
+    } else {
+        Channel::Cli
+    };
+    let decider = Actor::person(Person::unresolved(approver.as_str()), channel);
+    let outcome = if approve {
+        jit.approve(&id, &decider, args.reason.clone()).await
+    } else {
+        jit.deny(&id, &decider, args.reason.clone()).await
+    };
+    log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
+    let grant = outcome?;
+    match cli.output {
+        Output::Json => print_json(&GrantView::from(&grant)),
+        Output::Human => {
+            match grant.status {
+                aws_jit_core::GrantStatus::Pending => println!(
+                    "approved by {}; request {} still needs more approvals",
+                    approver.normalized(),
+                    grant.id
+                ),
+                aws_jit_core::GrantStatus::Active => println!(
+                    "approved: `{}` granted to {} until {} (grant {})",
+                    grant.access,
+                    grant.user,
+                    GrantView::from(&grant).expires_at_str(),
+                    grant.id
+                ),
+                _ => println!("denied: request {} for {} ended", grant.id, grant.user),
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `revoke`, and `grants`, which lists them.
+
+use anyhow::anyhow;
+use std::sync::Arc;
+
+use super::*;
+
+pub(super) async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> {
+    let wired = wire(cli).await?;
+    let id = match &args.grant {
+        Some(id) => GrantId::new(id.clone()),
+        None => {
+            let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
+            let encoded = args
+                .user_urlencoded
+                .as_deref()
+                .map(|u| {
+                    aws_jit_core::ids::percent_decode(u)
+                        .ok_or_else(|| invalid(anyhow!("--user-urlencoded: malformed")))
+                })
+                .transpose()?
+                .filter(|u| !u.trim().is_empty());
+            let user = args
+                .user
+                .clone()
+                .or(encoded)
+                .or_else(|| cli.resolved.acting_person.clone());
+            let user = parse_user(user.as_deref())?;
+            let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+            jit.find_live_grant(&query, &user).await?.id
+        }
+    };
+    let outcome = wired.jit.revoke(&id, &actor(cli)).await;
+    log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
+    let outcome = outcome?;
+    let g = &outcome.grant;
+    match cli.output {
+        Output::Json => print_json(&serde_json::json!({
+            "grant": GrantView::from(g),
+            "assignment_kept": outcome.kept,
+        })),
+        Output::Human => {
+            println!("revoked `{}` from {} (grant {})", g.access, g.user, g.id);
+            if let Some(kept) = &outcome.kept {
+                println!("note: {kept}");
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn grants(cli: &Cli, all: bool, user: Option<&str>) -> Result<(), Failure> {
+    let store = open_store(&cli.db).await?;
+    let list = store
+        .grants(&GrantFilter {
+            include_ended: all,
+            user: user.map(str::to_lowercase),
+            ..GrantFilter::default()
+        })
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    match cli.output {
+        Output::Json => print_json(&list.iter().map(GrantView::from).collect::<Vec<_>>()),
+        Output::Human => {
+            if list.is_empty() {
+                eprintln!("no {}grants", if all { "" } else { "live " });
+            }
+            for g in &list {
+                println!("{}", grant_line(g));
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! A local Slack-compatible Web API.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A local Slack-compatible Web API for tests: it checks what Slack checks (the bot token,
+/// required fields, block limits), answers errors in Slack's shape (`ok: false`,
+/// `error: code`), and can be rate limited (429 `ratelimited` with `Retry-After`) or down
+/// (503). It records every message posted.
+#[derive(Debug)]
+pub struct FakeSlack {
+    /// The API base URL (`SLACK_API_URL`).
+    pub url: String,
+    state: Arc<Mutex<SlackState>>,
+}
+
+#[derive(Debug, Default)]
+struct SlackState {
+    token: String,
+    users: std::collections::HashMap<String, String>,
+    posts: Vec<serde_json::Value>,
+    responses: Vec<serde_json::Value>,
+    down: bool,
+    hang: bool,
+    rate_limited: u32,
+}
+
+impl FakeSlack {
+    /// Starts one on a free loopback port, accepting `token`.
+    pub fn start(token: &str) -> FakeSlack {
+        let state = Arc::new(Mutex::new(SlackState {
+            token: token.to_owned(),
+            ..SlackState::default()
+        }));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port for the fake Slack");
+        let addr = listener.local_addr().expect("its address");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the fake Slack");
+            runtime.block_on(async move {
+                let listener =
+                    tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+                let app = axum::Router::new()
+                    .route("/api/{method}", axum::routing::any(slack_method))
+                    .with_state(shared);
+                let _ = axum::serve(listener, app).await;
+            });
+        });
+        FakeSlack {
+            url: format!("http://{addr}/api"),
+            state,
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut SlackState) -> T) -> T {
+        f(&mut self.state.lock().expect("fake Slack state"))
+    }
+
+    /// Adds a Slack user with this email; returns their id.
+    pub fn add_user(&self, email: &str) -> String {
+        self.with(|s| {
+            let id = format!("U{:04}", s.users.len() + 1);
+            s.users.insert(email.to_lowercase(), id.clone());
+            id
+        })
+    }
+
+    /// Makes every call fail with 503 (`true`) or work again.
+    pub fn set_down(&self, down: bool) {
+        self.with(|s| s.down = down);
+    }
+
+    /// Makes every call hang (accepted, never answered) while `true`.
+    pub fn set_hanging(&self, hang: bool) {
+        self.with(|s| s.hang = hang);
+    }
+
+    /// Answers the next `n` calls with 429 `ratelimited`, `Retry-After: 1`.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.with(|s| s.rate_limited = n);
+    }
+
+    /// Every message posted so far (the `chat.postMessage` bodies).
+    pub fn posts(&self) -> Vec<serde_json::Value> {
+        self.with(|s| s.posts.clone())
+    }
+
+    /// A `response_url` for interactions; what is posted to it is in [`FakeSlack::responses`].
+    pub fn response_url(&self) -> String {
+        format!("{}/respond", self.url)
+    }
+
+    /// What was posted to the `response_url` so far.
+    pub fn responses(&self) -> Vec<serde_json::Value> {
+        self.with(|s| s.responses.clone())
+    }
+}
+
+fn slack_error(code: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    axum::Json(serde_json::json!({ "ok": false, "error": code })).into_response()
+}
+
+/// Slack's checks on a message: some text, at most 50 blocks, text limits per block.
+fn check_message(body: &serde_json::Value) -> Result<(), &'static str> {
+    let text = body.get("text").and_then(|t| t.as_str()).unwrap_or("");
+    let blocks = body
+        .get("blocks")
+        .and_then(|b| b.as_array())
+        .cloned()
+        .unwrap_or_default();
+    if text.is_empty() && blocks.is_empty() {
+        return Err("no_text");
+    }
+    if text.chars().count() > 40_000 {
+        return Err("msg_too_long");
+    }
+    if blocks.len() > 50 {
+        return Err("invalid_blocks");
+    }
+    for block in &blocks {
+        let kind = block.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        let limit = if kind == "header" { 150 } else { 3_000 };
+        let text = block
+            .pointer("/text/text")
+            .and_then(|t| t.as_str())
+            .unwrap_or("");
+        if text.chars().count() > limit || kind.is_empty() {
+            return Err("invalid_blocks");
+        }
+    }
+    Ok(())
+}
+
+async fn slack_method(
+    axum::extract::State(state): axum::extract::State<Arc<Mutex<SlackState>>>,
+    axum::extract::Path(method): axum::extract::Path<String>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let hang = state.lock().expect("fake Slack state").hang;
+    if hang {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
+    let mut s = state.lock().expect("fake Slack state");
+    if s.down {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "<html>down</html>",
+        )
+            .into_response();
+    }
+    if s.rate_limited > 0 {
+        s.rate_limited -= 1;
+        return (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            axum::Json(serde_json::json!({ "ok": false, "error": "ratelimited" })),
+        )
+            .into_response();
+    }
+    if method == "respond" {
+        // A response_url needs no token: its URL is the secret.
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        s.responses.push(json);
+        return axum::Json(serde_json::json!({ "ok": true })).into_response();
+    }
+    let presented = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match presented {
+        None => return slack_error("not_authed"),
+        Some(token) if token != s.token => return slack_error("invalid_auth"),
+        Some(_) => {}
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    match method.as_str() {
+        "users.lookupByEmail" => {
+            let email = query
+                .get("email")
+                .map(|e| e.to_lowercase())
+                .unwrap_or_default();
+            match s.users.get(&email) {
+                Some(id) => axum::Json(serde_json::json!({ "ok": true, "user": { "id": id } }))
+                    .into_response(),
+                None => slack_error("users_not_found"),
+            }
+        }
+        "users.info" => {
+            let id = query.get("user").cloned().unwrap_or_default();
+            match s.users.iter().find(|(_, v)| **v == id) {
+                Some((email, _)) => axum::Json(serde_json::json!({
+                    "ok": true, "user": { "id": id, "profile": { "email": email } }
+                }))
+                .into_response(),
+                None => slack_error("user_not_found"),
+            }
+        }
+        "conversations.open" => match json.get("users").and_then(|u| u.as_str()) {
+            Some(user) if s.users.values().any(|id| id == user) => axum::Json(
+                serde_json::json!({ "ok": true, "channel": { "id": format!("D{user}") } }),
+            )
+            .into_response(),
+            Some(_) => slack_error("user_not_found"),
+            None => slack_error("invalid_arguments"),
+        },
+        "chat.postMessage" => {
+            let channel = json.get("channel").and_then(|c| c.as_str()).unwrap_or("");
+            if !(channel.starts_with('C') || channel.starts_with('D')) {
+                return slack_error("channel_not_found");
+            }
+            if let Err(code) = check_message(&json) {
+                return slack_error(code);
+            }
+            s.posts.push(json.clone());
+            let ts = format!("1700000000.{:06}", s.posts.len());
+            axum::Json(serde_json::json!({ "ok": true, "channel": channel, "ts": ts }))
+                .into_response()
+        }
+        _ => slack_error("unknown_method"),
+    }
+}
