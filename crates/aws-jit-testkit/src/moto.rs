@@ -140,6 +140,8 @@ pub struct MotoAws {
     pub identity_store_id: String,
     /// This test's own moto server.
     pub moto: Arc<Moto>,
+    /// The SDK configuration pointed at it (for more clients).
+    pub sdk: aws_config::SdkConfig,
 }
 
 impl MotoAws {
@@ -167,6 +169,7 @@ impl MotoAws {
             ids,
             iam,
             moto,
+            sdk,
         }
     }
 
