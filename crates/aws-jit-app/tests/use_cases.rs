@@ -277,3 +277,36 @@ async fn standing_access_survives_a_revoke_and_plan_changes_nothing() {
     assert!(revoked.kept.unwrap().contains("standing access"));
     assert_eq!(world.assignments(&alice_id).await, 1);
 }
+
+#[tokio::test]
+async fn grants_made_under_two_names_of_one_person_share_the_assignment() {
+    let world = World::new(false).await;
+    let name = unique("dana");
+    let (email, user_name) = (
+        format!("{name}@example.com"),
+        format!("{name}.ops@example.com"),
+    );
+    let dana_id = world.aws.create_person(&user_name, &[&email]).await;
+    let root = Actor::operator("root");
+    let first = world
+        .jit
+        .grant(world.request(&email, root.clone()))
+        .await
+        .unwrap();
+    let second = world
+        .jit
+        .grant(world.request(&user_name, root.clone()))
+        .await
+        .unwrap();
+    assert_eq!(first.grant.target_key, second.grant.target_key);
+    assert_eq!(world.assignments(&dana_id).await, 1);
+    let revoked = world.jit.revoke(&first.grant.id, &root).await.unwrap();
+    assert!(revoked.kept.unwrap().contains("still active"));
+    assert_eq!(
+        world.assignments(&dana_id).await,
+        1,
+        "the other grant keeps it"
+    );
+    world.jit.revoke(&second.grant.id, &root).await.unwrap();
+    assert_eq!(world.assignments(&dana_id).await, 0);
+}
