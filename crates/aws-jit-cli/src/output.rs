@@ -66,8 +66,44 @@ pub fn audit_line(e: &AuditEvent) -> String {
         e.seq,
         rfc3339(e.time),
         e.action.as_str(),
-        e.actor,
+        aws_jit_core::Actor::from_stored(&e.actor),
         subject,
         e.detail
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+    use aws_jit_core::{Actor, AuditAction, Channel, Person};
+
+    #[test]
+    fn an_audit_line_names_the_actor_as_people_read_it() {
+        let actor = Actor::person(
+            Person::unresolved("alice@example.com"),
+            Channel::Api {
+                token: "laptop".to_owned(),
+            },
+        );
+        let event = AuditEvent {
+            seq: 7,
+            time: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            actor: actor.to_stored(),
+            action: AuditAction::GrantRequested,
+            grant_id: "g-1".to_owned(),
+            access: "ops".to_owned(),
+            user: "alice@example.com".to_owned(),
+            detail: "duration PT1H".to_owned(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let line = audit_line(&event);
+        assert!(
+            line.contains(" alice@example.com (token laptop) g-1 "),
+            "{line}"
+        );
+        assert!(!line.contains('{'), "no JSON for people: {line}");
+    }
 }
