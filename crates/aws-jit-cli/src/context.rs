@@ -32,6 +32,42 @@ impl Clock for SystemClock {
     }
 }
 
+/// Diagnostics on stderr with every secret masked (`core::text::redact`): one buffer per
+/// event, redacted and written whole when the event is done.
+#[derive(Debug, Clone, Copy)]
+struct RedactingStderr;
+
+/// One event's output, on its way to stderr.
+#[derive(Debug, Default)]
+struct RedactedEvent(Vec<u8>);
+
+impl std::io::Write for RedactedEvent {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for RedactedEvent {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let masked = aws_jit_core::text::redact(&text);
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), masked.as_bytes());
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStderr {
+    type Writer = RedactedEvent;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactedEvent::default()
+    }
+}
+
 /// Sets up diagnostics on stderr: warnings by default, more with `-v`, or `RUST_LOG`.
 pub fn init_tracing(verbose: u8, format: LogFormat) {
     let default = match verbose {
@@ -43,7 +79,7 @@ pub fn init_tracing(verbose: u8, format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(RedactingStderr)
         .with_target(false);
     let _ = match format {
         // Timestamps and structured fields for collectors; one object per line.

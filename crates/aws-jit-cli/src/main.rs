@@ -93,7 +93,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             // `{:#}` prints the whole context chain on one line.
-            eprintln!("error: {:#}", failure.error());
+            let line = format!("{:#}", failure.error());
+            eprintln!("error: {}", aws_jit_core::text::redact(&line));
             ExitCode::from(failure.code())
         }
     }

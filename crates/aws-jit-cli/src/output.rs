@@ -1,6 +1,7 @@
 //! How grants, accesses and audit events look on stdout for people. The JSON views (the
 //! same the HTTP API returns) are [`aws_jit_core::views`].
 
+use aws_jit_core::text::printable;
 use aws_jit_core::views::rfc3339;
 pub use aws_jit_core::views::{AccessView, AuditView, GrantView};
 use aws_jit_core::{Access, AccessTarget, AuditEvent, Grant, GrantStatus};
@@ -66,9 +67,9 @@ pub fn audit_line(e: &AuditEvent) -> String {
         e.seq,
         rfc3339(e.time),
         e.action.as_str(),
-        aws_jit_core::Actor::from_stored(&e.actor),
-        subject,
-        e.detail
+        printable(&aws_jit_core::Actor::from_stored(&e.actor).to_string()),
+        printable(&subject),
+        printable(&e.detail)
     )
 }
 

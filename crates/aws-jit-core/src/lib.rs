@@ -22,6 +22,7 @@ pub mod seed_env;
 pub mod slack;
 pub mod slack_signature;
 pub mod target;
+pub mod text;
 pub mod views;
 
 pub use actor::{Actor, Channel, Person, Principal, Rights};

@@ -84,7 +84,9 @@ fn context(markdown: &str) -> Value {
     json!({ "type": "context", "elements": [ { "type": "mrkdwn", "text": cut(markdown, MAX_SECTION_CHARS) } ] })
 }
 
-/// Escapes the three characters Slack's mrkdwn treats as control characters.
+/// Escapes the three characters Slack's mrkdwn treats as control characters. Every value
+/// interpolated into a message goes through it: the blocks' and the fallback `text` (which
+/// push notifications show), so `<!channel>` or a `<https://…|link>` in a reason stays text.
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -221,10 +223,10 @@ pub fn granted(grant: &Grant, access: &Access, how: &Instructions, now: Timestam
         }
     }
     Message {
-        text: format!(
+        text: esc(&format!(
             "Access granted: {} to {} until {expires} ({when})",
             access.name, grant.user
-        ),
+        )),
         blocks: clamp(blocks),
     }
 }
@@ -251,7 +253,11 @@ pub fn ended(grant: &Grant, now: Timestamp) -> Message {
         )),
     ];
     Message {
-        text: format!("Your access {} {verb} at {}", grant.access, rfc3339(at)),
+        text: esc(&format!(
+            "Your access {} {verb} at {}",
+            grant.access,
+            rfc3339(at)
+        )),
         blocks,
     }
 }
@@ -278,7 +284,7 @@ pub fn decision_update(grant: &Grant, person: &str, approved: bool) -> Value {
     };
     json!({
         "replace_original": true,
-        "text": format!("{}: {}", grant.access, outcome.replace('*', "")),
+        "text": format!("{}: {}", esc(&grant.access), outcome.replace('*', "")),
         "blocks": [
             header(&format!("Request for {}", grant.access)),
             section(&format!("{} asked for {}.\n{outcome}", esc(&grant.requested_by.to_string()), what(grant))),
@@ -292,7 +298,7 @@ pub fn decision_refused(why: &str) -> Value {
     json!({
         "response_type": "ephemeral",
         "replace_original": false,
-        "text": format!("Not done: {why}"),
+        "text": format!("Not done: {}", esc(why)),
     })
 }
 
@@ -343,13 +349,13 @@ pub fn approval_requested(grant: &Grant, policy: &crate::config::ApprovalPolicy)
         )),
     ];
     Message {
-        text: format!(
+        text: esc(&format!(
             "Approval requested: {} for {} (needs {} of: {})",
             grant.access,
             grant.user,
             policy.required,
             policy.approvers.join(", ")
-        ),
+        )),
         blocks,
     }
 }
@@ -366,10 +372,10 @@ pub fn request_closed(grant: &Grant, detail: &str) -> Message {
         context(&format!("Request `{}`.", grant.id)),
     ];
     Message {
-        text: format!(
+        text: esc(&format!(
             "Your request for {} was not granted: {detail}",
             grant.access
-        ),
+        )),
         blocks,
     }
 }
@@ -392,12 +398,12 @@ pub fn break_glass(grant: &Grant) -> Message {
         )),
     ];
     Message {
-        text: format!(
+        text: esc(&format!(
             "Break-glass access: {} took {} until {} ({reason})",
             grant.user,
             grant.access,
             rfc3339(grant.expires_at)
-        ),
+        )),
         blocks,
     }
 }
@@ -422,10 +428,10 @@ pub fn revoke_failed(grant: &Grant, next_attempt: Timestamp) -> Message {
         )),
     ];
     Message {
-        text: format!(
+        text: esc(&format!(
             "Revocation failing for {} ({}), attempt {}: {error}",
             grant.user, grant.access, grant.attempts
-        ),
+        )),
         blocks,
     }
 }

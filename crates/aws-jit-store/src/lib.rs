@@ -31,7 +31,8 @@ pub async fn open(url: &str) -> Result<Arc<dyn GrantStore>, StoreError> {
     } else {
         Err(StoreError::Backend {
             message: format!(
-                "`{url}` is not a store URL: use `sqlite://./aws-jit.db` or `postgres://user@host/db`"
+                "`{}` is not a store URL: use `sqlite://./aws-jit.db` or `postgres://user@host/db`",
+                aws_jit_core::text::redact(url)
             ),
             source: None,
         })

@@ -1,7 +1,7 @@
 //! Approvals: requests that wait, who may decide, the quorum, denial and lapse.
 
 use aws_jit_core::approval;
-use aws_jit_core::authorize::{Action, PendingRequest, Subject};
+use aws_jit_core::authorize::{self, Action, PendingRequest, Refusal, Subject};
 use aws_jit_core::config::ApprovalPolicy;
 use aws_jit_core::duration::effective_duration;
 use aws_jit_core::grant::NewGrant;
@@ -10,9 +10,18 @@ use aws_jit_core::{
     GrantStatus, Person, UserEmail,
 };
 
-use super::grant::Admitted;
+use super::grant::{Admitted, check_text};
 use super::{AppError, GrantOutcome, Jit, Prepared, system_actor, whole_seconds};
 use crate::ports::AuditQuery;
+use aws_jit_core::text::MAX_REASON_CHARS;
+
+/// A pending request and its access, as a decision needs them.
+#[derive(Debug)]
+struct Decision<'a> {
+    grant: Grant,
+    access: &'a Access,
+    in_group: bool,
+}
 
 impl Jit {
     /// Records a request that waits for approval: resolved now (so an unknown user or
@@ -101,21 +110,10 @@ impl Jit {
         &self,
         actor: &Actor,
         action: Action,
-        access: &Access,
-        grant: &Grant,
+        decision: &Decision<'_>,
         approved_by: &[Person],
     ) -> Result<(), AppError> {
-        let listed = actor.own_person().is_some_and(|me| {
-            access
-                .approval
-                .as_ref()
-                .is_some_and(|p| p.approvers.iter().any(|a| me.is_named(a)))
-        });
-        // Identity Center is asked only when the list does not already say yes.
-        let in_group = match actor.own_person() {
-            Some(me) if !listed => self.in_approver_group(access, me).await?,
-            _ => false,
-        };
+        let (grant, access, in_group) = (&decision.grant, decision.access, decision.in_group);
         let user = grant.person();
         let request = PendingRequest {
             access,
@@ -148,13 +146,54 @@ impl Jit {
         Ok(!groups.is_empty())
     }
 
-    /// A pending request, or why it cannot be decided on.
-    pub(crate) async fn pending(&self, id: &GrantId) -> Result<Grant, AppError> {
-        let grant = self
-            .store
-            .grant(id)
-            .await?
-            .ok_or_else(|| AppError::GrantNotFound(id.to_string()))?;
+    /// The request `actor` wants to decide on, resolved in the directory with it. A
+    /// request the actor may neither see nor decide on is answered as not found (and the
+    /// refusal audited): its existence, state and approvers are not theirs to learn.
+    async fn decision<'a>(
+        &'a self,
+        id: &GrantId,
+        actor: &Actor,
+        action: Action,
+    ) -> Result<(Decision<'a>, Actor), AppError> {
+        let grant = self.load(id).await?;
+        let access = self.access(&grant.access)?;
+        let actor = self.identify(actor).await?;
+        let listed = actor.own_person().is_some_and(|me| {
+            access
+                .approval
+                .as_ref()
+                .is_some_and(|p| p.approvers.iter().any(|a| me.is_named(a)))
+        });
+        // Identity Center is asked only when the list does not already say yes.
+        let in_group = match actor.own_person() {
+            Some(me) if !listed => self.in_approver_group(access, me).await?,
+            _ => false,
+        };
+        let sees =
+            authorize::decide(&actor, Action::View, &Subject::Person(&grant.person())).is_ok();
+        if !(listed || in_group || sees) {
+            let refusal = Refusal(format!(
+                "grant `{id}` is neither visible to nor decidable by the caller"
+            ));
+            let user = grant.user.clone();
+            self.refuse(&actor, action, &user, Some(&grant), refusal)
+                .await;
+            return Err(AppError::GrantNotFound(id.to_string()));
+        }
+        let grant = self.pending(grant).await?;
+        Ok((
+            Decision {
+                grant,
+                access,
+                in_group,
+            },
+            actor,
+        ))
+    }
+
+    /// The request if it still waits for approval, or why it cannot be decided on.
+    pub(crate) async fn pending(&self, grant: Grant) -> Result<Grant, AppError> {
+        let id = grant.id.clone();
         if grant.status != GrantStatus::Pending {
             return Err(AppError::NotPending {
                 id: id.to_string(),
@@ -190,12 +229,14 @@ impl Jit {
         approver: &Actor,
         reason: Option<String>,
     ) -> Result<Grant, AppError> {
-        let grant = self.pending(id).await?;
-        let access = self.access(&grant.access)?;
-        let approver = self.identify(approver).await?;
-        let approved_by = self.approvals_so_far(&grant).await?;
-        self.authorize_decision(&approver, Action::Approve, access, &grant, &approved_by)
+        if let Some(reason) = &reason {
+            check_text("reason", reason, MAX_REASON_CHARS)?;
+        }
+        let (decision, approver) = self.decision(id, approver, Action::Approve).await?;
+        let approved_by = self.approvals_so_far(&decision.grant).await?;
+        self.authorize_decision(&approver, Action::Approve, &decision, &approved_by)
             .await?;
+        let Decision { grant, access, .. } = decision;
         let Some(policy) = &access.approval else {
             return Err(AppError::NotAllowed(format!(
                 "`{}` needs no approval",
@@ -260,11 +301,13 @@ impl Jit {
         approver: &Actor,
         reason: Option<String>,
     ) -> Result<Grant, AppError> {
-        let grant = self.pending(id).await?;
-        let access = self.access(&grant.access)?;
-        let approver = self.identify(approver).await?;
-        self.authorize_decision(&approver, Action::Deny, access, &grant, &[])
+        if let Some(reason) = &reason {
+            check_text("reason", reason, MAX_REASON_CHARS)?;
+        }
+        let (decision, approver) = self.decision(id, approver, Action::Deny).await?;
+        self.authorize_decision(&approver, Action::Deny, &decision, &[])
             .await?;
+        let grant = decision.grant;
         let why = reason.map_or_else(String::new, |r| format!(": {r}"));
         let who = approver
             .own_person()

@@ -5,6 +5,7 @@ use aws_jit_core::approval::{self, Route};
 use aws_jit_core::authorize::Action;
 use aws_jit_core::duration::EffectiveDuration;
 use aws_jit_core::grant::NewGrant;
+use aws_jit_core::text::{self, MAX_REASON_CHARS};
 use aws_jit_core::{
     Access, AccessDuration, AccessOrigin, AccessTarget, Actor, AuditAction, Grant, Person,
     UserEmail,
@@ -61,10 +62,22 @@ impl Admitted<'_> {
     }
 }
 
+/// The longest access name, key or slug a request may give (characters).
+const MAX_ACCESS_QUERY_CHARS: usize = 256;
+
+/// Checks a free-text input where it enters the use cases (every front door passes here).
+pub(crate) fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), AppError> {
+    text::check(field, value, max).map_err(|e| AppError::Invalid(e.to_string()))
+}
+
 impl Jit {
     /// Finds the access, resolves the person and the actor in the directory, and asks the
     /// decision point whether the actor may request it for them.
     pub(crate) async fn admit(&self, request: GrantRequest) -> Result<Admitted<'_>, AppError> {
+        check_text("access", &request.access, MAX_ACCESS_QUERY_CHARS)?;
+        if let Some(reason) = &request.reason {
+            check_text("reason", reason, MAX_REASON_CHARS)?;
+        }
         let access = self.access(&request.access)?;
         // Identity Center accesses need the person in the directory; S3 ones use it when
         // the directory knows them.

@@ -208,6 +208,7 @@ mod crash_recovery;
 mod ephemeral;
 mod faults;
 mod grants;
+mod hardening;
 mod kubiya;
 mod mcp;
 mod s3;

@@ -1,0 +1,218 @@
+//! Findings of the security review (issue 14), each tried as an attacker would: the test
+//! fails on the code before the fix.
+
+use super::*;
+use aws_jit_testkit::FakeSlack;
+
+/// Finding 8: an unrecognised store URL was printed with its password.
+#[test]
+fn a_password_in_a_store_url_is_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_aws-jit"))
+        .args([
+            "grants",
+            "--db",
+            "postgress://jit:Sup3rS3cret@db.internal/jit",
+        ])
+        .env("AWS_JIT_CONFIG_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("Sup3rS3cret"), "{err}");
+    assert!(
+        err.contains("postgress://jit:****@db.internal/jit"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+/// Finding 3: a reason with escape sequences forged an audit line on the operator's
+/// terminal, and a 1.9 MB reason was accepted.
+#[tokio::test]
+async fn a_reason_that_could_forge_a_line_or_flood_the_log_is_refused_before_aws() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let forged = "ok\u{1b}[2K\r     9 2026-12-01T00:00:00Z grant.revoked          cli:root";
+    // An argument is at most 128 KiB on Linux; the API takes the 1.9 MB one below.
+    let long = "r".repeat(100_000);
+    for reason in [forged, "two\nlines", long.as_str()] {
+        let mut cmd = tool.command(&["grant", "jit", "--user", &f.email, "--reason", reason]);
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: reason "), "{err}");
+        assert!(!err.contains('\u{1b}'), "the error itself is clean: {err}");
+    }
+    assert_eq!(f.assignments().await, 0);
+    assert!(
+        tool.json(&["grants", "--all"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Through the API too.
+    let admin = super::serve::token(&tool, &["--name", "admin", "--role", "admin"]);
+    let server = super::serve::start(&tool);
+    for reason in [forged.to_owned(), "r".repeat(1_900_000)] {
+        let body =
+            serde_json::json!({"access": "jit", "user": f.email, "reason": reason}).to_string();
+        let (status, answer) = super::serve::call(
+            &server.addr,
+            "POST",
+            "/api/v1/grants",
+            Some(&admin),
+            Some(&body),
+        );
+        assert_eq!(status, 400, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("reason "),
+            "{answer}"
+        );
+    }
+    assert_eq!(f.assignments().await, 0);
+}
+
+/// Finding 3, for records written before the check: the human audit listing escapes
+/// control characters instead of printing them.
+#[tokio::test]
+async fn the_audit_listing_escapes_control_characters_of_old_records() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let store = super::crash_recovery::store(&tool).await;
+    let event = aws_jit_core::AuditEvent {
+        seq: 0,
+        time: jiff::Timestamp::from_second(1_900_000_000).unwrap(),
+        actor: "alice@example.com".to_owned(),
+        action: aws_jit_core::AuditAction::GrantRequested,
+        grant_id: "g-old".to_owned(),
+        access: "jit".to_owned(),
+        user: "alice@example.com".to_owned(),
+        detail: "reason: x\u{1b}[2K\rforged".to_owned(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    store.append_audit(&event).await.unwrap();
+    let listing = tool.ok(&["audit"]);
+    assert!(
+        !listing.contains('\u{1b}') && !listing.contains('\r'),
+        "{listing:?}"
+    );
+    assert!(listing.contains("x\\u{1b}[2K\\u{d}forged"), "{listing}");
+}
+
+/// Finding 4: Slack's fallback text (what push notifications show) interpolated the
+/// break-glass reason as it was: `<!channel>` and a phishing link reached the channel.
+#[tokio::test]
+async fn slack_fallback_text_escapes_what_a_requester_typed() {
+    let f = Fixture::new().await;
+    let slack = FakeSlack::start("xoxb-t");
+    let config = serde_json::json!({
+        "prod": {
+            "name": "Prod Admin",
+            "description": "test",
+            "account_id": f.account,
+            "permission_set": f.permission_set,
+            "session_duration": "PT1H",
+            "approvers": ["lead@example.com"],
+            "break_glass": true,
+        }
+    });
+    let mut tool = Tool::with_config(&f.aws, "access_configs.json", &config);
+    for (k, v) in [
+        ("SLACK_API_TOKEN", "xoxb-t"),
+        ("SLACK_API_URL", slack.url.as_str()),
+        ("SLACK_CHANNEL_ID", "CREQ"),
+        ("AWS_JIT_SLACK_ADMIN_CHANNEL", "CADMIN"),
+    ] {
+        tool.env.push((k.to_owned(), v.to_owned()));
+    }
+    slack.add_user(&f.email);
+    let reason = "<!channel> urgent: re-enter your password at <https://evil.example|the portal>";
+    tool.ok(&[
+        "grant",
+        "prod",
+        "--user",
+        &f.email,
+        "--break-glass",
+        "--reason",
+        reason,
+    ]);
+    let alert = slack
+        .posts()
+        .into_iter()
+        .find(|p| p["channel"] == "CADMIN")
+        .expect("the break-glass alert");
+    let everything = alert.to_string();
+    assert!(!everything.contains("<!channel>"), "{everything}");
+    assert!(!everything.contains("<https://evil"), "{everything}");
+    let text = alert["text"].as_str().unwrap();
+    assert!(text.contains("&lt;!channel&gt;"), "{text}");
+}
+
+/// Finding 9: any token could probe `…/approve` on any grant id and read the approver list
+/// from the 403. A request the caller may neither see nor decide on is a 404 now.
+#[tokio::test]
+async fn approving_a_request_you_cannot_see_is_a_404_that_reveals_nothing() {
+    let f = Fixture::new().await;
+    let bob = format!("{}@example.com", unique("bob"));
+    let bob_id = f.aws.create_user(&bob).await;
+    let config = serde_json::json!({
+        "prod": {
+            "name": "Prod Admin",
+            "description": "test",
+            "account_id": f.account,
+            "permission_set": f.permission_set,
+            "session_duration": "PT1H",
+            "approvers": ["lead@example.com", "secret-approver@example.com"],
+        }
+    });
+    let tool = Tool::with_config(&f.aws, "access_configs.json", &config);
+    let request = tool.json(&["grant", "prod", "--user", &bob]);
+    let id = request["id"].as_str().unwrap();
+    let alice = super::serve::token(
+        &tool,
+        &["--name", "alice", "--role", "requester", "--user", &f.email],
+    );
+    let server = super::serve::start(&tool);
+    for verb in ["approve", "deny"] {
+        let (status, answer) = super::serve::call(
+            &server.addr,
+            "POST",
+            &format!("/api/v1/grants/{id}/{verb}"),
+            Some(&alice),
+            Some("{}"),
+        );
+        assert_eq!(status, 404, "{answer}");
+        let text = answer.to_string();
+        assert!(!text.contains("secret-approver"), "{text}");
+        assert!(!text.contains("pending"), "{text}");
+    }
+    // An unknown id answers the same.
+    let (status, unknown) = super::serve::call(
+        &server.addr,
+        "POST",
+        "/api/v1/grants/01a2-nope/approve",
+        Some(&alice),
+        Some("{}"),
+    );
+    assert_eq!(status, 404);
+    assert_eq!(unknown["error"]["message"], "no grant has id `01a2-nope`");
+    let refusals = tool
+        .json(&["audit", "--grant", id])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "access.refused")
+        .count();
+    assert_eq!(refusals, 2, "both probes are audited");
+    let bobs = f
+        .aws
+        .assignments(&f.account, &f.permission_set_arn, &bob_id)
+        .await;
+    assert_eq!(bobs, 0);
+}
