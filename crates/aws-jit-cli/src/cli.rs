@@ -231,10 +231,15 @@ pub enum TokenCommand {
 }
 
 /// `aws-jit audit verify`.
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum AuditCheck {
     /// Recompute the hash chain; exit 1 naming the first edited, deleted or reordered event.
-    Verify,
+    Verify {
+        /// A head hash recorded earlier (outside the database): it must still be in the
+        /// chain, or the log was truncated or rewritten since.
+        #[arg(long, value_name = "HASH")]
+        expect_head: Option<String>,
+    },
 }
 
 /// Which schema to print.

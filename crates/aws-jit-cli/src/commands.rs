@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             audit::audit(
                 &cli,
-                check.is_some(),
+                check.as_ref(),
                 AuditQuery {
                     grant_id: grant.clone(),
                     user: user.clone(),

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_outbox.sql"),
     include_str!("../migrations/postgres/0004_requested_duration.sql"),
     include_str!("../migrations/postgres/0005_grant_target.sql"),
+    include_str!("../migrations/postgres/0006_audit_no_truncate.sql"),
 ];
 
 /// The notification channel of grant changes in `schema` (channels are per database, so

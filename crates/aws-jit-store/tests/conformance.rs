@@ -681,3 +681,24 @@ async fn queued_notifications_are_claimed_once_retried_and_given_up(backend: &Ba
         "the unanswered claims come back when their lease lapses"
     );
 }
+
+/// The audit log is append-only on PostgreSQL even for `TRUNCATE`, which row triggers do
+/// not see (a database writer would otherwise empty the log in one statement).
+#[tokio::test]
+async fn postgres_refuses_truncating_the_audit_log() {
+    let Some(backend) = postgres().await else {
+        return;
+    };
+    let Backend::Postgres(schema) = &backend else {
+        unreachable!("postgres() makes a PostgreSQL backend")
+    };
+    let opened = backend.open().await;
+    let grant = new_grant("g-t", 0, "a@example.com", t0(), 3_600);
+    insert(opened.as_ref(), &grant, "t").await;
+    let pool = sqlx::PgPool::connect(&schema.url).await.unwrap();
+    let refused = sqlx::query("TRUNCATE audit_events").execute(&pool).await;
+    let message = refused.unwrap_err().to_string();
+    assert!(message.contains("append-only"), "{message}");
+    let events = opened.audit(&Default::default()).await.unwrap();
+    assert_eq!(events.len(), 1);
+}

@@ -1,15 +1,18 @@
 //! `audit` and `audit verify`: the log, and its hash chain's check.
 
+use anyhow::anyhow;
+
 use super::*;
+use crate::cli::AuditCheck;
 
 pub(super) async fn audit(
     cli: &Cli,
-    verify: bool,
+    check: Option<&AuditCheck>,
     query: AuditQuery,
     jsonl: bool,
 ) -> Result<(), Failure> {
     let store = open_store(&cli.db).await?;
-    if verify {
+    if let Some(AuditCheck::Verify { expect_head }) = check {
         let events = store
             .audit(&AuditQuery::default())
             .await
@@ -17,12 +20,28 @@ pub(super) async fn audit(
         let verified =
             aws_jit_core::audit::verify_chain(&events).map_err(|e| Failure::Runtime(e.into()))?;
         let head = events.last().map_or("", |e| e.hash.as_str());
+        let expected = match expect_head {
+            None => None,
+            Some(hash) => {
+                let hash = hash.trim().to_lowercase();
+                let found = events.iter().find(|e| e.hash == hash).ok_or_else(|| {
+                    Failure::Runtime(anyhow!(
+                        "the recorded head `{hash}` is not in the audit chain (its head is now `{head}`): the log was truncated or rewritten since it was recorded"
+                    ))
+                })?;
+                Some(found.seq)
+            }
+        };
         return match cli.output {
             Output::Json => print_json(&serde_json::json!({
                 "verified": verified, "events": events.len(), "head": head,
+                "expected_head_at": expected,
             })),
             Output::Human => {
                 println!("audit chain intact: {verified} events verified; head {head}");
+                if let Some(seq) = expected {
+                    println!("the recorded head is event {seq}: nothing up to it changed");
+                }
                 Ok(())
             }
         };

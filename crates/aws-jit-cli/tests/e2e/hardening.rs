@@ -216,3 +216,40 @@ async fn approving_a_request_you_cannot_see_is_a_404_that_reveals_nothing() {
         .await;
     assert_eq!(bobs, 0);
 }
+
+/// The audit chain can be rebuilt from scratch by anyone who can write the database; a head
+/// hash recorded elsewhere (`audit verify --expect-head`) catches it.
+#[tokio::test]
+async fn a_chain_rebuilt_from_scratch_is_caught_by_a_recorded_head() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    tool.json(&["grant", "jit", "--user", &f.email]);
+    let recorded = tool.json(&["audit", "verify"])["head"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tool.ok(&["revoke", "jit", "--user", &f.email]);
+    let later = tool.json(&["audit", "verify", "--expect-head", &recorded]);
+    assert_eq!(later["expected_head_at"], 2, "{later}");
+
+    // Someone with the database file empties the log; new events start a fresh chain that
+    // verifies on its own.
+    let db = tool.dir.path().join("jit.db");
+    let script = format!(
+        "import sqlite3; c = sqlite3.connect({db:?}); c.executescript('DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events;'); c.commit()",
+        db = db.display().to_string()
+    );
+    assert!(
+        Command::new("python3")
+            .args(["-c", &script])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tool.json(&["grant", "jit", "--user", &f.email]);
+    assert_eq!(tool.json(&["audit", "verify"])["verified"], 2);
+    let (code, err) = tool.fails(&["audit", "verify", "--expect-head", &recorded]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is not in the audit chain"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
