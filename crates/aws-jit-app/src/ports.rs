@@ -496,11 +496,8 @@ pub trait Iam: Send + Sync + std::fmt::Debug {
     /// The user with this name, with its tags.
     async fn get_user(&self, name: &str) -> Result<Option<IamUser>, ProviderError>;
 
-    /// The first user whose `email` tag matches (lists every user: the slow path).
-    async fn scan_users_by_email(
-        &self,
-        email: &UserEmail,
-    ) -> Result<Option<IamUser>, ProviderError>;
+    /// Every user whose `email` tag matches (lists every user: the slow path).
+    async fn scan_users_by_email(&self, email: &UserEmail) -> Result<Vec<IamUser>, ProviderError>;
 
     /// Whether a policy with this ARN exists.
     async fn policy_exists(&self, arn: &str) -> Result<bool, ProviderError>;

@@ -72,10 +72,8 @@ impl Iam for AwsIam {
         }
     }
 
-    async fn scan_users_by_email(
-        &self,
-        email: &UserEmail,
-    ) -> Result<Option<IamUser>, ProviderError> {
+    async fn scan_users_by_email(&self, email: &UserEmail) -> Result<Vec<IamUser>, ProviderError> {
+        let mut found = Vec::new();
         let mut pages = self.iam.list_users().into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("ListUsers", e))?;
@@ -86,11 +84,11 @@ impl Iam for AwsIam {
                     tags: self.tags_of(user.user_name()).await?,
                 };
                 if candidate.has_email_tag(email) {
-                    return Ok(Some(candidate));
+                    found.push(candidate);
                 }
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
     async fn policy_exists(&self, arn: &str) -> Result<bool, ProviderError> {

@@ -16,6 +16,17 @@ pub enum AppError {
     /// No IAM user has this name or `email` tag.
     #[error("no IAM user is named `{0}` or has it as its `email` tag")]
     UnknownIamUser(String),
+    /// Several IAM users carry the email as their `email` tag.
+    #[error(
+        "IAM users {} all carry `{email}` as their `email` tag: name the IAM user after the person, or remove the tag from all but one",
+        users.join(", ")
+    )]
+    AmbiguousIamUser {
+        /// The email.
+        email: String,
+        /// The users.
+        users: Vec<String>,
+    },
     /// The policy named by an S3 access's template does not exist.
     #[error(
         "policy `{0}` does not exist (neither customer-managed in the account nor AWS-managed)"
@@ -138,6 +149,7 @@ impl AppError {
         match self {
             AppError::UnknownUser(_)
             | AppError::UnknownIamUser(_)
+            | AppError::AmbiguousIamUser { .. }
             | AppError::UnknownPolicy(_)
             | AppError::UnknownPermissionSet(_)
             | AppError::UnknownAccess(_)

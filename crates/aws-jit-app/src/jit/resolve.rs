@@ -320,8 +320,9 @@ impl Jit {
     }
 
     /// The IAM user for an email: the user named by it (one call in the common case), else
-    /// the user whose `email` tag matches, remembered in the store so that only the first
-    /// lookup lists the account's users.
+    /// the one user whose `email` tag matches, remembered in the store so that only the
+    /// first lookup lists the account's users (a remembered user is used only while AWS
+    /// says it still carries the tag).
     pub async fn iam_user(&self, email: &UserEmail) -> Result<IamUser, AppError> {
         let lower = email.normalized();
         if let Some(user) = self.iam.get_user(email.as_str()).await? {
@@ -339,10 +340,17 @@ impl Jit {
         {
             return Ok(user);
         }
-        let user = self
-            .iam
-            .scan_users_by_email(email)
-            .await?
+        // A tag anyone allowed to tag users can set: two users carrying one email is a
+        // claim nobody can settle here, so it is refused rather than resolved by order.
+        let mut found = self.iam.scan_users_by_email(email).await?;
+        if found.len() > 1 {
+            return Err(AppError::AmbiguousIamUser {
+                email: email.to_string(),
+                users: found.iter().map(|u| format!("`{}`", u.name)).collect(),
+            });
+        }
+        let user = found
+            .pop()
             .ok_or_else(|| AppError::UnknownIamUser(email.to_string()))?;
         self.store
             .cache_put(&key, &user.name, self.clock.now())

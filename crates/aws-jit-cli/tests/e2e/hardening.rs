@@ -253,3 +253,25 @@ async fn a_chain_rebuilt_from_scratch_is_caught_by_a_recorded_head() {
     assert!(err.contains("is not in the audit chain"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Finding 6: IAM users were matched by `email` tag, first match wins: whoever could tag an
+/// IAM user with someone's email received that person's S3 grants.
+#[tokio::test]
+async fn two_iam_users_claiming_one_email_are_refused_and_nothing_is_attached() {
+    let aws = MotoAws::connect().await;
+    let email = format!("{}@example.com", unique("victim"));
+    let (owner, impostor) = (unique("svc-owner-"), unique("svc-impostor-"));
+    aws.create_iam_user(&owner, Some(&email)).await;
+    aws.create_iam_user(&impostor, Some(&email)).await;
+    let config = serde_json::json!({
+        "data": {"name": "Data", "description": "d", "buckets": ["b-1"],
+                 "policy_template": "S3ReadOnlyPolicy", "session_duration": "PT1H"}
+    });
+    let tool = Tool::with_config(&aws, "s3_configs.json", &config);
+    let (code, err) = tool.fails(&["grant", "data", "--user", &email]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains(&owner) && err.contains(&impostor), "{err}");
+    assert!(err.contains("`email` tag"), "{err}");
+    assert!(aws.attached(&owner).await.is_empty());
+    assert!(aws.attached(&impostor).await.is_empty());
+}
