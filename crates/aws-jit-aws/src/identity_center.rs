@@ -119,6 +119,14 @@ impl AwsIdentityCenter {
         Self::limited(sso, store, patience, Limiter::new(RateLimits::default()))
     }
 
+    /// The same adapter on the front doors' handle of its limiter.
+    pub fn front_doors(&self) -> Self {
+        AwsIdentityCenter {
+            limiter: self.limiter.front_doors(),
+            ..self.clone()
+        }
+    }
+
     /// Wraps SDK clients, sharing `limiter` with every other user of it.
     pub fn limited(
         sso: aws_sdk_ssoadmin::Client,

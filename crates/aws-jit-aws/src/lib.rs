@@ -67,6 +67,18 @@ pub struct Aws {
     pub calls: CallCounter,
 }
 
+impl Aws {
+    /// The same clients for the front doors: their Identity Center calls leave the share of
+    /// the rate the expiry worker keeps (see [`Limiter::front_doors`]).
+    pub fn for_front_doors(&self) -> Aws {
+        Aws {
+            identity_center: self.identity_center.front_doors(),
+            iam: self.iam.clone(),
+            calls: self.calls.clone(),
+        }
+    }
+}
+
 /// Loads the SDK configuration and builds the clients.
 pub async fn connect(settings: &AwsSettings) -> Aws {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());

@@ -35,6 +35,9 @@ pub struct Limiter {
     /// When the calls of the last second started (at most `rate` of them).
     window: Arc<Mutex<VecDeque<Instant>>>,
     rate: usize,
+    /// The calls a second this handle may start: the whole rate, or (for the front doors)
+    /// the rate less the share kept for revocations.
+    share: usize,
     creations: Arc<Semaphore>,
 }
 
@@ -50,7 +53,20 @@ impl Limiter {
         Limiter {
             window: Arc::new(Mutex::new(VecDeque::with_capacity(rate))),
             rate,
+            share: rate,
             creations: Arc::new(Semaphore::new(limits.creations_in_flight.max(1))),
+        }
+    }
+
+    /// A handle on the same window for the front doors (API, Slack): it starts a call only
+    /// while at least a quarter of the rate (one call a second at the least) is left over
+    /// in the window, so that the expiry worker, on the full-rate handle, always finds room
+    /// for its revocations however busy the front doors are.
+    pub fn front_doors(&self) -> Limiter {
+        let reserve = (self.rate / 4).max(1);
+        Limiter {
+            share: self.rate.saturating_sub(reserve).max(1),
+            ..self.clone()
         }
     }
 
@@ -71,7 +87,7 @@ impl Limiter {
                 {
                     window.pop_front();
                 }
-                if window.len() < self.rate {
+                if window.len() < self.share {
                     window.push_back(now);
                     return;
                 }
@@ -117,6 +133,31 @@ mod tests {
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(2_000), "{took:?}");
         assert!(took <= Duration::from_millis(2_100), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_front_doors_leave_the_workers_share_of_the_rate() {
+        let worker = Limiter::new(RateLimits {
+            calls_per_second: 20.0,
+            creations_in_flight: 10,
+        });
+        let front = worker.front_doors();
+        // The front doors fill what they may of the window: 15 of 20.
+        for _ in 0..15 {
+            front.call().await;
+        }
+        let start = Instant::now();
+        let blocked = tokio::time::timeout(Duration::from_millis(10), front.call()).await;
+        assert!(blocked.is_err(), "a 16th front-door call waits");
+        // The worker still starts its 5 at once.
+        for _ in 0..5 {
+            worker.call().await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(20),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -98,8 +98,33 @@ pub async fn slack_interactions(
         // Other interactions (and clicks on other apps' buttons) are acknowledged and ignored.
         return StatusCode::OK.into_response();
     };
-    tokio::spawn(decide(state, slack, click));
+    // Bounded: a few decisions at once, one per Slack user; a click beyond that is told to
+    // wait, at once (Slack wants its answer within three seconds).
+    let Ok(slot) = slack.decisions.clone().try_acquire_owned() else {
+        return busy("aws-jit is deciding other clicks: click again in a moment");
+    };
+    let fresh = slack
+        .deciding
+        .lock()
+        .is_ok_and(|mut users| users.insert(click.user_id.clone()));
+    if !fresh {
+        return busy("your previous click is still being decided");
+    }
+    tokio::spawn(async move {
+        let user = click.user_id.clone();
+        let deciding = slack.deciding.clone();
+        decide(state, slack, click).await;
+        if let Ok(mut users) = deciding.lock() {
+            users.remove(&user);
+        }
+        drop(slot);
+    });
     StatusCode::OK.into_response()
+}
+
+/// An immediate answer to the clicker alone.
+fn busy(why: &str) -> Response {
+    axum::Json(decision_refused(why)).into_response()
 }
 
 /// Why a click was not carried out: refused by the decision point (which audited it), or

@@ -7,7 +7,10 @@
 //! This crate chooses no adapters: it receives a wired [`Jit`].
 
 pub mod api;
+mod bounds;
 pub mod interactions;
+
+pub use bounds::HttpLimits;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -158,7 +161,14 @@ pub struct SlackApp {
     pub signing_secret: Arc<str>,
     /// Who clicked, and where to answer.
     pub messenger: Arc<dyn Messenger>,
+    /// Clicks being decided at once, at most.
+    pub decisions: Arc<tokio::sync::Semaphore>,
+    /// The Slack users with a click being decided: one at a time each.
+    pub deciding: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
+
+/// How many Slack clicks are decided at once.
+pub const SLACK_DECISIONS_AT_ONCE: usize = 8;
 
 impl std::fmt::Debug for SlackApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -171,8 +181,14 @@ impl std::fmt::Debug for SlackApp {
 
 /// What the server runs on.
 pub struct Services {
-    /// The use cases.
+    /// The use cases, for the front doors (HTTP API, Slack).
     pub jit: Jit,
+    /// The use cases for the expiry worker and the outbox: wired apart (their own store
+    /// connections and a reserved share of the Identity Center rate), so that no amount of
+    /// front-door traffic can delay a revocation.
+    pub worker_jit: Jit,
+    /// The HTTP side's limits.
+    pub http: HttpLimits,
     /// The access catalog, if the configs loaded.
     pub catalog: Option<Arc<Catalog>>,
     /// Slack, when configured: the outbox worker delivers through it.
@@ -494,6 +510,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let Services {
         jit,
+        worker_jit,
+        http,
         catalog,
         messenger,
         slack_signing_secret,
@@ -508,6 +526,8 @@ pub async fn serve(
         (Some(messenger), Some(secret)) => Some(SlackApp {
             signing_secret: secret.into(),
             messenger: messenger.clone(),
+            decisions: Arc::new(tokio::sync::Semaphore::new(SLACK_DECISIONS_AT_ONCE)),
+            deciding: Arc::default(),
         }),
         _ => None,
     };
@@ -515,7 +535,7 @@ pub async fn serve(
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(run_worker(
-        jit.clone(),
+        worker_jit.clone(),
         settings,
         wake.clone(),
         metrics.clone(),
@@ -524,7 +544,7 @@ pub async fn serve(
     let outbox = messenger.map(|messenger| {
         // Its own wake-up: a grant made here should wake the expiry worker, not this.
         let nudge = Arc::new(Notify::new());
-        tokio::spawn(run_outbox(jit.clone(), messenger, nudge, stop_rx.clone()))
+        tokio::spawn(run_outbox(worker_jit, messenger, nudge, stop_rx.clone()))
     });
     let app = router(AppState {
         jit,
@@ -534,11 +554,12 @@ pub async fn serve(
         aws_calls,
         slack,
         refusals: Arc::new(RefusalBudget::default()),
-    });
-    let mut http_stop = stop_rx;
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = http_stop.wait_for(|stop| *stop).await;
-    });
+    })
+    .layer(axum::middleware::from_fn_with_state(
+        bounds::Gate::new(http.clone()),
+        bounds::gate,
+    ));
+    let server = bounds::serve_http(listener, app, &http, stop_rx, Duration::from_secs(30));
     let signal = tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);

@@ -104,7 +104,7 @@ impl PostgresStore {
             .application_name("aws-jit");
         let pool = PgPoolOptions::new()
             .max_connections(8)
-            .min_connections(0)
+            .min_connections(1)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await

@@ -43,7 +43,7 @@ impl SqliteStore {
         let max = if url.contains(":memory:") { 1 } else { 4 };
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
-            .min_connections(0)
+            .min_connections(1)
             .connect_with(options)
             .await
             .map_err(|e| backend(&format!("cannot open `{url}`"), e))?;

@@ -52,8 +52,20 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
     let calls = wired.aws.calls.clone();
+    // The front doors get their own store connections and the front doors' share of the
+    // Identity Center rate; the worker keeps the rest (see `aws_jit_server::Services`).
+    let front_aws = wired.aws.for_front_doors();
+    let front = aws_jit_app::Jit::new(
+        open_store(&cli.db).await?,
+        std::sync::Arc::new(front_aws.identity_center),
+        std::sync::Arc::new(front_aws.iam),
+        std::sync::Arc::new(crate::context::SystemClock),
+        cli.resolved.use_cases.clone(),
+    );
     let services = aws_jit_server::Services {
-        jit: wired.jit,
+        jit: front,
+        worker_jit: wired.jit,
+        http: aws_jit_server::HttpLimits::default(),
         catalog,
         messenger: wired.messenger,
         slack_signing_secret: cli

@@ -313,8 +313,8 @@ async fn through_the_api_a_request_waits_and_approvers_decide() {
     assert_eq!(refusals, 2, "both self-approvals were audited");
 }
 
-/// Posts a signed Slack interaction (a button click) to the server.
-pub(super) fn click(
+/// Posts a signed Slack interaction (a button click) to the server; its status and body.
+pub(super) fn click_answer(
     addr: &str,
     secret: &str,
     at: i64,
@@ -322,7 +322,7 @@ pub(super) fn click(
     grant_id: &str,
     user_id: &str,
     response_url: &str,
-) -> u16 {
+) -> (u16, String) {
     use std::io::{Read, Write};
     let payload = serde_json::json!({
         "type": "block_actions",
@@ -352,7 +352,24 @@ pub(super) fn click(
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    response.split(' ').nth(1).unwrap().parse().unwrap()
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or_else(String::new, |(_, b)| b.to_owned());
+    (status, body)
+}
+
+/// Posts a signed Slack interaction (a button click) to the server; its status.
+pub(super) fn click(
+    addr: &str,
+    secret: &str,
+    at: i64,
+    action: &str,
+    grant_id: &str,
+    user_id: &str,
+    response_url: &str,
+) -> u16 {
+    click_answer(addr, secret, at, action, grant_id, user_id, response_url).0
 }
 
 #[tokio::test]

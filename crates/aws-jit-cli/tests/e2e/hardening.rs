@@ -275,3 +275,134 @@ async fn two_iam_users_claiming_one_email_are_refused_and_nothing_is_attached() 
     assert!(aws.attached(&owner).await.is_empty());
     assert!(aws.attached(&impostor).await.is_empty());
 }
+
+/// Finding 1: `serve` had no header-read timeout and no connection cap. 300 half-sent
+/// requests under a file-descriptor limit starved the expiry worker (a grant stayed in AWS
+/// 91 s past its expiry). Now connections are capped below the limit, with descriptors kept
+/// for the worker, and the grant goes on time.
+#[tokio::test]
+async fn half_sent_requests_cannot_delay_a_revocation() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let template = tool.command(&["serve", "--listen", "127.0.0.1:0"]);
+    let mut serve = Command::new("sh");
+    serve
+        .args([
+            "-c",
+            "ulimit -n 200 && exec \"$0\" serve --listen 127.0.0.1:0",
+            env!("CARGO_BIN_EXE_aws-jit"),
+        ])
+        .env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            serve.env(k, v);
+        }
+    }
+    let mut child = serve
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_owned();
+    // 300 clients that start a request and never finish it.
+    // (Past the kernel's accept queue a connect waits for room: those clients are held
+    // off too, so a short connect timeout keeps the test quick.)
+    let socket: std::net::SocketAddr = addr.parse().unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..300 {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&socket, Duration::from_millis(50))
+        {
+            let _ = s.write_all(b"POST /api/v1/grants HTTP/1.1\r\nHost: x\r\nContent-Le");
+            stalled.push(s);
+        }
+    }
+    assert!(stalled.len() >= 150, "only {} connected", stalled.len());
+    tool.ok(&["grant", "jit", "--user", &f.email, "--duration", "2s"]);
+    assert_eq!(f.assignments().await, 1);
+    let expires = Instant::now() + Duration::from_secs(2);
+    while f.assignments().await != 0 {
+        assert!(
+            Instant::now() < expires + Duration::from_secs(3),
+            "the grant outlived its expiry by 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stalled);
+}
+
+/// Finding 7 (in part): click handling was unbounded. Now one click per Slack user is
+/// decided at a time and a few clicks at once in all; the rest are told so at once.
+#[tokio::test]
+async fn slack_clicks_are_decided_a_few_at_a_time_and_one_per_person() {
+    let f = Fixture::new().await;
+    let slack = FakeSlack::start("xoxb-t");
+    let config = serde_json::json!({
+        "prod": {"name": "Prod Admin", "description": "test", "account_id": f.account,
+                 "permission_set": f.permission_set, "session_duration": "PT1H",
+                 "approvers": ["lead@example.com"]}
+    });
+    let mut tool = Tool::with_config(&f.aws, "access_configs.json", &config);
+    let secret = "signing-secret-for-tests";
+    for (k, v) in [
+        ("SLACK_API_TOKEN", "xoxb-t"),
+        ("SLACK_API_URL", slack.url.as_str()),
+        ("SLACK_SIGNING_SECRET", secret),
+    ] {
+        tool.env.push((k.to_owned(), v.to_owned()));
+    }
+    let request = tool.json(&["grant", "prod", "--user", &f.email]);
+    let id = request["id"].as_str().unwrap();
+    let server = super::serve::start(&tool);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the server under test reads the real clock"
+    )]
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    // Slack stops answering: every decision waits on `users.info`.
+    slack.set_hanging(true);
+    let click = |user: &str| {
+        super::approvals::click_answer(
+            &server.addr,
+            secret,
+            now,
+            aws_jit_core::slack::APPROVE_ACTION,
+            id,
+            user,
+            &slack.response_url(),
+        )
+    };
+    let (status, first) = click("U0001");
+    assert_eq!(status, 200);
+    assert!(!first.contains("Not done"), "{first}");
+    let (status, again) = click("U0001");
+    assert_eq!(status, 200);
+    assert!(again.contains("still being decided"), "{again}");
+    for n in 2..=aws_jit_server::SLACK_DECISIONS_AT_ONCE {
+        let (_, answer) = click(&format!("U{n:04}"));
+        assert!(!answer.contains("Not done"), "click {n}: {answer}");
+    }
+    let (status, over) = click("U0999");
+    assert_eq!(status, 200);
+    assert!(over.contains("deciding other clicks"), "{over}");
+    slack.set_hanging(false);
+}
