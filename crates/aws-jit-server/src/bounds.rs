@@ -108,17 +108,14 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
 /// time, and the handler run to completion in its own task.
 pub(crate) async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let limits = &gate.limits;
-    let slot =
-        match tokio::time::timeout(limits.queue_wait, gate.slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => slot,
-            _ => {
-                return refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "busy",
-                    "the server is at its limit of requests in flight: retry in a moment",
-                );
-            }
-        };
+    let waited = tokio::time::timeout(limits.queue_wait, gate.slots.clone().acquire_owned()).await;
+    let Ok(Ok(slot)) = waited else {
+        return refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the server is at its limit of requests in flight: retry in a moment",
+        );
+    };
     let (parts, body) = request.into_parts();
     let read = axum::body::to_bytes(body, limits.max_body);
     let bytes = match tokio::time::timeout(limits.body_read_timeout, read).await {
