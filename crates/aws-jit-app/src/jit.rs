@@ -249,6 +249,39 @@ impl Jit {
         .await
     }
 
+    /// Writes `next` once no other operation holds the target's lock: for a change that
+    /// touches nothing in AWS but must not interleave with one that does (an extension of a
+    /// grant whose target is being provisioned). The lock is taken with a lease that ends
+    /// at once.
+    pub(crate) async fn write_when_free(
+        &self,
+        op: &Op,
+        current: &Grant,
+        next: Grant,
+        event: AuditEvent,
+    ) -> Result<Grant, AppError> {
+        let change = change(
+            current,
+            next,
+            Some(event),
+            LockOp::Keep,
+            None,
+            Vec::new(),
+            op,
+        );
+        self.wait_for_target(|now| {
+            let change = GrantChange {
+                lock: LockOp::Acquire(now),
+                ..change.clone()
+            };
+            async move {
+                self.store.apply(&change, now).await?;
+                Ok(change.grant)
+            }
+        })
+        .await
+    }
+
     /// Writes `next` without the target's lock: for changes that touch nothing in AWS (an
     /// approval short of the quorum, a closed request, an extension), serialized by the
     /// row version alone.

@@ -66,7 +66,7 @@ fn main() -> ExitCode {
                 cli.file = file;
             }
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", aws_jit_core::text::redact(&format!("{e:#}")));
                 return ExitCode::from(2);
             }
         }
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
     cli.resolved = match settings::Resolved::resolve(&cli.file, &settings::ProcessEnvironment) {
         Ok(resolved) => resolved,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", aws_jit_core::text::redact(&e.to_string()));
             return ExitCode::from(3);
         }
     };

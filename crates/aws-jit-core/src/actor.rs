@@ -226,6 +226,15 @@ impl Actor {
         }
     }
 
+    /// The same actor known only by its rights: what it may do whoever it is.
+    pub fn rights_only(&self) -> Actor {
+        Actor {
+            principal: Principal::Service,
+            on_behalf_of: None,
+            ..self.clone()
+        }
+    }
+
     /// The same actor with these rights.
     pub fn with_rights(self, rights: Rights) -> Actor {
         Actor { rights, ..self }

@@ -213,6 +213,23 @@ fn may_decide(actor: &Actor, request: &PendingRequest<'_>) -> Result<(), Refusal
     Ok(())
 }
 
+/// Whether `actor` may withdraw a request still waiting for approval: the person it is for,
+/// whoever made it (the same person, or the same service token), or an admin.
+pub fn may_withdraw(actor: &Actor, user: &Person, requested_by: &Actor) -> bool {
+    if actor.rights.role == Role::Admin || is_self(actor, user) {
+        return true;
+    }
+    match (actor.own_person(), requested_by.acting_person()) {
+        (Some(me), Some(requester)) => me.same_as(&requester),
+        (None, None) => {
+            matches!(actor.principal, Principal::Service)
+                && matches!(requested_by.principal, Principal::Service)
+                && actor.channel == requested_by.channel
+        }
+        _ => false,
+    }
+}
+
 /// Whose grants and audit events the actor may list: `None` for everyone's, else only the
 /// given person's (canonical email). `asked` is the user filter the actor gave.
 pub fn scope(actor: &Actor, asked: Option<&str>) -> Result<Option<String>, Refusal> {

@@ -143,8 +143,9 @@ fn mask_api_tokens(text: &str) -> String {
 }
 
 fn mask_slack_tokens(text: &str) -> String {
+    let text = mask_after(text, "xapp-");
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    let mut rest = text.as_str();
     while let Some(at) = rest.find("xox") {
         let (before, after) = rest.split_at(at);
         out.push_str(before);
@@ -166,6 +167,26 @@ fn mask_slack_tokens(text: &str) -> String {
             out.push_str(after.get(..3).unwrap_or_default());
             rest = after.get(3..).unwrap_or_default();
         }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Masks the token characters after each `prefix` (Slack's app-level `xapp-1-…`).
+fn mask_after(text: &str, prefix: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        let (before, after) = rest.split_at(at + prefix.len());
+        out.push_str(before);
+        let len = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .count();
+        if len > 0 {
+            out.push_str("****");
+        }
+        rest = after.get(len..).unwrap_or_default();
     }
     out.push_str(rest);
     out
@@ -212,6 +233,7 @@ mod tests {
             "token ajit_0a1b2c_**** refused"
         );
         assert_eq!(redact("SLACK xoxb-123-456-abc!"), "SLACK xoxb-****!");
+        assert_eq!(redact("app token xapp-1-A0B-9c"), "app token xapp-****");
         assert_eq!(redact("xoxo, nothing here"), "xoxo, nothing here");
     }
 

@@ -39,7 +39,9 @@ impl Direct {
     /// decision point has audited the refusal).
     fn error(&self, id: &str, e: AppError) -> String {
         match e {
-            AppError::NotAllowed(_) => crate::not_yours(id, self.email()),
+            AppError::NotAllowed(_) | AppError::GrantNotFound(_) => {
+                crate::not_yours(id, self.email())
+            }
             e => e.to_string(),
         }
     }

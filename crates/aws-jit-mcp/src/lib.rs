@@ -55,7 +55,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
 /// The refusal for someone else's grant.
 pub(crate) fn not_yours(id: &str, person: &str) -> String {
-    format!("grant `{id}` is not yours: these tools act only for {person}")
+    format!("no grant `{id}` of yours: these tools act only for {person}")
 }
 
 /// The MCP tools over a backend.

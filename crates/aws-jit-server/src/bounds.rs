@@ -33,6 +33,8 @@ pub struct HttpLimits {
     pub body_read_timeout: Duration,
     /// Requests handled at once.
     pub max_in_flight: usize,
+    /// Request bodies read at once (at most this many bodies are buffered).
+    pub max_body_reads: usize,
     /// How long a request waits for a free slot before it is turned away.
     pub queue_wait: Duration,
     /// The largest body accepted (bytes).
@@ -45,8 +47,9 @@ impl Default for HttpLimits {
             max_connections: 512,
             reserved_descriptors: 128,
             header_read_timeout: Duration::from_secs(10),
-            body_read_timeout: Duration::from_secs(20),
+            body_read_timeout: Duration::from_secs(10),
             max_in_flight: 64,
+            max_body_reads: 32,
             queue_wait: Duration::from_secs(5),
             max_body: 2 * 1024 * 1024,
         }
@@ -78,6 +81,7 @@ fn open_files_limit() -> Option<usize> {
 #[derive(Debug)]
 pub(crate) struct Gate {
     slots: Arc<Semaphore>,
+    body_reads: Arc<Semaphore>,
     limits: HttpLimits,
 }
 
@@ -85,6 +89,7 @@ impl Gate {
     pub(crate) fn new(limits: HttpLimits) -> Arc<Gate> {
         Arc::new(Gate {
             slots: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
+            body_reads: Arc::new(Semaphore::new(limits.max_body_reads.max(1))),
             limits,
         })
     }
@@ -104,36 +109,66 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
     response
 }
 
-/// The per-request bounds: a slot among the requests in flight, the body read within its
-/// time, and the handler run to completion in its own task.
+/// Whether the request says it carries a body.
+fn has_body(parts: &axum::http::request::Parts) -> bool {
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    length.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING)
+}
+
+/// The per-request bounds: the body read first, within its time and among at most
+/// `max_body_reads` uploads at once (so slow uploads never hold a handling slot), then a
+/// slot among the requests in flight, and the handler run to completion in its own task.
 pub(crate) async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     let limits = &gate.limits;
-    let waited = tokio::time::timeout(limits.queue_wait, gate.slots.clone().acquire_owned()).await;
-    let Ok(Ok(slot)) = waited else {
-        return refusal(
+    let busy = || {
+        refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             "the server is at its limit of requests in flight: retry in a moment",
-        );
+        )
     };
     let (parts, body) = request.into_parts();
-    let read = axum::body::to_bytes(body, limits.max_body);
-    let bytes = match tokio::time::timeout(limits.body_read_timeout, read).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return refusal(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                &format!("the body is over {} bytes", limits.max_body),
-            );
+    let bytes = if has_body(&parts) {
+        let waited =
+            tokio::time::timeout(limits.queue_wait, gate.body_reads.clone().acquire_owned()).await;
+        let Ok(Ok(_reading)) = waited else {
+            return busy();
+        };
+        let read = axum::body::to_bytes(body, limits.max_body);
+        match tokio::time::timeout(limits.body_read_timeout, read).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) if is_over_limit(&e) => {
+                return refusal(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    &format!("the body is over {} bytes", limits.max_body),
+                );
+            }
+            Ok(Err(_)) => {
+                return refusal(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "the request body could not be read",
+                );
+            }
+            Err(_) => {
+                return refusal(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the request body did not arrive in time",
+                );
+            }
         }
-        Err(_) => {
-            return refusal(
-                StatusCode::REQUEST_TIMEOUT,
-                "timeout",
-                "the request body did not arrive in time",
-            );
-        }
+    } else {
+        axum::body::Bytes::new()
+    };
+    let waited = tokio::time::timeout(limits.queue_wait, gate.slots.clone().acquire_owned()).await;
+    let Ok(Ok(slot)) = waited else {
+        return busy();
     };
     let request = Request::from_parts(parts, Body::from(bytes));
     let handled = tokio::spawn(async move {
@@ -149,6 +184,18 @@ pub(crate) async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: 
             "the request failed: see the server's log",
         )
     })
+}
+
+/// Whether reading a body failed because it was over the limit.
+fn is_over_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// Serves `app` on `listener` within `limits` until `stop` says so, then lets the

@@ -110,16 +110,31 @@ pub async fn slack_interactions(
     if !fresh {
         return busy("your previous click is still being decided");
     }
+    let done = Deciding {
+        user: click.user_id.clone(),
+        users: slack.deciding.clone(),
+    };
     tokio::spawn(async move {
-        let user = click.user_id.clone();
-        let deciding = slack.deciding.clone();
+        // Dropped however the decision ends (a panic included): the person may click again.
+        let _done = done;
+        let _slot = slot;
         decide(state, slack, click).await;
-        if let Ok(mut users) = deciding.lock() {
-            users.remove(&user);
-        }
-        drop(slot);
     });
     StatusCode::OK.into_response()
+}
+
+/// A Slack user's click being decided; dropping it lets them click again.
+struct Deciding {
+    user: String,
+    users: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+}
+
+impl Drop for Deciding {
+    fn drop(&mut self) {
+        if let Ok(mut users) = self.users.lock() {
+            users.remove(&self.user);
+        }
+    }
 }
 
 /// An immediate answer to the clicker alone.

@@ -25,10 +25,12 @@ impl Jit {
         }
     }
 
-    /// Asks whether `actor` may take `action` about `person`'s access, resolving the actor
-    /// in the directory only when its rights and names alone do not already allow it (a
-    /// person named by an alias is known by id after that). Returns the actor, acting on
-    /// the person's behalf when not them.
+    /// Asks whether `actor` may take `action` about `person`'s access. Rights alone (an
+    /// admin, an approver's oversight, an on-behalf token) need no identity; otherwise the
+    /// actor is resolved in the directory and must be that person, by user id (an actor the
+    /// directory no longer knows is not a person it knows). About a grant the actor may not
+    /// even see, the refusal is audited and answered as not found. Returns the actor, acting
+    /// on the person's behalf when not them.
     pub(crate) async fn authorize_for(
         &self,
         actor: &Actor,
@@ -37,12 +39,40 @@ impl Jit {
         grant: Option<&Grant>,
     ) -> Result<Actor, AppError> {
         let subject = Subject::Person(person);
-        if authorize::decide(actor, action, &subject).is_ok() {
+        if authorize::decide(&actor.rights_only(), action, &subject).is_ok() {
             return Ok(actor.for_person(person));
         }
         let actor = self.identify(actor).await?;
-        self.authorize(&actor, action, &subject, grant).await?;
-        Ok(actor.for_person(person))
+        // A person the directory knows by id is matched by id: an actor it does not know
+        // (an address it no longer has) is not them, whatever the address.
+        let unknown_now = person.id.is_some() && actor.own_person().is_some_and(|p| p.id.is_none());
+        let judged = if unknown_now {
+            actor.rights_only()
+        } else {
+            actor.clone()
+        };
+        let verdict = match authorize::decide(&actor, action, &subject) {
+            Ok(()) if unknown_now => Err(Refusal(format!(
+                "the directory does not know `{}` as the person `{}`: ask an approver",
+                actor.own_person().map_or("", |p| p.email.as_str()),
+                person.email
+            ))),
+            other => other,
+        };
+        match verdict {
+            Ok(()) => Ok(actor.for_person(person)),
+            Err(refusal) => {
+                let error = self
+                    .refuse(&actor, action, &person.email, grant, refusal)
+                    .await;
+                let sees = action != Action::View
+                    && authorize::decide(&judged, Action::View, &subject).is_ok();
+                match grant {
+                    Some(grant) if !sees => Err(AppError::GrantNotFound(grant.id.to_string())),
+                    _ => Err(error),
+                }
+            }
+        }
     }
 
     /// Audits a refusal and returns it as the error to give the caller.

@@ -100,7 +100,9 @@ impl Jit {
                 whole_seconds(until)
             ),
         );
-        self.write_unlocked(&grant, extended, event, Vec::new())
-            .await
+        // Never in the middle of a change to the same target (a provisioning that may re-mark
+        // this grant's origin): wait for it, then write.
+        let op = self.op(&actor);
+        self.write_when_free(&op, &grant, extended, event).await
     }
 }

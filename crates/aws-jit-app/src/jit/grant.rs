@@ -2,7 +2,7 @@
 //! provision it; and `plan`, which shows what a grant would change without changing it.
 
 use aws_jit_core::approval::{self, Route};
-use aws_jit_core::authorize::Action;
+use aws_jit_core::authorize::{self, Action, Subject};
 use aws_jit_core::duration::EffectiveDuration;
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::text::{self, MAX_REASON_CHARS};
@@ -82,10 +82,39 @@ impl Jit {
         // Identity Center accesses need the person in the directory; S3 ones use it when
         // the directory knows them.
         let required = !matches!(access.target, AccessTarget::S3 { .. });
-        let person = self.resolve_person(&request.user, required).await?;
-        let actor = self
-            .authorize_for(&request.actor, Action::Request, &person, None)
-            .await?;
+        let named = Person::unresolved(request.user.as_str());
+        let by_rights = authorize::decide(
+            &request.actor.rights_only(),
+            Action::Request,
+            &Subject::Person(&named),
+        )
+        .is_ok();
+        let (person, actor) = if by_rights {
+            let person = self.resolve_person(&request.user, required).await?;
+            let actor = request.actor.for_person(&person);
+            (person, actor)
+        } else {
+            // Only for oneself: who the actor is comes first, and a name that is not theirs
+            // is refused before the directory is asked about it (no probing for who exists).
+            let actor = self.identify(&request.actor).await?;
+            let me = actor
+                .own_person()
+                .filter(|me| me.is_named(request.user.as_str()))
+                .cloned();
+            let person = match me {
+                Some(me) if me.id.is_some() => me,
+                Some(_) => self.resolve_person(&request.user, required).await?,
+                None => {
+                    self.authorize(&actor, Action::Request, &Subject::Person(&named), None)
+                        .await?;
+                    self.resolve_person(&request.user, required).await?
+                }
+            };
+            let actor = self
+                .authorize_for(&actor, Action::Request, &person, None)
+                .await?;
+            (person, actor)
+        };
         Ok(Admitted {
             access,
             person,

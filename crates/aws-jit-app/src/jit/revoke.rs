@@ -1,7 +1,7 @@
 //! Ending a grant: on request, at expiry, or to undo an interrupted one; removing exactly
 //! what the tool created, and retrying a failed removal with backoff.
 
-use aws_jit_core::authorize::Action;
+use aws_jit_core::authorize::{self, Action, Refusal};
 use aws_jit_core::{
     AccessOrigin, Actor, AuditAction, EndCause, Grant, GrantEvent, GrantId, GrantStatus,
     GrantTarget, UserEmail,
@@ -76,7 +76,18 @@ impl Jit {
             .authorize_for(actor, Action::Revoke, &grant.person(), Some(&grant))
             .await?;
         if grant.status == GrantStatus::Pending {
-            // Nothing exists in AWS yet: withdrawing the request ends it.
+            // Nothing exists in AWS yet: withdrawing the request ends it. Only the person it
+            // is for, whoever made it, or an admin withdraws; approvers deny instead.
+            let actor = self.identify(&actor).await?;
+            if !authorize::may_withdraw(&actor, &grant.person(), &grant.requested_by) {
+                let refusal = Refusal(
+                    "a request waiting for approval is withdrawn by the person it is for or who made it: approvers deny it".to_owned(),
+                );
+                let user = grant.user.clone();
+                return Err(self
+                    .refuse(&actor, Action::Revoke, &user, Some(&grant), refusal)
+                    .await);
+            }
             let detail = format!("withdrawn by {actor}");
             let closed = self
                 .close(grant, &actor, AuditAction::Denied, detail)

@@ -406,3 +406,104 @@ async fn slack_clicks_are_decided_a_few_at_a_time_and_one_per_person() {
     assert!(over.contains("deciding other clicks"), "{over}");
     slack.set_hanging(false);
 }
+
+/// Slow uploads are bounded apart from request handling: 80 bodies that never arrive hold
+/// no handling slot, so a plain request is still answered at once.
+#[tokio::test]
+async fn slow_uploads_do_not_hold_the_request_slots() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let admin = super::serve::token(&tool, &["--name", "admin", "--role", "admin"]);
+    let server = super::serve::start(&tool);
+    let mut uploads = Vec::new();
+    for _ in 0..80 {
+        let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+        write!(
+            s,
+            "POST /api/v1/grants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+        )
+        .unwrap();
+        uploads.push(s);
+    }
+    let started = Instant::now();
+    let (status, me) = super::serve::call(&server.addr, "GET", "/api/v1/me", Some(&admin), None);
+    assert_eq!(status, 200, "{me}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(uploads);
+}
+
+/// Withdrawing a request waiting for approval is for the person it is for, whoever made it,
+/// or an admin: an approver-role token that is not one of the access's approvers cannot
+/// close it (it was recorded as a denial before).
+#[tokio::test]
+async fn only_the_requester_withdraws_a_pending_request() {
+    let f = Fixture::new().await;
+    let config = serde_json::json!({
+        "prod": {"name": "Prod Admin", "description": "test", "account_id": f.account,
+                 "permission_set": f.permission_set, "session_duration": "PT1H",
+                 "approvers": ["lead@example.com"]}
+    });
+    let tool = Tool::with_config(&f.aws, "access_configs.json", &config);
+    let request = tool.json(&["grant", "prod", "--user", &f.email]);
+    let path = format!("/api/v1/grants/{}/revoke", request["id"].as_str().unwrap());
+    let other = super::serve::token(
+        &tool,
+        &[
+            "--name",
+            "other",
+            "--role",
+            "approver",
+            "--user",
+            "other@example.com",
+        ],
+    );
+    let mine = super::serve::token(
+        &tool,
+        &["--name", "mine", "--role", "requester", "--user", &f.email],
+    );
+    let server = super::serve::start(&tool);
+    let (status, refused) = super::serve::call(&server.addr, "POST", &path, Some(&other), None);
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("approvers deny it"),
+        "{refused}"
+    );
+    let (status, withdrawn) = super::serve::call(&server.addr, "POST", &path, Some(&mine), None);
+    assert_eq!(status, 200, "{withdrawn}");
+    assert_eq!(withdrawn["status"], "failed");
+}
+
+/// A requester cannot probe who exists in the directory: naming someone else is refused
+/// before the directory is asked (not "no such user" for some and 403 for others).
+#[tokio::test]
+async fn a_requester_cannot_probe_the_directory_through_requests() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let alice = super::serve::token(
+        &tool,
+        &["--name", "alice", "--role", "requester", "--user", &f.email],
+    );
+    let bob = format!("{}@example.com", unique("bob"));
+    f.aws.create_user(&bob).await;
+    let server = super::serve::start(&tool);
+    for user in [bob.as_str(), "nobody-at-all@example.com"] {
+        let body = serde_json::json!({"access": "jit", "user": user}).to_string();
+        let (status, answer) = super::serve::call(
+            &server.addr,
+            "POST",
+            "/api/v1/grants",
+            Some(&alice),
+            Some(&body),
+        );
+        assert_eq!(status, 403, "{user}: {answer}");
+    }
+}

@@ -275,7 +275,8 @@ async fn the_api_grants_extends_and_revokes_for_the_token_holder_and_refuses_the
     let (_, list) = call(addr, "GET", "/api/v1/grants", Some(&alice), None);
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let bob_path = format!("/api/v1/grants/{}", bobs_grant["id"].as_str().unwrap());
-    assert_eq!(call(addr, "GET", &bob_path, Some(&alice), None).0, 403);
+    // Someone else's grant is not even said to exist.
+    assert_eq!(call(addr, "GET", &bob_path, Some(&alice), None).0, 404);
     assert_eq!(call(addr, "GET", &bob_path, Some(&bobs), None).0, 200);
     assert_eq!(
         call(
@@ -365,10 +366,11 @@ async fn the_api_grants_extends_and_revokes_for_the_token_holder_and_refuses_the
             Some("{}")
         )
         .0,
-        403
+        404,
+        "someone else's grant is not said to exist"
     );
 
-    // Revoking someone else's needs an approver.
+    // Revoking someone else's needs an approver (to the requester, it does not exist).
     assert_eq!(
         call(
             addr,
@@ -378,7 +380,7 @@ async fn the_api_grants_extends_and_revokes_for_the_token_holder_and_refuses_the
             None
         )
         .0,
-        403
+        404
     );
     let (status, revoked) = call(
         addr,
