@@ -338,10 +338,13 @@ pub trait IdentityCenter: Send + Sync + std::fmt::Debug {
     async fn discover_instance(&self) -> Result<Instance, ProviderError>;
 
     /// Finds a user by email, case-insensitively, falling back to the user name.
+    /// With `thorough`, a case-insensitive scan of every user follows the exact lookups;
+    /// without it (for anonymous-ish callers such as Slack clickers), only exact lookups.
     async fn find_user(
         &self,
         instance: &Instance,
         email: &UserEmail,
+        thorough: bool,
     ) -> Result<Option<String>, ProviderError>;
 
     /// What the directory knows of a user (by Identity Store id): every name they go by.
@@ -540,14 +543,29 @@ pub struct DeliveryError {
     pub permanent: bool,
 }
 
+/// A chat platform's user, as a click's decision needs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatUser {
+    /// Their email (the profile's).
+    pub email: Option<String>,
+    /// Their workspace.
+    pub team_id: Option<String>,
+    /// Deactivated.
+    pub deleted: bool,
+    /// A guest (single- or multi-channel), or a bot: not a member who may decide.
+    pub guest: bool,
+    /// From another organisation (a shared channel).
+    pub external: bool,
+}
+
 /// The chat platform (Slack): delivers notifications and answers interactions.
 #[async_trait]
 pub trait Messenger: Send + Sync + std::fmt::Debug {
     /// Sends one message (`body`: JSON with `text` and `blocks`).
     async fn deliver(&self, recipient: &Recipient, body: &str) -> Result<(), DeliveryError>;
 
-    /// The email of a platform user (who clicked a button).
-    async fn person_email(&self, user_id: &str) -> Result<String, DeliveryError>;
+    /// Who a platform user is (who clicked a button): their email and standing.
+    async fn person(&self, user_id: &str) -> Result<ChatUser, DeliveryError>;
 
     /// Answers an interaction through the URL the platform gave with it (`body`: JSON).
     async fn respond(&self, response_url: &str, body: &str) -> Result<(), DeliveryError>;

@@ -376,6 +376,7 @@ impl IdentityCenter for AwsIdentityCenter {
         &self,
         instance: &Instance,
         email: &UserEmail,
+        thorough: bool,
     ) -> Result<Option<String>, ProviderError> {
         let given = email.as_str();
         let lower = email.normalized();
@@ -391,6 +392,9 @@ impl IdentityCenter for AwsIdentityCenter {
         }
         if let Some(id) = self.user_id_by(store_id, "userName", given).await? {
             return Ok(Some(id));
+        }
+        if !thorough {
+            return Ok(None);
         }
         self.scan_users(store_id, &lower).await
     }

@@ -179,6 +179,12 @@ pub const SETTINGS: &[Setting] = &[
         "verifies Slack's button clicks to `serve` (secret)",
     ),
     setting(
+        "SLACK_TEAM_ID",
+        Some("slack_team_id"),
+        "any",
+        "the only Slack workspace whose button clicks are accepted (else the clicker's own)",
+    ),
+    setting(
         "SLACK_API_URL",
         Some("slack_api_url"),
         "https://slack.com/api",
@@ -273,6 +279,8 @@ pub struct SlackSettings {
     pub notify: NotifySettings,
     /// Verifies interactions (`serve`).
     pub signing_secret: Option<String>,
+    /// The only workspace whose clicks are accepted, when set.
+    pub team_id: Option<String>,
 }
 
 /// Every setting, resolved.
@@ -412,6 +420,7 @@ impl Resolved {
                 ),
             },
             signing_secret: env.var("SLACK_SIGNING_SECRET"),
+            team_id: look.value("SLACK_TEAM_ID", file.slack_team_id.as_deref()),
         });
         use_cases.notify = slack.as_ref().map(|s| s.notify.clone());
 

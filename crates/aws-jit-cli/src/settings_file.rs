@@ -70,6 +70,8 @@ pub struct SettingsFile {
     pub sso_creations_in_flight: Option<u32>,
     /// `SLACK_API_URL`.
     pub slack_api_url: Option<String>,
+    /// `SLACK_TEAM_ID`.
+    pub slack_team_id: Option<String>,
     /// `SLACK_CHANNEL_ID`.
     pub slack_channel_id: Option<String>,
     /// `SLACK_THREAD_TS`.

@@ -34,6 +34,7 @@ struct Click {
     approve: bool,
     grant_id: String,
     user_id: String,
+    team_id: String,
     response_url: String,
 }
 
@@ -48,6 +49,12 @@ fn click(payload: &Value) -> Option<Click> {
         approve,
         grant_id: action.get("value")?.as_str()?.to_owned(),
         user_id: payload.pointer("/user/id")?.as_str()?.to_owned(),
+        team_id: payload
+            .pointer("/team/id")
+            .or_else(|| payload.pointer("/user/team_id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         response_url: payload.get("response_url")?.as_str()?.to_owned(),
     })
 }
@@ -180,11 +187,40 @@ async fn decide(state: AppState, slack: SlackApp, click: Click) {
 
 async fn decision(state: &AppState, slack: &SlackApp, click: &Click) -> Result<Value, Refused> {
     let failed = |e: &dyn std::fmt::Display| Refused::Failed(e.to_string());
-    let email = slack
+    // The click comes from our workspace (the configured one, or at least the clicker's
+    // own), from a member in good standing: not a deactivated account, a guest, a bot or
+    // someone from another organisation in a shared channel.
+    if let Some(ours) = &slack.team_id
+        && click.team_id != *ours
+    {
+        return Err(Refused::Failed(format!(
+            "clicks from workspace `{}` are not accepted here",
+            click.team_id
+        )));
+    }
+    let user = slack
         .messenger
-        .person_email(&click.user_id)
+        .person(&click.user_id)
         .await
         .map_err(|e| failed(&e))?;
+    let standing = if user.deleted {
+        Some("your Slack account is deactivated")
+    } else if user.external || user.team_id.as_deref() != Some(click.team_id.as_str()) {
+        Some("only members of this workspace decide requests")
+    } else if user.guest {
+        Some("guests do not decide requests")
+    } else {
+        None
+    };
+    if let Some(why) = standing {
+        return Err(Refused::Failed(why.to_owned()));
+    }
+    let email = user.email.ok_or_else(|| {
+        Refused::Failed(format!(
+            "Slack user {} has no email (users:read.email scope?)",
+            click.user_id
+        ))
+    })?;
     let email = UserEmail::parse(&email).map_err(|e| failed(&e))?;
     let clicker = Actor::person(
         Person::unresolved(email.as_str()),

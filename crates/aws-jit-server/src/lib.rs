@@ -161,6 +161,8 @@ pub struct SlackApp {
     pub signing_secret: Arc<str>,
     /// Who clicked, and where to answer.
     pub messenger: Arc<dyn Messenger>,
+    /// `SLACK_TEAM_ID`: the only workspace whose clicks are accepted, when set.
+    pub team_id: Option<String>,
     /// Clicks being decided at once, at most.
     pub decisions: Arc<tokio::sync::Semaphore>,
     /// The Slack users with a click being decided: one at a time each.
@@ -195,6 +197,8 @@ pub struct Services {
     pub messenger: Option<Arc<dyn Messenger>>,
     /// `SLACK_SIGNING_SECRET`, enabling `POST /slack/interactions`.
     pub slack_signing_secret: Option<String>,
+    /// `SLACK_TEAM_ID`: the only workspace whose clicks are accepted, when set.
+    pub slack_team_id: Option<String>,
     /// AWS calls so far, for `/metrics`.
     pub aws_calls: AwsCalls,
 }
@@ -515,6 +519,7 @@ pub async fn serve(
         catalog,
         messenger,
         slack_signing_secret,
+        slack_team_id,
         aws_calls,
     } = services;
     // The use cases own the catalog: every front door finds accesses through them.
@@ -526,6 +531,7 @@ pub async fn serve(
         (Some(messenger), Some(secret)) => Some(SlackApp {
             signing_secret: secret.into(),
             messenger: messenger.clone(),
+            team_id: slack_team_id,
             decisions: Arc::new(tokio::sync::Semaphore::new(SLACK_DECISIONS_AT_ONCE)),
             deciding: Arc::default(),
         }),

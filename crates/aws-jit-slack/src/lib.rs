@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_jit_app::ports::{DeliveryError, Messenger, Recipient};
+use aws_jit_app::ports::{ChatUser, DeliveryError, Messenger, Recipient};
 use aws_jit_http::{JsonClient, Method, StatusCode, encode, header};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -145,18 +145,25 @@ impl Slack {
 
 #[async_trait]
 impl Messenger for Slack {
-    async fn person_email(&self, user_id: &str) -> Result<String, DeliveryError> {
-        let user = self
+    async fn person(&self, user_id: &str) -> Result<ChatUser, DeliveryError> {
+        let answer = self
             .call("users.info", &format!("?user={}", encode(user_id)), None)
             .await?;
-        user.pointer("/user/profile/email")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| DeliveryError {
-                message: format!("Slack user {user_id} has no email (users:read.email scope?)"),
-                retry_after: None,
-                permanent: true,
-            })
+        let user = answer.get("user").cloned().unwrap_or_default();
+        let flag = |name: &str| user.get(name).and_then(Value::as_bool).unwrap_or(false);
+        Ok(ChatUser {
+            email: user
+                .pointer("/profile/email")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            team_id: user
+                .get("team_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            deleted: flag("deleted"),
+            guest: flag("is_restricted") || flag("is_ultra_restricted") || flag("is_bot"),
+            external: flag("is_stranger"),
+        })
     }
 
     async fn respond(&self, response_url: &str, body: &str) -> Result<(), DeliveryError> {

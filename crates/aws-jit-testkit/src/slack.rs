@@ -4,6 +4,11 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The workspace of the fake Slack's users (and of the clicks the tests send).
+pub const FAKE_TEAM: &str = "T0AWSJIT";
+/// Another organisation's workspace (external users).
+pub const FAKE_OTHER_TEAM: &str = "T0OTHER";
+
 /// A local Slack-compatible Web API for tests: it checks what Slack checks (the bot token,
 /// required fields, block limits), answers errors in Slack's shape (`ok: false`,
 /// `error: code`), and can be rate limited (429 `ratelimited` with `Retry-After`) or down
@@ -19,6 +24,8 @@ pub struct FakeSlack {
 struct SlackState {
     token: String,
     users: std::collections::HashMap<String, String>,
+    /// Users by id who are not plain members: `deleted`, `guest`, `external`.
+    kinds: std::collections::HashMap<String, &'static str>,
     posts: Vec<serde_json::Value>,
     responses: Vec<serde_json::Value>,
     down: bool,
@@ -59,6 +66,14 @@ impl FakeSlack {
 
     fn with<T>(&self, f: impl FnOnce(&mut SlackState) -> T) -> T {
         f(&mut self.state.lock().expect("fake Slack state"))
+    }
+
+    /// Adds a Slack user who is not a plain member of the workspace (`deleted`, `guest`
+    /// or `external`); returns their id.
+    pub fn add_user_of_kind(&self, email: &str, kind: &'static str) -> String {
+        let id = self.add_user(email);
+        self.with(|s| s.kinds.insert(id.clone(), kind));
+        id
     }
 
     /// Adds a Slack user with this email; returns their id.
@@ -197,10 +212,21 @@ async fn slack_method(
         "users.info" => {
             let id = query.get("user").cloned().unwrap_or_default();
             match s.users.iter().find(|(_, v)| **v == id) {
-                Some((email, _)) => axum::Json(serde_json::json!({
-                    "ok": true, "user": { "id": id, "profile": { "email": email } }
-                }))
-                .into_response(),
+                Some((email, _)) => {
+                    let kind = s.kinds.get(&id).copied().unwrap_or("member");
+                    axum::Json(serde_json::json!({
+                        "ok": true,
+                        "user": {
+                            "id": id,
+                            "team_id": if kind == "external" { FAKE_OTHER_TEAM } else { FAKE_TEAM },
+                            "deleted": kind == "deleted",
+                            "is_restricted": kind == "guest",
+                            "is_stranger": kind == "external",
+                            "profile": { "email": email }
+                        }
+                    }))
+                    .into_response()
+                }
                 None => slack_error("user_not_found"),
             }
         }

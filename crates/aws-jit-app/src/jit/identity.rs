@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use aws_jit_core::{Actor, Person, UserEmail};
+use aws_jit_core::{Actor, Channel, Person, UserEmail};
 use jiff::Timestamp;
 
 use super::{AppError, Jit};
@@ -58,6 +58,17 @@ impl Jit {
         email: &UserEmail,
         required: bool,
     ) -> Result<Person, AppError> {
+        self.resolve_person_by(email, required, true).await
+    }
+
+    /// [`Jit::resolve_person`]; without `thorough`, only exact directory lookups (no scan
+    /// of every user on the front doors' Identity Center budget).
+    async fn resolve_person_by(
+        &self,
+        email: &UserEmail,
+        required: bool,
+        thorough: bool,
+    ) -> Result<Person, AppError> {
         let instance = match self.instance().await {
             Ok(instance) => instance,
             Err(AppError::Provider(e))
@@ -71,7 +82,7 @@ impl Jit {
             }
             Err(e) => return Err(e),
         };
-        let Some(user_id) = self.sso.find_user(&instance, email).await? else {
+        let Some(user_id) = self.sso.find_user(&instance, email, thorough).await? else {
             if required {
                 return Err(AppError::UnknownUser(email.to_string()));
             }
@@ -109,11 +120,14 @@ impl Jit {
     /// directory does not know keeps their address). Done once, before a decision.
     pub async fn identify(&self, actor: &Actor) -> Result<Actor, AppError> {
         let mut actor = actor.clone();
+        // A Slack clicker is looked up exactly: anyone can click, and a miss must not cost
+        // a scan of the whole directory.
+        let thorough = !matches!(actor.channel, Channel::Slack { .. });
         if let Some(person) = actor.own_person_mut()
             && person.id.is_none()
             && let Ok(email) = UserEmail::parse(&person.email)
         {
-            *person = self.resolve_person(&email, false).await?;
+            *person = self.resolve_person_by(&email, false, thorough).await?;
         }
         Ok(actor)
     }

@@ -73,6 +73,7 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
             .slack
             .as_ref()
             .and_then(|s| s.signing_secret.clone()),
+        slack_team_id: cli.resolved.slack.as_ref().and_then(|s| s.team_id.clone()),
         aws_calls: std::sync::Arc::new(move || calls.snapshot()),
     };
     aws_jit_server::serve(

@@ -326,6 +326,7 @@ pub(super) fn click_answer(
     use std::io::{Read, Write};
     let payload = serde_json::json!({
         "type": "block_actions",
+        "team": { "id": aws_jit_testkit::FAKE_TEAM },
         "user": { "id": user_id },
         "response_url": response_url,
         "actions": [ { "action_id": action, "value": grant_id } ],

@@ -507,3 +507,82 @@ async fn a_requester_cannot_probe_the_directory_through_requests() {
         assert_eq!(status, 403, "{user}: {answer}");
     }
 }
+
+/// Finding 7: only `profile.email` was read: a guest, a deactivated account or someone from
+/// another organisation in a shared channel could approve, and any workspace's clicks were
+/// taken. Each is refused now (and audited), the request still waiting.
+#[tokio::test]
+async fn slack_clicks_from_guests_strangers_and_deactivated_accounts_are_refused() {
+    let f = Fixture::new().await;
+    let slack = FakeSlack::start("xoxb-t");
+    let config = serde_json::json!({
+        "prod": {"name": "Prod Admin", "description": "test", "account_id": f.account,
+                 "permission_set": f.permission_set, "session_duration": "PT1H",
+                 "approvers": ["lead@example.com"]}
+    });
+    let mut tool = Tool::with_config(&f.aws, "access_configs.json", &config);
+    let secret = "signing-secret-for-tests";
+    for (k, v) in [
+        ("SLACK_API_TOKEN", "xoxb-t"),
+        ("SLACK_API_URL", slack.url.as_str()),
+        ("SLACK_SIGNING_SECRET", secret),
+    ] {
+        tool.env.push((k.to_owned(), v.to_owned()));
+    }
+    let request = tool.json(&["grant", "prod", "--user", &f.email]);
+    let id = request["id"].as_str().unwrap();
+    let server = super::serve::start(&tool);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the server under test reads the real clock"
+    )]
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    // Each is the listed approver's address, under a standing that may not decide.
+    let kinds = ["guest", "deleted", "external"];
+    for kind in kinds {
+        let user = slack.add_user_of_kind(&format!("lead+{kind}@example.com"), kind);
+        let status = super::approvals::click(
+            &server.addr,
+            secret,
+            now,
+            aws_jit_core::slack::APPROVE_ACTION,
+            id,
+            &user,
+            &slack.response_url(),
+        );
+        assert_eq!(status, 200);
+    }
+    let started = std::time::Instant::now();
+    while slack.responses().len() < kinds.len() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let answers: Vec<String> = slack.responses().iter().map(ToString::to_string).collect();
+    // Decided concurrently: the answers come in any order.
+    for expected in [
+        "guests do not decide",
+        "deactivated",
+        "only members of this workspace",
+    ] {
+        assert!(
+            answers.iter().any(|a| a.contains(expected)),
+            "{expected}: {answers:?}"
+        );
+    }
+    let grants = tool.json(&["grants", "--all"]);
+    assert_eq!(grants[0]["status"], "pending");
+    let refused = tool
+        .json(&["audit"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "api.refused")
+        .count();
+    assert_eq!(refused, kinds.len());
+}
