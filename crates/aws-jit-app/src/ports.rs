@@ -217,6 +217,19 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug {
     /// Forgets a cached value.
     async fn cache_delete(&self, key: &str) -> Result<(), StoreError>;
 
+    /// Takes a target's lock for `holder` with no grant change (reconciliation's removals),
+    /// or [`StoreError::TargetBusy`].
+    async fn lock_target(
+        &self,
+        target_key: &str,
+        holder: &str,
+        lease_until: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Gives a target's lock up (if `holder` still has it).
+    async fn unlock_target(&self, target_key: &str, holder: &str) -> Result<(), StoreError>;
+
     /// Claims up to `limit` notifications due at `now` for delivery until `lease_until`
     /// (another worker skips them meanwhile), oldest first.
     async fn claim_messages(

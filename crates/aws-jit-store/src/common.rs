@@ -587,6 +587,32 @@ macro_rules! impl_grant_store {
                     .map_err(Self::db)?;
                 Ok(())
             }
+
+            async fn lock_target(
+                &self,
+                target_key: &str,
+                holder: &str,
+                lease_until: jiff::Timestamp,
+                now: jiff::Timestamp,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                let mut tx = self.begin().await?;
+                Self::take_lock(&mut tx, target_key, holder, lease_until, now).await?;
+                tx.commit().await.map_err(Self::db)
+            }
+
+            async fn unlock_target(
+                &self,
+                target_key: &str,
+                holder: &str,
+            ) -> Result<(), aws_jit_app::ports::StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(Self::sql($crate::common::RELEASE_LOCK)))
+                    .bind(target_key)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(Self::db)?;
+                Ok(())
+            }
         }
     };
 }

@@ -205,7 +205,17 @@ impl Jit {
         };
         if current.status.is_terminal() && !shared {
             if let Err(e) = self.remove_from_aws(grant).await {
-                tracing::error!(grant_id = %grant.id, error = %e, "access created after a takeover could not be removed: run `aws-jit reconcile` or remove it by hand");
+                tracing::error!(grant_id = %grant.id, error = %e, "access created after a takeover could not be removed: `aws-jit reconcile --fix` removes it");
+                // The one record of access the tool created and never saw removed: what
+                // `reconcile --fix` may remove (and nothing else of the tool's past).
+                let key = lingering_key(&grant.target_key);
+                if let Err(e) = self
+                    .store
+                    .cache_put(&key, grant.id.as_str(), self.clock.now())
+                    .await
+                {
+                    tracing::error!(grant_id = %grant.id, error = %e, "cannot record the lingering access");
+                }
             } else {
                 tracing::warn!(grant_id = %grant.id, "removed access created after the grant was taken over");
             }
@@ -333,6 +343,12 @@ impl Jit {
             .filter(|g| g.id != grant.id)
             .collect())
     }
+}
+
+/// The store's record of access on `target_key` that the tool created and never saw
+/// removed.
+pub(crate) fn lingering_key(target_key: &str) -> String {
+    format!("lingering:{target_key}")
 }
 
 /// A target that lacks what its AWS call needs (a record the tool did not write).

@@ -45,12 +45,30 @@ async fn audit_verify_names_the_first_edited_or_deleted_event() {
 async fn reconcile_finds_lingering_unmanaged_and_missing_assignments_and_fixes_the_first() {
     let f = Fixture::new().await;
     let tool = f.tool("1h");
-    // Lingering: the tool's grant ended, yet the assignment is back (a lost delete).
+    // Back after a confirmed removal: the tool's grant ended and its delete was confirmed,
+    // so an administrator assigned it since. Standing access: reported, never removed
+    // (issue 14, finding 2: it was removed as "lingering").
     tool.json(&["grant", "jit", "--user", &f.email]);
     tool.ok(&["revoke", "jit", "--user", &f.email]);
     f.aws
         .assign(&f.account, &f.permission_set_arn, &f.user_id)
         .await;
+    // Lingering: the tool created it and never saw it removed (as the takeover path records).
+    let lost_email = format!("{}@example.com", unique("lost"));
+    let lost = f.aws.create_user(&lost_email).await;
+    tool.json(&["grant", "jit", "--user", &lost_email]);
+    tool.ok(&["revoke", "jit", "--user", &lost_email]);
+    f.aws.assign(&f.account, &f.permission_set_arn, &lost).await;
+    let store = super::crash_recovery::store(&tool).await;
+    let target_key = format!("sso:{}:{}:{lost_email}", f.account, f.permission_set);
+    store
+        .cache_put(
+            &format!("lingering:{target_key}"),
+            "g",
+            jiff::Timestamp::from_second(1_900_000_000).unwrap(),
+        )
+        .await
+        .unwrap();
     // Unmanaged: someone assigned by hand, no grant.
     let standing_email = format!("{}@example.com", unique("standing"));
     let standing = f.aws.create_user(&standing_email).await;
@@ -67,29 +85,36 @@ async fn reconcile_finds_lingering_unmanaged_and_missing_assignments_and_fixes_t
 
     let report = tool.json(&["reconcile"]);
     let ids = |kind: &str| -> Vec<String> {
-        report[kind]
+        let mut ids: Vec<String> = report[kind]
             .as_array()
             .unwrap()
             .iter()
             .map(|d| d["principal_id"].as_str().unwrap().to_owned())
-            .collect()
+            .collect();
+        ids.sort();
+        ids
     };
-    assert_eq!(ids("lingering"), std::slice::from_ref(&f.user_id));
-    assert_eq!(ids("unmanaged"), std::slice::from_ref(&standing));
+    assert_eq!(ids("lingering"), std::slice::from_ref(&lost));
+    let mut unmanaged = vec![f.user_id.clone(), standing.clone()];
+    unmanaged.sort();
+    assert_eq!(ids("unmanaged"), unmanaged);
     assert_eq!(ids("missing"), [gone]);
     assert!(ids("removed").is_empty(), "nothing removed without --fix");
-    assert_eq!(f.assignments().await, 1);
 
     let fixed = tool.json(&["reconcile", "--fix"]);
     assert_eq!(fixed["removed"].as_array().unwrap().len(), 1);
-    assert_eq!(f.assignments().await, 0, "the lingering assignment is gone");
+    let count = |principal: String| {
+        let aws = f.aws.clone();
+        let (account, arn) = (f.account.clone(), f.permission_set_arn.clone());
+        async move { aws.assignments(&account, &arn, &principal).await }
+    };
     assert_eq!(
-        f.aws
-            .assignments(&f.account, &f.permission_set_arn, &standing)
-            .await,
-        1,
-        "standing access is reported, not removed"
+        count(lost.clone()).await,
+        0,
+        "the lingering assignment is gone"
     );
+    assert_eq!(f.assignments().await, 1, "access assigned again is kept");
+    assert_eq!(count(standing).await, 1, "standing access is kept");
     let events = tool.json(&["audit"]);
     assert!(
         events
@@ -99,4 +124,7 @@ async fn reconcile_finds_lingering_unmanaged_and_missing_assignments_and_fixes_t
             .any(|e| e["action"] == "access.drift_removed")
     );
     tool.ok(&["audit", "verify"]);
+    // Once removed, nothing is lingering any more.
+    let again = tool.json(&["reconcile"]);
+    assert!(again["lingering"].as_array().unwrap().is_empty(), "{again}");
 }
