@@ -237,6 +237,11 @@ pub fn ownership_marker(grant_id: &str) -> String {
     format!("aws-jit grant {grant_id}")
 }
 
+/// The request-tag condition key naming the grant on what the tool creates.
+const GRANT_TAG_REQUEST: &str = "aws:RequestTag/aws-jit:grant-id";
+/// The resource-tag condition key naming the grant on what the tool created.
+const GRANT_TAG_RESOURCE: &str = "aws:ResourceTag/aws-jit:grant-id";
+
 /// The permissions aws-jit's own role needs for the configured accesses, least privilege:
 /// Identity Center calls only when SSO accesses exist, assignment changes only on the
 /// configured accounts, policy creation and deletion only under the tool's path, and
@@ -330,20 +335,40 @@ pub fn tool_policy(catalog: &Catalog) -> PolicyDocument {
             "arn:aws:sso:::instance/*".to_owned(),
             "arn:aws:sso:::permissionSet/*/*".to_owned(),
         ];
-        resource.extend(accounts);
+        resource.extend(accounts.iter().cloned());
         if ephemeral {
+            // Only permission sets that carry the tool's tag, set when it creates them: it
+            // can neither edit nor delete anyone else's.
+            let mut on_instance_and_accounts = vec!["arn:aws:sso:::instance/*".to_owned()];
+            on_instance_and_accounts.extend(accounts.iter().cloned());
+            let manage = [
+                "sso:AttachManagedPolicyToPermissionSet",
+                "sso:DeletePermissionSet",
+                "sso:ProvisionPermissionSet",
+                "sso:PutInlinePolicyToPermissionSet",
+            ];
             statement.push(allow(
-                "EphemeralPermissionSets",
-                &[
-                    "sso:AttachManagedPolicyToPermissionSet",
-                    "sso:CreatePermissionSet",
-                    "sso:DeletePermissionSet",
-                    "sso:DescribePermissionSetProvisioningStatus",
-                    "sso:ProvisionPermissionSet",
-                    "sso:PutInlinePolicyToPermissionSet",
-                    "sso:TagResource",
+                "CreateTaggedPermissionSets",
+                &["sso:CreatePermissionSet", "sso:TagResource"],
+                vec![
+                    "arn:aws:sso:::instance/*".to_owned(),
+                    "arn:aws:sso:::permissionSet/*/*".to_owned(),
                 ],
-                resource.clone(),
+                Some(serde_json::json!({ "Null": { GRANT_TAG_REQUEST: "false" } })),
+            ));
+            statement.push(allow(
+                "ManageTaggedPermissionSets",
+                &manage,
+                vec!["arn:aws:sso:::permissionSet/*/*".to_owned()],
+                Some(serde_json::json!({ "Null": { GRANT_TAG_RESOURCE: "false" } })),
+            ));
+            let mut with_status = manage.to_vec();
+            with_status.push("sso:DescribePermissionSetProvisioningStatus");
+            with_status.sort_unstable();
+            statement.push(allow(
+                "ManagePermissionSetsOnInstanceAndAccounts",
+                &with_status,
+                on_instance_and_accounts,
                 None,
             ));
         }
@@ -517,6 +542,39 @@ mod tests {
             !doc.replace("iam:ListAccountAliases", "").contains("iam:"),
             "no IAM rights without S3 accesses but reading the account alias: {doc}"
         );
+    }
+
+    /// Issue 14, finding 5: the tool could edit and delete every permission set
+    /// (`permissionSet/*/*`); it may now touch only those carrying its own tag.
+    #[test]
+    fn the_tool_edits_and_deletes_only_permission_sets_carrying_its_tag() {
+        use crate::config::{ConfigFile, ConfigSource};
+        let eph = r#"{"Eph": {"name": "Eph", "account_id": "876809951775", "managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"], "session_duration": "PT1H"}}"#;
+        let catalog = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text: eph,
+        }])
+        .unwrap();
+        let policy = tool_policy(&catalog);
+        insta::assert_json_snapshot!("tool_policy_ephemeral", policy);
+        for action in [
+            "sso:DeletePermissionSet",
+            "sso:PutInlinePolicyToPermissionSet",
+            "sso:AttachManagedPolicyToPermissionSet",
+            "sso:ProvisionPermissionSet",
+            "sso:CreatePermissionSet",
+        ] {
+            for s in policy.statement.iter().filter(|s| s.action.contains(&action)) {
+                if s.resource.iter().any(|r| r.contains(":permissionSet/")) {
+                    let condition = s.condition.as_ref().map(ToString::to_string);
+                    assert!(
+                        condition.is_some_and(|c| c.contains("aws-jit:grant-id")),
+                        "{action} on permission sets without the tag condition: {}",
+                        s.sid
+                    );
+                }
+            }
+        }
     }
 
     #[test]
