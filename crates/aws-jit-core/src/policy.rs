@@ -564,7 +564,11 @@ mod tests {
             "sso:ProvisionPermissionSet",
             "sso:CreatePermissionSet",
         ] {
-            for s in policy.statement.iter().filter(|s| s.action.contains(&action)) {
+            for s in policy
+                .statement
+                .iter()
+                .filter(|s| s.action.contains(&action))
+            {
                 if s.resource.iter().any(|r| r.contains(":permissionSet/")) {
                     let condition = s.condition.as_ref().map(ToString::to_string);
                     assert!(

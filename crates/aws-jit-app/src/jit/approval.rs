@@ -4,14 +4,13 @@ use aws_jit_core::approval;
 use aws_jit_core::authorize::{self, Action, PendingRequest, Refusal, Subject};
 use aws_jit_core::config::ApprovalPolicy;
 use aws_jit_core::duration::effective_duration;
-use aws_jit_core::grant::NewGrant;
 use aws_jit_core::{
     Access, AccessOrigin, AccessTarget, Actor, AuditAction, Grant, GrantEvent, GrantId,
     GrantStatus, Person, UserEmail,
 };
 
 use super::grant::{Admitted, check_text};
-use super::{AppError, GrantOutcome, Jit, Prepared, system_actor, whole_seconds};
+use super::{AppError, GrantOutcome, Jit, system_actor, whole_seconds};
 use crate::ports::AuditQuery;
 use aws_jit_core::text::MAX_REASON_CHARS;
 
@@ -32,30 +31,14 @@ impl Jit {
         request: Admitted<'_>,
         policy: &ApprovalPolicy,
     ) -> Result<GrantOutcome, AppError> {
-        let access = request.access;
-        let Prepared {
-            duration,
-            id,
-            now,
-            resolved,
-            ..
-        } = self.prepare(&request).await?;
+        let _access = request.access;
+        let prepared = self.prepare(&request).await?;
+        let now = prepared.now;
         let deadline = now
             .saturating_add(policy.timeout.to_signed())
             .unwrap_or(now);
-        let user = request.email()?;
-        let grant = NewGrant {
-            id,
-            access,
-            user: &user,
-            requested_by: &request.actor,
-            user_id: request.person.id.clone(),
-            target: resolved.target.clone(),
-            reason: request.reason.clone(),
-            now,
-            expires_at: deadline,
-        }
-        .into_request(duration.duration);
+        let duration = prepared.duration;
+        let grant = request.record(&prepared, deadline, Some(duration.duration))?;
         let mut detail = format!(
             "waiting for {} approval{} from {}; duration {}; lapses at {}",
             policy.required,

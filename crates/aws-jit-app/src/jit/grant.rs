@@ -10,6 +10,7 @@ use aws_jit_core::{
     Access, AccessDuration, AccessOrigin, AccessTarget, Actor, AuditAction, Grant, Person,
     UserEmail,
 };
+use jiff::Timestamp;
 
 use super::{AppError, Jit, Prepared, failpoint};
 use crate::ports::ProviderErrorKind;
@@ -59,6 +60,32 @@ impl Admitted<'_> {
     /// The person's canonical address.
     pub(crate) fn email(&self) -> Result<UserEmail, AppError> {
         UserEmail::parse(&self.person.email).map_err(|e| AppError::Invalid(e.to_string()))
+    }
+
+    /// The grant this request records (in `provisioning`, or waiting for approval when
+    /// `waits` gives the duration asked for), ending at `expires_at`.
+    pub(crate) fn record(
+        &self,
+        prepared: &Prepared,
+        expires_at: Timestamp,
+        waits: Option<AccessDuration>,
+    ) -> Result<Grant, AppError> {
+        let user = self.email()?;
+        let grant = NewGrant {
+            id: prepared.id.clone(),
+            access: self.access,
+            user: &user,
+            requested_by: &self.actor,
+            user_id: self.person.id.clone(),
+            target: prepared.resolved.target.clone(),
+            reason: self.reason.clone(),
+            now: prepared.now,
+            expires_at,
+        };
+        Ok(match waits {
+            Some(duration) => grant.into_request(duration),
+            None => grant.into_grant(),
+        })
     }
 }
 
@@ -158,26 +185,11 @@ impl Jit {
         } else {
             request
         };
+        let prepared = self.prepare(&request).await?;
+        let grant = request.record(&prepared, prepared.expires_at, None)?;
         let Prepared {
-            duration,
-            id,
-            now,
-            expires_at,
-            resolved,
-        } = self.prepare(&request).await?;
-        let user = request.email()?;
-        let grant = NewGrant {
-            id,
-            access,
-            user: &user,
-            requested_by: &request.actor,
-            user_id: request.person.id.clone(),
-            target: resolved.target.clone(),
-            reason: request.reason.clone(),
-            now,
-            expires_at,
-        }
-        .into_grant();
+            duration, resolved, ..
+        } = prepared;
         let mut detail = format!("duration {}", duration.duration);
         if let Some(asked) = duration.capped_from {
             detail.push_str(&format!(" (capped from {asked})"));

@@ -191,17 +191,7 @@ async fn through_slack_buttons_an_approver_cannot_approve_a_request_for_an_alias
     let server = super::serve::start(&tool);
     let request = tool.json(&["grant", "prod", "--user", &carol.user_name]);
     let id = request["id"].as_str().unwrap();
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the server under test reads the real clock"
-    )]
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = unix_now();
     let status = super::approvals::click(
         &server.addr,
         secret,

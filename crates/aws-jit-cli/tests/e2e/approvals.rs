@@ -401,17 +401,7 @@ async fn slack_buttons_approve_for_the_person_who_clicked_after_checking_the_sig
     );
 
     // The server checks the timestamp against the real clock, as Slack's do.
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the server under test reads the real clock"
-    )]
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = unix_now();
     let url = slack.response_url();
     // Forged, altered or replayed requests are refused.
     assert_eq!(

@@ -367,17 +367,7 @@ async fn slack_clicks_are_decided_a_few_at_a_time_and_one_per_person() {
     let request = tool.json(&["grant", "prod", "--user", &f.email]);
     let id = request["id"].as_str().unwrap();
     let server = super::serve::start(&tool);
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the server under test reads the real clock"
-    )]
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = unix_now();
     // Slack stops answering: every decision waits on `users.info`.
     slack.set_hanging(true);
     let click = |user: &str| {
@@ -532,17 +522,7 @@ async fn slack_clicks_from_guests_strangers_and_deactivated_accounts_are_refused
     let request = tool.json(&["grant", "prod", "--user", &f.email]);
     let id = request["id"].as_str().unwrap();
     let server = super::serve::start(&tool);
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the server under test reads the real clock"
-    )]
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap();
+    let now = unix_now();
     // Each is the listed approver's address, under a standing that may not decide.
     let kinds = ["guest", "deleted", "external"];
     for kind in kinds {

@@ -180,6 +180,17 @@ impl Fixture {
     }
 }
 
+/// The real clock's Unix seconds: the server under test checks Slack's request timestamps
+/// against it, as Slack's do.
+fn unix_now() -> i64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the server under test reads the real clock"
+    )]
+    let now = std::time::SystemTime::now();
+    i64::try_from(now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
+}
+
 /// An audit event recording a refusal: unauthenticated (`api.refused`) or refused by the
 /// decision point (`access.refused`).
 fn is_refusal(e: &Value) -> bool {
