@@ -344,12 +344,9 @@ async fn half_sent_requests_cannot_delay_a_revocation() {
     drop(stalled);
 }
 
-/// Finding 7 (in part): click handling was unbounded. Now one click per Slack user is
-/// decided at a time and a few clicks at once in all; the rest are told so at once.
-#[tokio::test]
-async fn slack_clicks_are_decided_a_few_at_a_time_and_one_per_person() {
-    let f = Fixture::new().await;
-    let slack = FakeSlack::start("xoxb-t");
+/// An access approved by the lead, on a tool wired to `slack` as a Slack app (its token and
+/// signing secret, which the tool returns).
+fn slack_app(f: &Fixture, slack: &FakeSlack) -> (Tool, &'static str) {
     let config = serde_json::json!({
         "prod": {"name": "Prod Admin", "description": "test", "account_id": f.account,
                  "permission_set": f.permission_set, "session_duration": "PT1H",
@@ -364,6 +361,16 @@ async fn slack_clicks_are_decided_a_few_at_a_time_and_one_per_person() {
     ] {
         tool.env.push((k.to_owned(), v.to_owned()));
     }
+    (tool, secret)
+}
+
+/// Finding 7 (in part): click handling was unbounded. Now one click per Slack user is
+/// decided at a time and a few clicks at once in all; the rest are told so at once.
+#[tokio::test]
+async fn slack_clicks_are_decided_a_few_at_a_time_and_one_per_person() {
+    let f = Fixture::new().await;
+    let slack = FakeSlack::start("xoxb-t");
+    let (tool, secret) = slack_app(&f, &slack);
     let request = tool.json(&["grant", "prod", "--user", &f.email]);
     let id = request["id"].as_str().unwrap();
     let server = super::serve::start(&tool);
@@ -505,20 +512,7 @@ async fn a_requester_cannot_probe_the_directory_through_requests() {
 async fn slack_clicks_from_guests_strangers_and_deactivated_accounts_are_refused() {
     let f = Fixture::new().await;
     let slack = FakeSlack::start("xoxb-t");
-    let config = serde_json::json!({
-        "prod": {"name": "Prod Admin", "description": "test", "account_id": f.account,
-                 "permission_set": f.permission_set, "session_duration": "PT1H",
-                 "approvers": ["lead@example.com"]}
-    });
-    let mut tool = Tool::with_config(&f.aws, "access_configs.json", &config);
-    let secret = "signing-secret-for-tests";
-    for (k, v) in [
-        ("SLACK_API_TOKEN", "xoxb-t"),
-        ("SLACK_API_URL", slack.url.as_str()),
-        ("SLACK_SIGNING_SECRET", secret),
-    ] {
-        tool.env.push((k.to_owned(), v.to_owned()));
-    }
+    let (tool, secret) = slack_app(&f, &slack);
     let request = tool.json(&["grant", "prod", "--user", &f.email]);
     let id = request["id"].as_str().unwrap();
     let server = super::serve::start(&tool);
