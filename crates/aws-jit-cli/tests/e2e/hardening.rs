@@ -282,8 +282,7 @@ async fn two_iam_users_claiming_one_email_are_refused_and_nothing_is_attached() 
 /// for the worker, and the grant goes on time.
 #[tokio::test]
 async fn half_sent_requests_cannot_delay_a_revocation() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::Stdio;
+    use std::io::Write;
     use std::time::{Duration, Instant};
 
     let f = Fixture::new().await;
@@ -302,20 +301,8 @@ async fn half_sent_requests_cannot_delay_a_revocation() {
             serve.env(k, v);
         }
     }
-    let mut child = serve
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_owned();
+    let server = super::serve::start_command(serve);
+    let addr = server.addr.clone();
     // 300 clients that start a request and never finish it.
     // (Past the kernel's accept queue a connect waits for room: those clients are held
     // off too, so a short connect timeout keeps the test quick.)
@@ -339,8 +326,7 @@ async fn half_sent_requests_cannot_delay_a_revocation() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     drop(stalled);
 }
 
@@ -532,12 +518,11 @@ async fn slack_clicks_from_guests_strangers_and_deactivated_accounts_are_refused
         );
         assert_eq!(status, 200);
     }
-    let started = std::time::Instant::now();
-    while slack.responses().len() < kinds.len() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let answers: Vec<String> = slack.responses().iter().map(ToString::to_string).collect();
+    let answers: Vec<String> = slack_answers(&slack, kinds.len())
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     // Decided concurrently: the answers come in any order.
     for expected in [
         "guests do not decide",

@@ -191,6 +191,21 @@ fn unix_now() -> i64 {
     i64::try_from(now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()).unwrap()
 }
 
+/// Waits (at most 10 s) until the Slack-compatible server has received `n` answers to
+/// clicks (`response_url` posts); returns them.
+async fn slack_answers(slack: &aws_jit_testkit::FakeSlack, n: usize) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    while slack.responses().len() < n {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "Slack got {} of {n} answers",
+            slack.responses().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    slack.responses()
+}
+
 /// An audit event recording a refusal: unauthenticated (`api.refused`) or refused by the
 /// decision point (`access.refused`).
 fn is_refusal(e: &Value) -> bool {

@@ -19,8 +19,12 @@ impl Drop for Server {
 }
 
 pub(super) fn start(tool: &Tool) -> Server {
-    let mut child = tool
-        .command(&["serve", "--listen", "127.0.0.1:0"])
+    start_command(tool.command(&["serve", "--listen", "127.0.0.1:0"]))
+}
+
+/// Starts a `serve` command (however wrapped) and waits for its "listening on" line.
+pub(super) fn start_command(mut command: Command) -> Server {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
