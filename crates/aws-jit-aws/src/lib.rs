@@ -133,7 +133,7 @@ mod tests {
     //! Keeps `aws-jit iam-policy` honest: every SDK operation this adapter calls must be
     //! allowed by the policy the tool computes for a config with every kind of access.
 
-    use aws_jit_core::policy::tool_policy;
+    use aws_jit_core::tool_policy::tool_policy;
     use aws_jit_core::{Catalog, ConfigFile, ConfigSource};
 
     const SOURCES: &[&str] = &[include_str!("identity_center.rs"), include_str!("iam.rs")];
@@ -208,7 +208,7 @@ mod tests {
             },
         ])
         .unwrap();
-        let allowed: Vec<&str> = tool_policy(&catalog)
+        let allowed: Vec<&str> = tool_policy(&catalog, None)
             .statement
             .iter()
             .flat_map(|s| s.action.iter().copied())

@@ -114,7 +114,13 @@ pub enum Command {
     /// Show what a grant would change in AWS, without changing anything.
     Plan(GrantArgs),
     /// Print the least-privilege IAM policy aws-jit's own role needs for these configs.
-    IamPolicy,
+    IamPolicy {
+        /// Look up the instance and permission-set ARNs in AWS, so that assignments are
+        /// limited to the configured permission sets (offline, any permission set on the
+        /// configured accounts may be assigned).
+        #[arg(long)]
+        resolve: bool,
+    },
     /// Revoke a grant: by access and user, or by grant id.
     Revoke(RevokeArgs),
     /// List grants (live ones unless --all).

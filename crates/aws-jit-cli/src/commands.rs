@@ -89,10 +89,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Accesses => accesses(&cli),
         Command::Grant(args) => grant(&cli, args).await,
         Command::Plan(args) => plan(&cli, args).await,
-        Command::IamPolicy => {
-            let catalog = load_catalog(&cli.config_dir)?;
-            print_json(&aws_jit_core::policy::tool_policy(&catalog))
-        }
+        Command::IamPolicy { resolve } => iam_policy(&cli, *resolve).await,
         Command::Revoke(args) => revoke(&cli, args).await,
         Command::Grants { all, user } => grants(&cli, *all, user.as_deref()).await,
         Command::Sweep => sweep(&cli).await,

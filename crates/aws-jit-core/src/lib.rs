@@ -23,6 +23,7 @@ pub mod slack;
 pub mod slack_signature;
 pub mod target;
 pub mod text;
+pub mod tool_policy;
 pub mod views;
 
 pub use actor::{Actor, Channel, Person, Principal, Rights};

@@ -2,7 +2,10 @@
 //! Identity Center instance, permission sets, users, IAM users and policies.
 
 use aws_jit_core::duration::{EffectiveDuration, effective_duration};
-use aws_jit_core::{Access, AccessDuration, AccessTarget, GrantId, GrantTarget, Person, UserEmail};
+use aws_jit_core::tool_policy::KnownArns;
+use aws_jit_core::{
+    Access, AccessDuration, AccessTarget, Catalog, GrantId, GrantTarget, Person, UserEmail,
+};
 use jiff::Timestamp;
 
 use aws_jit_core::config::{EphemeralPolicy, MAX_INLINE_POLICY_CHARS};
@@ -118,6 +121,32 @@ impl Jit {
             .ok_or_else(|| AppError::UnknownPermissionSet(name.to_owned()))?;
         self.store.cache_put(&key, &arn, self.clock.now()).await?;
         Ok(arn)
+    }
+
+    /// The ARNs `aws-jit iam-policy --resolve` names: the instance and every configured
+    /// permission set, asked of AWS now rather than read from the cache.
+    pub async fn tool_policy_arns(&self, catalog: &Catalog) -> Result<KnownArns, AppError> {
+        let instance = match &self.settings.instance {
+            Some(instance) => instance.clone(),
+            None => self.sso.discover_instance().await?,
+        };
+        let mut permission_sets = Vec::new();
+        for access in catalog.accesses() {
+            if let AccessTarget::IdentityCenter { permission_set, .. } = &access.target {
+                let arn = self
+                    .sso
+                    .find_permission_set(&instance.arn, permission_set.as_str())
+                    .await?
+                    .ok_or_else(|| AppError::UnknownPermissionSet(permission_set.to_string()))?;
+                permission_sets.push(arn);
+            }
+        }
+        permission_sets.sort();
+        permission_sets.dedup();
+        Ok(KnownArns {
+            instance: instance.arn,
+            permission_sets,
+        })
     }
 
     /// Checks that the access's AWS resources exist (for `validate` without `--offline`).

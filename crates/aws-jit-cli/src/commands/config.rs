@@ -1,4 +1,5 @@
-//! `settings`, `validate`, `accesses`, `schema`'s texts and `kubiya bundle`: commands about the configs.
+//! `settings`, `validate`, `accesses`, `iam-policy`, `schema`'s texts and `kubiya bundle`:
+//! commands about the configs.
 
 use anyhow::anyhow;
 
@@ -74,6 +75,33 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+pub(super) async fn iam_policy(cli: &Cli, resolve: bool) -> Result<(), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let known = if resolve {
+        let wired = wire(cli).await?;
+        let known = wired.jit.tool_policy_arns(&catalog).await?;
+        log_call_counts(&wired.aws);
+        Some(known)
+    } else {
+        let sets = catalog
+            .accesses()
+            .iter()
+            .filter(|a| matches!(a.target, aws_jit_core::AccessTarget::IdentityCenter { .. }))
+            .count();
+        if sets > 0 {
+            eprintln!(
+                "note: offline, assignments are allowed for any permission set on the configured accounts; `aws-jit iam-policy --resolve` limits them to the {sets} configured one{}",
+                if sets == 1 { "" } else { "s" }
+            );
+        }
+        None
+    };
+    print_json(&aws_jit_core::tool_policy::tool_policy(
+        &catalog,
+        known.as_ref(),
+    ))
 }
 
 pub(super) fn accesses(cli: &Cli) -> Result<(), Failure> {

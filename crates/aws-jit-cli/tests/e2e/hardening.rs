@@ -545,3 +545,57 @@ async fn slack_clicks_from_guests_strangers_and_deactivated_accounts_are_refused
         .count();
     assert_eq!(refused, kinds.len());
 }
+
+/// Finding 5 (assignments): the tool's policy allowed assignments of any permission set.
+/// `iam-policy --resolve` names the instance and the configured permission sets it looked up
+/// in AWS; only the tool's own tagged sets are matched by pattern. An unknown permission set
+/// is a one-line error.
+#[tokio::test]
+async fn the_resolved_tool_policy_assigns_only_the_configured_permission_sets() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let policy = tool.json(&["iam-policy", "--resolve"]);
+    let assigning: Vec<&Value> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a == "sso:CreateAccountAssignment")
+        })
+        .collect();
+    assert_eq!(assigning.len(), 1, "no ephemeral accesses here: {policy}");
+    let resources: Vec<&str> = assigning[0]["Resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        resources,
+        [
+            f.aws.instance_arn.clone(),
+            f.permission_set_arn.clone(),
+            format!("arn:aws:sso:::account/{}", f.account)
+        ]
+    );
+    // Offline, the broad form is printed with a note that says how to narrow it.
+    let out = tool.run(&["iam-policy"]);
+    assert!(out.status.success());
+    let note = String::from_utf8(out.stderr).unwrap();
+    assert!(note.contains("--resolve"), "{note}");
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("permissionSet/*/*")
+    );
+
+    let missing = Tool::with_access(&f.aws, &f.account, "NoSuchSet", "1h");
+    let (code, err) = missing.fails(&["iam-policy", "--resolve"]);
+    assert_ne!(code, 0);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("NoSuchSet"), "{err}");
+}
