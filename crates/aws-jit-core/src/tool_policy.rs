@@ -140,10 +140,7 @@ pub fn tool_policy(catalog: &Catalog, known: Option<&KnownArns>) -> PolicyDocume
             statement.push(allow(
                 "CreateTaggedPermissionSets",
                 &["sso:CreatePermissionSet", "sso:TagResource"],
-                vec![
-                    instance.clone(),
-                    "arn:aws:sso:::permissionSet/*/*".to_owned(),
-                ],
+                vec![instance, "arn:aws:sso:::permissionSet/*/*".to_owned()],
                 Some(serde_json::json!({ "Null": { GRANT_TAG_REQUEST: "false" } })),
             ));
             statement.push(allow(
