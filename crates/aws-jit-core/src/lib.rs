@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod api_request;
 pub mod approval;
 pub mod audit;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod kubiya;
 pub mod policy;
 pub mod seed_env;
 pub mod slack;
+pub mod slack_interaction;
 pub mod slack_signature;
 pub mod target;
 pub mod text;

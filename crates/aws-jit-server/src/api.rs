@@ -16,6 +16,10 @@
 
 use aws_jit_app::ports::{AuditQuery, GrantFilter};
 use aws_jit_app::{AppError, AuthFailure, ErrorKind, GrantRequest};
+use aws_jit_core::api_request::{
+    AuditParams, DecisionBody, ExtendBody, GrantBody, GrantsQuery, grant_cursor,
+    parse_grant_cursor, parse_statuses,
+};
 use aws_jit_core::authorize;
 use aws_jit_core::views::{AccessView, AuditView, GrantView};
 use aws_jit_core::{AccessDuration, GrantId, GrantStatus, UserEmail};
@@ -27,7 +31,6 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::AppState;
@@ -238,18 +241,6 @@ fn grant_with(grant: &aws_jit_core::Grant, key: &str, value: Option<String>) -> 
     view
 }
 
-/// `POST /api/v1/grants`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GrantBody {
-    access: String,
-    user: Option<String>,
-    duration: Option<String>,
-    reason: Option<String>,
-    #[serde(default)]
-    break_glass: bool,
-}
-
 async fn create_grant(
     State(state): State<AppState>,
     Authed(actor): Authed,
@@ -283,31 +274,6 @@ async fn create_grant(
     Ok((status, Json(view)).into_response())
 }
 
-/// `GET /api/v1/grants` filters.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GrantsQuery {
-    user: Option<String>,
-    access: Option<String>,
-    status: Option<String>,
-    #[serde(default)]
-    all: bool,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-fn grant_cursor(grant: &aws_jit_core::Grant) -> String {
-    format!("{}.{}", grant.requested_at.as_millisecond(), grant.id)
-}
-
-fn parse_grant_cursor(cursor: &str) -> Result<(jiff::Timestamp, String), ApiError> {
-    let bad = || ApiError::bad_request(format!("cursor `{cursor}` is not one this API returned"));
-    let (ms, id) = cursor.split_once('.').ok_or_else(bad)?;
-    let ms: i64 = ms.parse().map_err(|_| bad())?;
-    let at = jiff::Timestamp::from_millisecond(ms).map_err(|_| bad())?;
-    Ok((at, id.to_owned()))
-}
-
 async fn list_grants(
     State(state): State<AppState>,
     Authed(actor): Authed,
@@ -317,14 +283,7 @@ async fn list_grants(
     let scope = state.jit.scope(&actor, params.user.as_deref()).await?;
     let statuses = match &params.status {
         None => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .map(|s| {
-                GrantStatus::parse(s.trim()).ok_or_else(|| {
-                    ApiError::bad_request(format!("status `{s}` is not a grant status"))
-                })
-            })
-            .collect::<Result<_, _>>()?,
+        Some(list) => parse_statuses(list).map_err(ApiError::bad_request)?,
     };
     let limit = page_size(params.limit)?;
     let filter = GrantFilter {
@@ -338,7 +297,8 @@ async fn list_grants(
             .cursor
             .as_deref()
             .map(parse_grant_cursor)
-            .transpose()?,
+            .transpose()
+            .map_err(ApiError::bad_request)?,
     };
     let grants = state
         .jit
@@ -371,13 +331,6 @@ async fn revoke_grant(
     Ok(Json(grant_with(&outcome.grant, "kept", outcome.kept)).into_response())
 }
 
-/// `POST /api/v1/grants/{id}/extend`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExtendBody {
-    duration: Option<String>,
-}
-
 async fn extend_grant(
     State(state): State<AppState>,
     Authed(actor): Authed,
@@ -389,13 +342,6 @@ async fn extend_grant(
     let extended = state.jit.extend(&GrantId::new(id), by, &actor).await?;
     state.wake.notify_one();
     Ok(Json(GrantView::from(&extended)).into_response())
-}
-
-/// `POST /api/v1/grants/{id}/approve` and `/deny`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DecisionBody {
-    reason: Option<String>,
 }
 
 async fn decide(
@@ -434,16 +380,6 @@ async fn deny_grant(
     decide(&state, &actor, &id, false, json).await
 }
 
-/// `GET /api/v1/audit` filters.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuditParams {
-    grant: Option<String>,
-    user: Option<String>,
-    after: Option<i64>,
-    limit: Option<usize>,
-}
-
 async fn audit(
     State(state): State<AppState>,
     Authed(actor): Authed,
@@ -468,34 +404,4 @@ async fn audit(
         .flatten();
     let items: Vec<AuditView> = events.iter().map(AuditView::from).collect();
     Ok(Json(json!({ "items": items, "next_cursor": next })).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, reason = "test code")]
-
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2_000))]
-
-        /// The request decoders stand in for a fuzz target: any text decodes or is refused.
-        #[test]
-        fn the_request_decoders_never_panic(text in "\\PC{0,200}") {
-            let _ = serde_json::from_str::<GrantBody>(&text);
-            let _ = serde_json::from_str::<ExtendBody>(&text);
-            let _ = serde_json::from_str::<DecisionBody>(&text);
-            let _ = parse_grant_cursor(&text);
-        }
-
-        #[test]
-        fn grant_cursors_round_trip(ms in 0i64..4_000_000_000_000, id in "[0-9a-f-]{1,40}") {
-            let at = jiff::Timestamp::from_millisecond(ms).unwrap();
-            let cursor = format!("{}.{id}", at.as_millisecond());
-            let (back, back_id) = parse_grant_cursor(&cursor).unwrap();
-            prop_assert_eq!(back, at);
-            prop_assert_eq!(back_id, id);
-        }
-    }
 }

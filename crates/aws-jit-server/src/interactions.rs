@@ -9,7 +9,8 @@
 //! (or, when refused, is shown to the clicker alone) through the `response_url`.
 
 use aws_jit_app::AppError;
-use aws_jit_core::slack::{APPROVE_ACTION, DENY_ACTION, decision_refused, decision_update};
+use aws_jit_core::slack::{decision_refused, decision_update};
+use aws_jit_core::slack_interaction::{Click, parse_interaction};
 use aws_jit_core::slack_signature;
 use aws_jit_core::{Actor, Channel, GrantId, Person, UserEmail};
 use axum::body::Bytes;
@@ -19,45 +20,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::{AppState, SlackApp};
-
-/// A `application/x-www-form-urlencoded` value, decoded.
-fn form_value(body: &[u8], key: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let raw = text
-        .split('&')
-        .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))?;
-    aws_jit_core::ids::percent_decode(raw)
-}
-
-/// What a click asks for.
-struct Click {
-    approve: bool,
-    grant_id: String,
-    user_id: String,
-    team_id: String,
-    response_url: String,
-}
-
-fn click(payload: &Value) -> Option<Click> {
-    let action = payload.pointer("/actions/0")?;
-    let approve = match action.get("action_id")?.as_str()? {
-        APPROVE_ACTION => true,
-        DENY_ACTION => false,
-        _ => return None,
-    };
-    Some(Click {
-        approve,
-        grant_id: action.get("value")?.as_str()?.to_owned(),
-        user_id: payload.pointer("/user/id")?.as_str()?.to_owned(),
-        team_id: payload
-            .pointer("/team/id")
-            .or_else(|| payload.pointer("/user/team_id"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        response_url: payload.get("response_url")?.as_str()?.to_owned(),
-    })
-}
 
 /// The handler.
 pub async fn slack_interactions(
@@ -99,9 +61,7 @@ pub async fn slack_interactions(
         }
         return (StatusCode::UNAUTHORIZED, e.to_string()).into_response();
     }
-    let payload: Option<Value> =
-        form_value(&body, "payload").and_then(|p| serde_json::from_str(&p).ok());
-    let Some(click) = payload.as_ref().and_then(click) else {
+    let Some(click) = parse_interaction(&body) else {
         // Other interactions (and clicks on other apps' buttons) are acknowledged and ignored.
         return StatusCode::OK.into_response();
     };
@@ -242,21 +202,5 @@ async fn decision(state: &AppState, slack: &SlackApp, click: &Click) -> Result<V
         }
         Err(AppError::NotAllowed(why)) => Err(Refused::Decided(why)),
         Err(e) => Err(failed(&e)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::form_value;
-
-    #[test]
-    fn form_values_are_decoded() {
-        let body = b"x=1&payload=%7B%22a%22%3A+%22b%20c%22%7D";
-        assert_eq!(
-            form_value(body, "payload").as_deref(),
-            Some(r#"{"a": "b c"}"#)
-        );
-        assert_eq!(form_value(body, "missing"), None);
-        assert_eq!(form_value(b"payload=%zz", "payload"), None);
     }
 }
