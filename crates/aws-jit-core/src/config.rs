@@ -80,6 +80,8 @@ const SSO_FIELDS: &[FieldSpec] = &[
     opt("policy_template"),
     req("session_duration"),
     opt("managed_exclusively"),
+    opt("requesters"),
+    opt("tags"),
     opt("approvers"),
     opt("approvals_required"),
     opt("auto_approve"),
@@ -97,6 +99,8 @@ const S3_FIELDS: &[FieldSpec] = &[
     req("buckets"),
     req("policy_template"),
     req("session_duration"),
+    opt("requesters"),
+    opt("tags"),
     opt("approvers"),
     opt("approvals_required"),
     opt("auto_approve"),
@@ -116,6 +120,46 @@ pub const DEFAULT_BREAK_GLASS_DURATION: &str = "PT1H";
 
 /// How long a request waits for approval when the access does not say.
 pub const DEFAULT_APPROVAL_TIMEOUT: &str = "PT1H";
+
+/// Who may request an access: people (lowercase emails, matched against every address the
+/// directory knows them by) and Identity Center groups (`group:NAME`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requesters {
+    /// People, by email.
+    pub people: Vec<String>,
+    /// Identity Center groups, by display name.
+    pub groups: Vec<String>,
+}
+
+impl Requesters {
+    /// Reads the `default_requesters` setting: comma-separated emails and `group:NAME`s.
+    pub fn parse_list(list: &str) -> Result<Requesters, String> {
+        let mut requesters = Requesters::default();
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            match item.strip_prefix("group:").map(str::trim) {
+                Some("") => return Err("`group:` needs an Identity Center group name".to_owned()),
+                Some(group) => {
+                    crate::text::check("a group name", group, MAX_NAME_CHARS)
+                        .map_err(|e| e.to_string())?;
+                    requesters.groups.push(group.to_owned());
+                }
+                None => requesters.people.push(
+                    crate::ids::UserEmail::parse(item)
+                        .map_err(|e| e.to_string())?
+                        .normalized(),
+                ),
+            }
+        }
+        Ok(requesters)
+    }
+}
+
+/// The most `tags` an access may carry, and their longest key and value.
+pub const MAX_TAGS: usize = 50;
+/// The longest tag key.
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+/// The longest tag value.
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
 
 /// Who must approve requests for an access.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +234,11 @@ pub struct Access {
     /// Only the tool may hold this access: `reconcile --fix` removes standing assignments of
     /// it too (`managed_exclusively` in the config; Identity Center accesses only).
     pub managed_exclusively: bool,
+    /// Who may request it (`requesters`); `None` when the entry does not say, and the
+    /// `default_requesters` setting (or, without it, every directory user) applies.
+    pub requesters: Option<Requesters>,
+    /// Labels for policies (`tags`: `{"env": "prod"}`), Cedar entity tags on the access.
+    pub tags: std::collections::BTreeMap<String, String>,
     /// Requests wait for approval (`approvers`, `approvals_required`, `auto_approve`,
     /// `approval_timeout`).
     pub approval: Option<ApprovalPolicy>,

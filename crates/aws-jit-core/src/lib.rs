@@ -15,6 +15,7 @@ pub mod auth;
 pub mod authorize;
 pub mod config;
 pub mod duration;
+pub mod eligibility;
 pub mod grant;
 pub mod ids;
 pub mod kubiya;

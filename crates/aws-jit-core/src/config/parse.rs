@@ -1,5 +1,6 @@
 //! Validating one file's entries into accesses, collecting every problem.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
@@ -274,6 +275,8 @@ pub(crate) fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         AccessDuration::parse(DEFAULT_BREAK_GLASS_DURATION).ok()
     };
     let approval = parse_approval(ctx);
+    let requesters = parse_requesters(ctx);
+    let tags = parse_tags(ctx);
     if ctx.problems.len() != before {
         return None;
     }
@@ -287,11 +290,87 @@ pub(crate) fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         session_duration: session_duration?,
         target: target?,
         managed_exclusively,
+        requesters,
+        tags: tags?,
         approval,
         require_reason,
         break_glass,
         break_glass_duration: break_glass_duration?,
     })
+}
+
+/// `requesters`: emails and `group:NAME`s; an empty list means nobody (but what
+/// `policies.cedar` permits).
+fn parse_requesters(ctx: &mut EntryCtx<'_>) -> Option<Requesters> {
+    if !has(ctx, "requesters") {
+        return None;
+    }
+    let (groups, people) = split_groups(ctx, "requesters");
+    let only_people = vec![("requesters".to_owned(), people)];
+    let mut inner = EntryCtx {
+        file: ctx.file,
+        key: ctx.key,
+        fields: &only_people,
+        problems: ctx.problems,
+    };
+    let people = email_list(&mut inner, "requesters")?;
+    Some(Requesters { people, groups })
+}
+
+/// `tags`: an object of short, printable strings.
+fn parse_tags(ctx: &mut EntryCtx<'_>) -> Option<BTreeMap<String, String>> {
+    let Some(value) = ctx
+        .fields
+        .iter()
+        .find(|(k, _)| k == "tags")
+        .map(|(_, v)| v.clone())
+    else {
+        return Some(BTreeMap::new());
+    };
+    let Value::Object(map) = value else {
+        ctx.problem(
+            Some("tags"),
+            ProblemKind::WrongType {
+                expected: "an object of strings (`{\"env\": \"prod\"}`)",
+            },
+        );
+        return None;
+    };
+    if map.len() > MAX_TAGS {
+        ctx.problem(
+            Some("tags"),
+            ProblemKind::Invalid {
+                reason: format!("at most {MAX_TAGS} tags"),
+            },
+        );
+        return None;
+    }
+    let mut tags = BTreeMap::new();
+    for (key, value) in map {
+        let Value::String(value) = value else {
+            ctx.problem(
+                Some("tags"),
+                ProblemKind::WrongType {
+                    expected: "an object of strings (`{\"env\": \"prod\"}`)",
+                },
+            );
+            return None;
+        };
+        let checked = crate::text::check("a tag key", &key, MAX_TAG_KEY_CHARS)
+            .and_then(|()| crate::text::check("a tag value", &value, MAX_TAG_VALUE_CHARS));
+        if let Err(e) = checked.map_err(|e| e.to_string()).and_then(|()| {
+            if key.trim().is_empty() {
+                Err("a tag key may not be empty".to_owned())
+            } else {
+                Ok(())
+            }
+        }) {
+            ctx.problem(Some("tags"), ProblemKind::Invalid { reason: e });
+            return None;
+        }
+        tags.insert(key, value);
+    }
+    Some(tags)
 }
 
 /// A list of emails, lowercased; `None` (with a problem) if it is not one.
@@ -343,10 +422,11 @@ pub(crate) fn email_list(ctx: &mut EntryCtx<'_>, field: &str) -> Option<Vec<Stri
     Some(emails)
 }
 
-/// Splits `approvers` into group names (`group:NAME`) and the other entries (left for the
-/// email check; a non-list is left whole, for its type error).
-pub(crate) fn split_groups(ctx: &mut EntryCtx<'_>) -> (Vec<String>, Value) {
-    let Some((_, value)) = ctx.fields.iter().find(|(k, _)| k == "approvers") else {
+/// Splits a list of people (`approvers`, `requesters`) into group names (`group:NAME`) and
+/// the other entries (left for the email check; a non-list is left whole, for its type
+/// error).
+pub(crate) fn split_groups(ctx: &mut EntryCtx<'_>, field: &str) -> (Vec<String>, Value) {
+    let Some((_, value)) = ctx.fields.iter().find(|(k, _)| k == field) else {
         return (Vec::new(), Value::Array(Vec::new()));
     };
     let Value::Array(items) = value.clone() else {
@@ -361,13 +441,13 @@ pub(crate) fn split_groups(ctx: &mut EntryCtx<'_>) -> (Vec<String>, Value) {
             .map(str::trim)
         {
             Some("") => ctx.problem(
-                Some("approvers"),
+                Some(field),
                 ProblemKind::Invalid {
                     reason: "`group:` needs an Identity Center group name".to_owned(),
                 },
             ),
             Some(name) if groups.iter().any(|g| g == name) => ctx.problem(
-                Some("approvers"),
+                Some(field),
                 ProblemKind::Invalid {
                     reason: format!("`group:{name}` is listed twice"),
                 },
@@ -394,7 +474,7 @@ pub(crate) fn parse_approval(ctx: &mut EntryCtx<'_>) -> Option<ApprovalPolicy> {
         return None;
     }
     // `group:NAME` entries name Identity Center groups; the rest are emails.
-    let (groups, people) = split_groups(ctx);
+    let (groups, people) = split_groups(ctx, "approvers");
     let only_people = vec![("approvers".to_owned(), people)];
     let mut inner = EntryCtx {
         file: ctx.file,

@@ -88,7 +88,7 @@ fn every_problem_is_collected_and_located() {
     assert_eq!(
         messages(text),
         vec![
-            "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`, `managed_exclusively`, `approvers`, `approvals_required`, `auto_approve`, `approval_timeout`, `require_reason`, `break_glass`, `break_glass_duration`",
+            "access_configs.json: entry `A`: field `colour`: unknown field: the fields allowed here are `name`, `description`, `account_id`, `permission_set`, `inline_policy`, `managed_policies`, `buckets`, `policy_template`, `session_duration`, `managed_exclusively`, `requesters`, `tags`, `approvers`, `approvals_required`, `auto_approve`, `approval_timeout`, `require_reason`, `break_glass`, `break_glass_duration`",
             "access_configs.json: entry `A`: field `account_id`: `***1775` looks masked: use the full 12-digit account id",
             "access_configs.json: entry `A`: field `permission_set`: `bad name` is not a valid permission set name: 1 to 32 characters of letters, digits and `+=,.@-_`",
             "access_configs.json: entry `A`: field `session_duration`: `1y` uses years, whose length varies: use days, hours, minutes or seconds",
