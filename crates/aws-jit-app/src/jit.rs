@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_jit_core::eligibility::PolicyEngine;
 use aws_jit_core::{
     Access, AccessDuration, Actor, AuditAction, AuditEvent, Catalog, Grant, GrantStatus,
 };
@@ -22,6 +23,7 @@ use crate::ports::{
 
 mod approval;
 mod authorize;
+mod eligibility;
 mod error;
 mod extend;
 mod grant;
@@ -34,6 +36,7 @@ mod resolve;
 mod revoke;
 mod sweep;
 
+pub use eligibility::{WhatIf, WhatIfAnswer};
 pub use error::{AppError, ErrorKind};
 pub use grant::{GrantOutcome, GrantRequest};
 pub use notify::{DeliveryReport, MAX_DELIVERY_ATTEMPTS};
@@ -123,6 +126,8 @@ pub struct Jit {
     clock: Arc<dyn Clock>,
     settings: Settings,
     catalog: Option<Arc<Catalog>>,
+    policies: Option<Arc<PolicyEngine>>,
+    groups: eligibility::GroupCache,
 }
 
 impl Jit {
@@ -141,13 +146,24 @@ impl Jit {
             clock,
             settings,
             catalog: None,
+            policies: None,
+            groups: eligibility::GroupCache::default(),
         }
     }
 
-    /// The use cases over this access catalog.
+    /// The use cases over this access catalog. Without [`Jit::with_policies`] nothing
+    /// may be requested or approved (fail closed); grants may still be seen and ended.
     pub fn with_catalog(self, catalog: Arc<Catalog>) -> Self {
         Jit {
             catalog: Some(catalog),
+            ..self
+        }
+    }
+
+    /// The access policies decided with (loaded with the catalog).
+    pub fn with_policies(self, policies: Arc<PolicyEngine>) -> Self {
+        Jit {
+            policies: Some(policies),
             ..self
         }
     }

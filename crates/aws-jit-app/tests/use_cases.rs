@@ -62,6 +62,9 @@ impl World {
             clock.clone(),
             Settings::default(),
         )
+        .with_policies(Arc::new(
+            aws_jit_core::eligibility::PolicyEngine::load(&catalog, None, None).unwrap(),
+        ))
         .with_catalog(Arc::new(catalog));
         World {
             aws,

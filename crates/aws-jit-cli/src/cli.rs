@@ -168,6 +168,9 @@ pub enum Command {
     /// Create, list or revoke HTTP API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Ask the access policies what-if questions, or who may request and approve an access.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Show, export (--jsonl) or verify (`audit verify`) the audit log.
     #[command(args_conflicts_with_subcommands = true)]
     Audit {
@@ -204,6 +207,40 @@ pub enum KubiyaCommand {
         /// Directory to write kubiya_bundle.json into.
         #[arg(long, default_value = ".")]
         out: PathBuf,
+    },
+}
+
+/// `aws-jit policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Would the policies allow it? Prints allow or deny and the policies that decided
+    /// (exit 0 when allowed, 4 when denied). Looks the person and their groups up in AWS.
+    Check {
+        /// Who asks (any address the directory knows them by): the person the grant is
+        /// for, or the approver.
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_person: String,
+        /// request, extend, break-glass, approve or deny.
+        action: String,
+        /// The access (key, name or slug).
+        access: String,
+        /// How long (`2h`, `PT2H`); the access's maximum when absent.
+        #[arg(long)]
+        duration: Option<String>,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// When (RFC 3339, e.g. `2026-12-01T22:00:00Z`); now when absent.
+        #[arg(long)]
+        at: Option<String>,
+        /// Through what: cli, api, slack, mcp, kubiya or web.
+        #[arg(long, default_value = "cli")]
+        channel: String,
+    },
+    /// Who may request and who may approve an access: the policies that could apply.
+    Explain {
+        /// The access (key, name or slug).
+        access: String,
     },
 }
 
@@ -255,6 +292,8 @@ pub enum SchemaFile {
     AccessConfigs,
     /// s3_configs.json (S3 accesses).
     S3Configs,
+    /// policies.cedar: the Cedar schema access policies are checked against.
+    Policies,
 }
 
 /// `aws-jit grant`.

@@ -15,13 +15,17 @@ use serde::Serialize;
 
 use crate::Failure;
 use crate::cli::{Cli, Command, GrantArgs, Output, RevokeArgs, SchemaFile};
-use crate::context::{deliver_now, load_catalog, log_call_counts, open_store, wire};
+use crate::context::{
+    deliver_now, load_catalog, load_configs, load_policies, log_call_counts, open_store,
+    open_warning, wire,
+};
 use crate::output::{AccessView, AuditView, GrantView, access_line, audit_line, grant_line};
 
 mod audit;
 mod config;
 mod grant;
 mod mcp;
+mod policy;
 mod revoke;
 mod serve;
 mod token;
@@ -29,6 +33,7 @@ mod token;
 use config::*;
 use grant::*;
 use mcp::*;
+use policy::*;
 use revoke::*;
 use serve::*;
 use token::*;
@@ -81,12 +86,13 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 match file {
                     SchemaFile::AccessConfigs => ACCESS_SCHEMA,
                     SchemaFile::S3Configs => S3_SCHEMA,
+                    SchemaFile::Policies => aws_jit_core::eligibility::SCHEMA,
                 }
             );
             Ok(())
         }
         Command::Validate { offline } => validate(&cli, *offline).await,
-        Command::Accesses => accesses(&cli),
+        Command::Accesses => accesses(&cli).await,
         Command::Grant(args) => grant(&cli, args).await,
         Command::Plan(args) => plan(&cli, args).await,
         Command::IamPolicy { resolve } => iam_policy(&cli, *resolve).await,
@@ -95,6 +101,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Token(command) => token(&cli, command).await,
+        Command::Policy(command) => policy(&cli, command).await,
         Command::Approve(args) => decide(&cli, args, true).await,
         Command::Deny(args) => decide(&cli, args, false).await,
         Command::Mcp {

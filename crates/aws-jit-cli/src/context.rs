@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use aws_jit_app::Jit;
 use aws_jit_app::ports::{Clock, GrantStore, Messenger};
 use aws_jit_aws::Aws;
+use aws_jit_core::eligibility::{MAX_POLICY_FILE_BYTES, POLICY_FILE, PolicyEngine};
 use aws_jit_core::{Catalog, ConfigFile, ConfigSource};
+
 use jiff::Timestamp;
 
 use crate::Failure;
@@ -125,6 +127,71 @@ pub fn load_catalog(dir: &Path) -> Result<Catalog, Failure> {
         .map(|(file, text)| ConfigSource { file: *file, text })
         .collect();
     Catalog::parse(&sources).map_err(|e| Failure::Invalid(e.into()))
+}
+
+/// Loads the access policies: the entries' own, with `AWS_JIT_DEFAULT_REQUESTERS` for
+/// those that say nothing, and the config directory's `policies.cedar` when there is one.
+/// A set with problems does not load (one line each): nothing is decided from half of it.
+pub fn load_policies(cli: &Cli, catalog: &Catalog) -> Result<PolicyEngine, Failure> {
+    let path = cli.config_dir.join(POLICY_FILE);
+    let org = match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() > MAX_POLICY_FILE_BYTES => {
+            return Err(Failure::Invalid(anyhow::anyhow!(
+                "{}: larger than {} KiB",
+                path.display(),
+                MAX_POLICY_FILE_BYTES / 1024
+            )));
+        }
+        Ok(bytes) => Some(String::from_utf8(bytes).map_err(|_| {
+            Failure::Invalid(anyhow::anyhow!(
+                "{}: the file is not valid UTF-8",
+                path.display()
+            ))
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Failure::Runtime(
+                anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+            ));
+        }
+    };
+    PolicyEngine::load(
+        catalog,
+        cli.resolved.default_requesters.as_ref(),
+        org.as_deref(),
+    )
+    .map_err(|problems| {
+        let n = problems.len();
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        Failure::Invalid(anyhow::anyhow!(
+            "{n} problem{} in the access policies\n  {}",
+            if n == 1 { "" } else { "s" },
+            lines.join("\n  ")
+        ))
+    })
+}
+
+/// The loud warning about accesses every directory user may request, if there are any.
+pub fn open_warning(policies: &PolicyEngine) -> Option<String> {
+    let open = policies.open_accesses();
+    if open.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = open.iter().map(|k| format!("`{k}`")).collect();
+    Some(format!(
+        "warning: {} access{} open to every directory user ({}): give {} `requesters`, or set AWS_JIT_DEFAULT_REQUESTERS",
+        open.len(),
+        if open.len() == 1 { " is" } else { "es are" },
+        names.join(", "),
+        if open.len() == 1 { "it" } else { "them" }
+    ))
+}
+
+/// The catalog and its policies, for the use cases.
+pub fn load_configs(cli: &Cli) -> Result<(Arc<Catalog>, Arc<PolicyEngine>), Failure> {
+    let catalog = load_catalog(&cli.config_dir)?;
+    let policies = load_policies(cli, &catalog)?;
+    Ok((Arc::new(catalog), Arc::new(policies)))
 }
 
 /// Opens the store.

@@ -10,6 +10,7 @@ use aws_jit_app::ports::Instance;
 use aws_jit_app::{NotifySettings, Settings};
 use aws_jit_aws::AwsSettings;
 use aws_jit_core::AccessDuration;
+use aws_jit_core::config::Requesters;
 use aws_jit_core::seed_env::SeedEnv;
 
 use crate::settings_file::SettingsFile;
@@ -179,6 +180,12 @@ pub const SETTINGS: &[Setting] = &[
         "verifies Slack's button clicks to `serve` (secret)",
     ),
     setting(
+        "AWS_JIT_DEFAULT_REQUESTERS",
+        Some("default_requesters"),
+        "every directory user",
+        "who may request accesses whose entry has no `requesters` (emails, `group:NAME`)",
+    ),
+    setting(
         "SLACK_TEAM_ID",
         Some("slack_team_id"),
         "any",
@@ -296,6 +303,8 @@ pub struct Resolved {
     pub approvers: Vec<String>,
     /// `KUBIYA_USER_EMAIL`, lowercase.
     pub acting_person: Option<String>,
+    /// `AWS_JIT_DEFAULT_REQUESTERS`: who may request entries without `requesters`.
+    pub default_requesters: Option<Requesters>,
     /// The operator's OS user.
     pub os_user: String,
     /// The seed's one-access variables.
@@ -423,6 +432,18 @@ impl Resolved {
             team_id: look.value("SLACK_TEAM_ID", file.slack_team_id.as_deref()),
         });
         use_cases.notify = slack.as_ref().map(|s| s.notify.clone());
+        let default_requesters = look
+            .text(
+                "AWS_JIT_DEFAULT_REQUESTERS",
+                file.default_requesters.as_deref(),
+            )
+            .map(|(list, source_name)| {
+                Requesters::parse_list(&list).map_err(|message| SettingError {
+                    source_name,
+                    message,
+                })
+            })
+            .transpose()?;
 
         Ok(Resolved {
             use_cases,
@@ -436,6 +457,7 @@ impl Resolved {
                 .filter(|a| !a.is_empty())
                 .collect(),
             acting_person: env.var("KUBIYA_USER_EMAIL").map(|v| v.to_lowercase()),
+            default_requesters,
             os_user: env
                 .var("USER")
                 .or_else(|| env.var("LOGNAME"))

@@ -72,6 +72,9 @@ pub struct SettingsFile {
     pub slack_api_url: Option<String>,
     /// `SLACK_TEAM_ID`.
     pub slack_team_id: Option<String>,
+    /// `AWS_JIT_DEFAULT_REQUESTERS`: who may request accesses whose entry has no
+    /// `requesters` (comma-separated emails and `group:NAME`s).
+    pub default_requesters: Option<String>,
     /// `SLACK_CHANNEL_ID`.
     pub slack_channel_id: Option<String>,
     /// `SLACK_THREAD_TS`.

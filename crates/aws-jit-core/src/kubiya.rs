@@ -25,12 +25,13 @@ pub const CONFIG_DIR: &str = "/etc/aws-jit/configs";
 const ICON: &str = "https://img.icons8.com/color/200/amazon-web-services.png";
 
 /// What Kubiya passes into every tool container (the seed's list, plus aws-jit's own).
-const ENV: [&str; 5] = [
+const ENV: [&str; 6] = [
     "AWS_PROFILE",
     "KUBIYA_USER_EMAIL",
     "SLACK_CHANNEL_ID",
     "SLACK_THREAD_TS",
     "AWS_JIT_APPROVERS",
+    "AWS_JIT_DEFAULT_REQUESTERS",
 ];
 
 /// Secrets: the seed's Slack token, and the store URL (it may hold a password).
@@ -223,19 +224,30 @@ fn tool(access: &Access, grant: bool, image: &str, files: &[Value]) -> Value {
     })
 }
 
-/// The bundle for a catalog: `configs` are the config files' texts, mounted into every tool
-/// container under [`CONFIG_DIR`] so that the tools need nothing baked into the image.
-pub fn bundle(catalog: &Catalog, configs: &[(ConfigFile, &str)], image: &str) -> Value {
+/// The bundle for a catalog: `configs` are the config files' texts (and `policies`, the
+/// organisation's `policies.cedar`), mounted into every tool container under
+/// [`CONFIG_DIR`] so that the tools need nothing baked into the image and decide with the
+/// same policies as every other front door.
+pub fn bundle(
+    catalog: &Catalog,
+    configs: &[(ConfigFile, &str)],
+    policies: Option<&str>,
+    image: &str,
+) -> Value {
+    let mount = |name: &str, text: &str| {
+        json!({
+            "source": name,
+            "destination": format!("{CONFIG_DIR}/{name}"),
+            "content": text,
+        })
+    };
     let mut files: Vec<Value> = configs
         .iter()
-        .map(|(file, text)| {
-            json!({
-                "source": file.file_name(),
-                "destination": format!("{CONFIG_DIR}/{}", file.file_name()),
-                "content": text,
-            })
-        })
+        .map(|(file, text)| mount(file.file_name(), text))
         .collect();
+    if let Some(text) = policies {
+        files.push(mount(crate::eligibility::POLICY_FILE, text));
+    }
     // The seed's AWS credential files (the profile named by AWS_PROFILE).
     for name in ["credentials", "config"] {
         files.push(json!({
@@ -294,7 +306,7 @@ mod tests {
             .map(|(file, text)| ConfigSource { file: *file, text })
             .collect();
         let catalog = Catalog::parse(&sources).unwrap();
-        bundle(&catalog, &configs, "ghcr.io/example/aws-jit:0.1.0")
+        bundle(&catalog, &configs, None, "ghcr.io/example/aws-jit:0.1.0")
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_jit_app::ports::GrantFilter;
 use aws_jit_app::{AppError, GrantRequest, Jit};
+use aws_jit_core::eligibility::PolicyEngine;
 use aws_jit_core::views::{AccessView, GrantView};
 use aws_jit_core::{AccessDuration, Actor, Catalog, Channel, Grant, GrantId, Person, UserEmail};
 use serde_json::{Value, json};
@@ -15,17 +16,22 @@ use crate::{Backend, Which};
 #[derive(Debug, Clone)]
 pub struct Direct {
     jit: Jit,
-    catalog: Arc<Catalog>,
     user: UserEmail,
     actor: Actor,
 }
 
 impl Direct {
-    /// Acting for `person` (resolved in the directory once, at start), as a requester.
-    pub fn new(jit: Jit, catalog: Arc<Catalog>, user: UserEmail, person: Person) -> Self {
+    /// Acting for `person` (resolved in the directory once, at start), as a requester,
+    /// over the catalog and the policies loaded with it.
+    pub fn new(
+        jit: Jit,
+        catalog: Arc<Catalog>,
+        policies: Arc<PolicyEngine>,
+        user: UserEmail,
+        person: Person,
+    ) -> Self {
         Direct {
-            jit: jit.with_catalog(catalog.clone()),
-            catalog,
+            jit: jit.with_catalog(catalog).with_policies(policies),
             user,
             actor: Actor::person(person, Channel::Mcp),
         }
@@ -68,10 +74,14 @@ impl Backend for Direct {
     }
 
     async fn accesses(&self) -> Result<Value, String> {
+        // Only what this person may request.
+        let person = self.actor.own_person().ok_or("acting for no person")?;
         let accesses: Vec<AccessView> = self
-            .catalog
-            .accesses()
-            .iter()
+            .jit
+            .requestable(person, Channel::Mcp.as_str())
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
             .map(AccessView::from)
             .collect();
         Ok(json!(accesses))

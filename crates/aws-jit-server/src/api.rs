@@ -20,6 +20,7 @@ use aws_jit_core::api_request::{
     AuditParams, DecisionBody, ExtendBody, GrantBody, GrantsQuery, grant_cursor,
     parse_grant_cursor, parse_statuses,
 };
+use aws_jit_core::auth::Role;
 use aws_jit_core::authorize;
 use aws_jit_core::views::{AccessView, AuditView, GrantView};
 use aws_jit_core::{AccessDuration, GrantId, GrantStatus, UserEmail};
@@ -223,12 +224,28 @@ async fn me(Authed(actor): Authed) -> Response {
     .into_response()
 }
 
+/// What the caller may request: a person sees only what the policies let them request;
+/// tokens that request for others (on-behalf, admin) see every access.
 async fn list_accesses(
     State(state): State<AppState>,
-    Authed(_): Authed,
+    Authed(actor): Authed,
 ) -> Result<Response, ApiError> {
     let catalog = state.jit.catalog().ok_or(AppError::NoCatalog)?;
-    let items: Vec<AccessView> = catalog.accesses().iter().map(AccessView::from).collect();
+    let for_others = actor.rights.on_behalf || actor.rights.role == Role::Admin;
+    let items: Vec<AccessView> = match actor.own_person() {
+        Some(_) if !for_others => {
+            let actor = state.jit.identify(&actor).await?;
+            let person = actor.own_person().ok_or(AppError::NoCatalog)?;
+            state
+                .jit
+                .requestable(person, actor.channel.as_str())
+                .await?
+                .into_iter()
+                .map(AccessView::from)
+                .collect()
+        }
+        _ => catalog.accesses().iter().map(AccessView::from).collect(),
+    };
     Ok(Json(json!({ "items": items })).into_response())
 }
 

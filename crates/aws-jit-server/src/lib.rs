@@ -21,6 +21,7 @@ use std::time::Duration;
 use aws_jit_app::ports::Messenger;
 use aws_jit_app::{DueOutcome, Jit, SweepReport};
 use aws_jit_core::Catalog;
+use aws_jit_core::eligibility::PolicyEngine;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -193,6 +194,9 @@ pub struct Services {
     pub http: HttpLimits,
     /// The access catalog, if the configs loaded.
     pub catalog: Option<Arc<Catalog>>,
+    /// The access policies loaded with the catalog; without them nothing may be requested
+    /// or approved (grants still end).
+    pub policies: Option<Arc<PolicyEngine>>,
     /// Slack, when configured: the outbox worker delivers through it.
     pub messenger: Option<Arc<dyn Messenger>>,
     /// `SLACK_SIGNING_SECRET`, enabling `POST /slack/interactions`.
@@ -517,14 +521,20 @@ pub async fn serve(
         worker_jit,
         http,
         catalog,
+        policies,
         messenger,
         slack_signing_secret,
         slack_team_id,
         aws_calls,
     } = services;
-    // The use cases own the catalog: every front door finds accesses through them.
+    // The use cases own the catalog and its policies: every front door finds accesses,
+    // and asks who may have them, through them.
     let jit = match &catalog {
         Some(catalog) => jit.with_catalog(catalog.clone()),
+        None => jit,
+    };
+    let jit = match policies {
+        Some(policies) => jit.with_policies(policies),
         None => jit,
     };
     let slack = match (&messenger, slack_signing_secret) {

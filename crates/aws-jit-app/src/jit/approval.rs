@@ -4,11 +4,13 @@ use aws_jit_core::approval;
 use aws_jit_core::authorize::{self, Action, PendingRequest, Refusal, Subject};
 use aws_jit_core::config::ApprovalPolicy;
 use aws_jit_core::duration::effective_duration;
+use aws_jit_core::eligibility::PolicyAction;
 use aws_jit_core::{
     Access, AccessOrigin, AccessTarget, Actor, AuditAction, Grant, GrantEvent, GrantId,
     GrantStatus, Person, UserEmail,
 };
 
+use super::eligibility::Asked;
 use super::grant::{Admitted, check_text};
 use super::{AppError, GrantOutcome, Jit, system_actor, whole_seconds};
 use crate::ports::AuditQuery;
@@ -106,7 +108,28 @@ impl Jit {
             approved_by,
         };
         self.authorize(actor, action, &Subject::Pending(request), Some(grant))
+            .await?;
+        // And the policies: the approver is the principal.
+        let Some(me) = actor.own_person() else {
+            return Ok(()); // only people decide, which `authorize` has refused already
+        };
+        let asked = Asked {
+            action: if action == Action::Approve {
+                PolicyAction::Approve
+            } else {
+                PolicyAction::Deny
+            },
+            duration_seconds: grant
+                .requested_duration
+                .map_or(access.session_duration, |d| d.min(access.session_duration))
+                .as_seconds(),
+            reason: "",
+            break_glass: false,
+            requester: Some(&user),
+        };
+        self.check_eligible(actor, me, access, asked, Some(grant))
             .await
+            .map(drop)
     }
 
     /// Whether the person belongs to one of the access's approver groups (Identity Center).

@@ -46,6 +46,11 @@ pub enum AppError {
         "the access configs did not load: fix them (`aws-jit validate`) and restart the server"
     )]
     NoCatalog,
+    /// No access policies are loaded: nothing may be requested or approved.
+    #[error(
+        "the access policies did not load: fix them (`aws-jit validate`) and restart the server"
+    )]
+    NoPolicies,
     /// The request itself is malformed (a bad user, duration or field).
     #[error("{0}")]
     Invalid(String),
@@ -168,7 +173,9 @@ impl AppError {
             AppError::Provider(_)
             | AppError::ProvisioningFailed { .. }
             | AppError::RevokeFailed { .. } => ErrorKind::Upstream,
-            AppError::NoCatalog | AppError::Store(_) => ErrorKind::Unavailable,
+            AppError::NoCatalog | AppError::NoPolicies | AppError::Store(_) => {
+                ErrorKind::Unavailable
+            }
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use aws_jit_core::authorize::Action;
 use aws_jit_core::duration::effective_duration;
-use aws_jit_core::{AccessDuration, Actor, AuditAction, Grant, GrantId, GrantStatus};
+use aws_jit_core::eligibility::PolicyAction;
+use aws_jit_core::{AccessDuration, Actor, AuditAction, Grant, GrantId, GrantStatus, UserEmail};
 
+use super::eligibility::Asked;
 use super::{AppError, Jit, whole_seconds};
 use crate::ports::AuditQuery;
 
@@ -83,6 +85,21 @@ impl Jit {
                 access.session_duration.human()
             )));
         }
+        // Eligibility for the whole grant as extended, the person as the directory knows
+        // them now.
+        let user =
+            UserEmail::parse(&grant.user).map_err(|_| AppError::UnknownUser(grant.user.clone()))?;
+        let person = self.resolve_person(&user, false).await?;
+        let total = until.duration_since(started).as_secs().max(0);
+        let asked = Asked {
+            action: PolicyAction::Extend,
+            duration_seconds: u64::try_from(total).unwrap_or_default(),
+            reason: "",
+            break_glass: false,
+            requester: None,
+        };
+        self.check_eligible(&actor, &person, access, asked, Some(&grant))
+            .await?;
         let mut extended = grant.clone();
         extended.expires_at = until;
         let capped = if until < wanted {

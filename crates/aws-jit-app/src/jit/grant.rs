@@ -3,7 +3,8 @@
 
 use aws_jit_core::approval::{self, Route};
 use aws_jit_core::authorize::{self, Action, Subject};
-use aws_jit_core::duration::EffectiveDuration;
+use aws_jit_core::duration::{EffectiveDuration, effective_duration};
+use aws_jit_core::eligibility::PolicyAction;
 use aws_jit_core::grant::NewGrant;
 use aws_jit_core::text::{self, MAX_REASON_CHARS};
 use aws_jit_core::{
@@ -12,6 +13,7 @@ use aws_jit_core::{
 };
 use jiff::Timestamp;
 
+use super::eligibility::Asked;
 use super::{AppError, Jit, Prepared, failpoint};
 use crate::ports::ProviderErrorKind;
 
@@ -142,6 +144,27 @@ impl Jit {
                 .await?;
             (person, actor)
         };
+        // Eligibility: may this person have it, for this long, for this reason, now?
+        let cap = if request.break_glass && access.break_glass {
+            access.break_glass_duration.min(access.session_duration)
+        } else {
+            access.session_duration
+        };
+        let duration = effective_duration(request.duration, cap, self.settings.global_max);
+        let mut asked = Asked {
+            action: PolicyAction::Request,
+            duration_seconds: duration.duration.as_seconds(),
+            reason: request.reason.as_deref().unwrap_or_default(),
+            break_glass: request.break_glass,
+            requester: None,
+        };
+        self.check_eligible(&actor, &person, access, asked, None)
+            .await?;
+        if request.break_glass && access.break_glass {
+            asked.action = PolicyAction::BreakGlass;
+            self.check_eligible(&actor, &person, access, asked, None)
+                .await?;
+        }
         Ok(Admitted {
             access,
             person,

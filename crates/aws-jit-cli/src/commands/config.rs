@@ -28,6 +28,10 @@ pub(super) fn settings_table(cli: &Cli) -> Result<(), Failure> {
 
 pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
+    let policies = load_policies(cli, &catalog)?;
+    if let Some(warning) = open_warning(&policies) {
+        eprintln!("{warning}");
+    }
     let mut problems = Vec::new();
     if !offline {
         let wired = wire(cli).await?;
@@ -59,9 +63,13 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
     }
     let n = catalog.accesses().len();
     match cli.output {
-        Output::Json => print_json(
-            &serde_json::json!({ "valid": true, "accesses": n, "checked_in_aws": !offline }),
-        ),
+        Output::Json => print_json(&serde_json::json!({
+            "valid": true,
+            "accesses": n,
+            "policies": policies.policies().len(),
+            "open_to_every_directory_user": policies.open_accesses(),
+            "checked_in_aws": !offline,
+        })),
         Output::Human => {
             println!(
                 "{n} access{} valid{}",
@@ -104,18 +112,43 @@ pub(super) async fn iam_policy(cli: &Cli, resolve: bool) -> Result<(), Failure> 
     ))
 }
 
-pub(super) fn accesses(cli: &Cli) -> Result<(), Failure> {
-    let catalog = load_catalog(&cli.config_dir)?;
-    match cli.output {
-        Output::Json => print_json(
-            &catalog
+/// Every access; acting for a person (`KUBIYA_USER_EMAIL`), only those they may request.
+pub(super) async fn accesses(cli: &Cli) -> Result<(), Failure> {
+    let (catalog, policies) = load_configs(cli)?;
+    let shown: Vec<&aws_jit_core::Access> = match &cli.resolved.acting_person {
+        Some(email) => {
+            let user = parse_user(Some(email))?;
+            let wired = wire(cli).await?;
+            let jit = wired
+                .jit
+                .clone()
+                .with_catalog(catalog.clone())
+                .with_policies(policies);
+            let person = jit.resolve_person(&user, false).await?;
+            let keys: Vec<String> = jit
+                .requestable(&person, Channel::Kubiya.as_str())
+                .await?
+                .into_iter()
+                .map(|a| a.key.clone())
+                .collect();
+            log_call_counts(&wired.aws);
+            catalog
                 .accesses()
                 .iter()
-                .map(AccessView::from)
+                .filter(|a| keys.contains(&a.key))
+                .collect()
+        }
+        None => catalog.accesses().iter().collect(),
+    };
+    match cli.output {
+        Output::Json => print_json(
+            &shown
+                .iter()
+                .map(|a| AccessView::from(*a))
                 .collect::<Vec<_>>(),
         ),
         Output::Human => {
-            for a in catalog.accesses() {
+            for a in shown {
                 println!("{}", access_line(a));
             }
             Ok(())
@@ -134,7 +167,11 @@ pub(super) fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Re
     }
     let configs: Vec<(aws_jit_core::ConfigFile, &str)> =
         texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
-    let bundle = aws_jit_core::kubiya::bundle(&catalog, &configs, image);
+    // The policies are checked before they are shipped.
+    load_policies(cli, &catalog)?;
+    let policies =
+        std::fs::read_to_string(cli.config_dir.join(aws_jit_core::eligibility::POLICY_FILE)).ok();
+    let bundle = aws_jit_core::kubiya::bundle(&catalog, &configs, policies.as_deref(), image);
     let path = out.join("kubiya_bundle.json");
     let text = serde_json::to_string_pretty(&bundle).map_err(|e| Failure::Runtime(e.into()))?;
     std::fs::write(&path, text + "\n").map_err(|e| {

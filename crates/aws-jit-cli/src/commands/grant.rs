@@ -42,7 +42,12 @@ pub(super) async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
     let request = grant_request(cli, &catalog, &query, args)?;
     let wired = wire(cli).await?;
-    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let policies = Arc::new(load_policies(cli, &catalog)?);
+    let jit = wired
+        .jit
+        .clone()
+        .with_catalog(Arc::new(catalog))
+        .with_policies(policies);
     let plan = jit.plan(request).await;
     log_call_counts(&wired.aws);
     let plan = plan?;
@@ -85,7 +90,12 @@ pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let request = grant_request(cli, &catalog, &query, args)?;
     let access = catalog.find(&query).map_err(invalid)?.clone();
     let wired = wire(cli).await?;
-    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let policies = Arc::new(load_policies(cli, &catalog)?);
+    let jit = wired
+        .jit
+        .clone()
+        .with_catalog(Arc::new(catalog))
+        .with_policies(policies);
     let outcome = jit.grant(request).await;
     log_call_counts(&wired.aws);
     deliver_now(&wired).await;
@@ -148,7 +158,12 @@ pub(super) async fn decide(
     })?;
     let catalog = load_catalog(&cli.config_dir)?;
     let wired = wire(cli).await?;
-    let jit = wired.jit.clone().with_catalog(Arc::new(catalog));
+    let policies = Arc::new(load_policies(cli, &catalog)?);
+    let jit = wired
+        .jit
+        .clone()
+        .with_catalog(Arc::new(catalog))
+        .with_policies(policies);
     let id = GrantId::new(args.request.clone());
     let channel = if cli.resolved.acting_person.is_some() {
         Channel::Kubiya

@@ -18,12 +18,12 @@ pub(super) async fn mcp(
         ),
         _ => {
             let user = parse_user(user)?;
-            let catalog = std::sync::Arc::new(load_catalog(&cli.config_dir)?);
+            let (catalog, policies) = load_configs(cli)?;
             let wired = wire(cli).await?;
             // The person is resolved in the directory once, at start.
             let person = wired.jit.resolve_person(&user, false).await?;
             std::sync::Arc::new(aws_jit_mcp::direct::Direct::new(
-                wired.jit, catalog, user, person,
+                wired.jit, catalog, policies, user, person,
             ))
         }
     };

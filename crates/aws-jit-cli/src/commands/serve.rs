@@ -30,14 +30,19 @@ pub(super) async fn wire_for_sweep(cli: &Cli) -> Result<crate::context::Wired, F
 pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
     let wired = wire_for_sweep(cli).await?;
     // The worker runs even when the configs do not load: expiry never waits on a fix.
-    let catalog = match load_catalog(&cli.config_dir) {
-        Ok(catalog) => Some(std::sync::Arc::new(catalog)),
+    let (catalog, policies) = match load_configs(cli) {
+        Ok((catalog, policies)) => {
+            if let Some(warning) = open_warning(&policies) {
+                tracing::warn!("{warning}");
+            }
+            (Some(catalog), Some(policies))
+        }
         Err(e) => {
             tracing::error!(
                 error = format!("{:#}", e.error()),
                 "the access configs do not load: the API cannot grant until they are fixed and the server restarted"
             );
-            None
+            (None, None)
         }
     };
     // Handlers first: a SIGTERM that arrives as soon as we say we listen must stop us
@@ -67,6 +72,7 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         worker_jit: wired.jit,
         http: aws_jit_server::HttpLimits::default(),
         catalog,
+        policies,
         messenger: wired.messenger,
         slack_signing_secret: cli
             .resolved
