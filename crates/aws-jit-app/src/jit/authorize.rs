@@ -84,7 +84,9 @@ impl Jit {
         grant: Option<&Grant>,
         refusal: Refusal,
     ) -> AppError {
-        tracing::warn!(%actor, %action, reason = %refusal, "refused");
+        // The caller is told and the audit log records it; at warn it would repeat the
+        // one-line error on a terminal.
+        tracing::info!(%actor, %action, reason = %refusal, "refused");
         let event = AuditEvent {
             seq: 0,
             time: self.clock.now(),

@@ -231,6 +231,7 @@ mod bad_input;
 mod chaos;
 mod crash_points;
 mod crash_recovery;
+mod eligibility;
 mod ephemeral;
 mod faults;
 mod grants;
