@@ -9,6 +9,7 @@
 
 mod entities;
 mod generate;
+mod slices;
 
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::actor::Person;
 use crate::config::{Access, Catalog, Requesters};
+use slices::Slices;
 
 pub use generate::cedar_str;
 
@@ -174,10 +176,9 @@ pub struct PolicyText {
 #[derive(Debug)]
 pub struct PolicyEngine {
     schema: Schema,
-    policies: PolicySet,
-    /// The same policies with every condition on `context` taken as met by permits and
-    /// unmet by forbids: what a listing asks ("could some request be allowed?").
-    listing: PolicySet,
+    /// The set cut per access (what a decision evaluates), with the relaxed form listings
+    /// ask ("could some request be allowed?").
+    slices: Slices,
     texts: Vec<PolicyText>,
     groups: Vec<String>,
     open: Vec<String>,
@@ -216,32 +217,6 @@ fn named_groups(value: &Value, into: &mut BTreeSet<String>) {
         Value::Array(items) => items.iter().for_each(|v| named_groups(v, into)),
         _ => {}
     }
-}
-
-fn reads_context(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => {
-            map.get("Var").and_then(Value::as_str) == Some("context")
-                || map.values().any(reads_context)
-        }
-        Value::Array(items) => items.iter().any(reads_context),
-        _ => false,
-    }
-}
-
-/// The listing form of a policy: conditions on the context dropped from permits (taken as
-/// met); forbids that read the context left out (taken as not applying).
-fn listing_form(policy: &Policy) -> Option<Policy> {
-    let mut json = policy.to_json().ok()?;
-    let conditions = json.get_mut("conditions")?.as_array_mut()?;
-    if !conditions.iter().any(reads_context) {
-        return Some(policy.clone());
-    }
-    if policy.effect() == Effect::Forbid {
-        return None;
-    }
-    conditions.retain(|c| !reads_context(c));
-    Policy::from_json(Some(policy.id().clone()), json).ok()
 }
 
 impl PolicyEngine {
@@ -330,18 +305,11 @@ impl PolicyEngine {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut listing = PolicySet::new();
-        for policy in policies.policies() {
-            if let Some(form) = listing_form(policy) {
-                listing
-                    .add(form)
-                    .map_err(|e| vec![PolicyProblem(e.to_string())])?;
-            }
-        }
+        let slices = Slices::build(&policies, catalog.accesses().iter().map(|a| a.key.as_str()))
+            .map_err(|e| vec![PolicyProblem(e)])?;
         Ok(PolicyEngine {
             schema,
-            policies,
-            listing,
+            slices,
             texts,
             groups: groups.into_iter().collect(),
             open,
@@ -453,7 +421,7 @@ impl PolicyEngine {
 
     /// Decides one question.
     pub fn decide(&self, ask: &Ask<'_>) -> Verdict {
-        self.decide_in(&self.policies, ask)
+        self.decide_in(&self.slices.get(&ask.access.key).full, ask)
     }
 
     /// Whether `person` could be allowed to request `access` at `at`, whatever they give
@@ -479,7 +447,8 @@ impl PolicyEngine {
             requester: None,
             at,
         };
-        self.decide_in(&self.listing, &ask).allowed
+        self.decide_in(&self.slices.get(&access.key).listing, &ask)
+            .allowed
     }
 
     fn decide_in(&self, policies: &PolicySet, ask: &Ask<'_>) -> Verdict {

@@ -244,6 +244,11 @@ when { resource.account == "222222222222" && context.duration_seconds <= 7200 };
     assert!(!engine.decide(&long).allowed);
     assert!(engine.may_request(&amy, &oncall, closed, "cli", at(9, 0)));
     assert!(!engine.may_request(&amy, &[], closed, "cli", at(9, 0)));
+    // Only the parts of a condition that read the context are relaxed for listings: the
+    // account still decides.
+    let elsewhere = org.replace("222222222222", "333333333333");
+    let engine = PolicyEngine::load(&catalog, Some(&default), Some(&elsewhere)).unwrap();
+    assert!(!engine.may_request(&amy, &oncall, closed, "cli", at(9, 0)));
 }
 
 #[test]
