@@ -70,9 +70,9 @@ impl Slices {
 /// The access a policy's resource scope pins (`resource == AwsJit::Access::"K"`, or `in`,
 /// which for accesses, having no parents, is the same).
 fn pinned_access(policy: &Policy) -> Option<String> {
-    let uid = match policy.resource_constraint() {
-        ResourceConstraint::Eq(uid) | ResourceConstraint::In(uid) => uid,
-        _ => return None,
+    let (ResourceConstraint::Eq(uid) | ResourceConstraint::In(uid)) = policy.resource_constraint()
+    else {
+        return None;
     };
     (uid.type_name().to_string() == "AwsJit::Access").then(|| uid.id().unescaped().to_owned())
 }
