@@ -44,7 +44,7 @@ fn invalid(e: impl Into<anyhow::Error>) -> Failure {
 
 fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Failure::Runtime(e.into()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 
@@ -81,7 +81,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Settings => settings_table(&cli),
         Command::Schema { file } => {
-            print!(
+            out!(
                 "{}",
                 match file {
                     SchemaFile::AccessConfigs => ACCESS_SCHEMA,

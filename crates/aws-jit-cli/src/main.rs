@@ -1,6 +1,21 @@
 //! The `aws-jit` binary: parses the command line, wires the adapters (this is the one place
 //! that chooses them), runs a command and maps its failure to an exit code.
 
+/// `println!` for the program's output: when the reader has gone (`aws-jit audit | head`),
+/// the process ends quietly with exit 0, as shell tools do, instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with the same broken-pipe handling as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::emit(format_args!($($arg)*))
+    };
+}
+
 mod cli;
 mod commands;
 mod context;

@@ -1,10 +1,27 @@
 //! How grants, accesses and audit events look on stdout for people. The JSON views (the
 //! same the HTTP API returns) are [`aws_jit_core::views`].
 
+use std::io::Write as _;
+
 use aws_jit_core::text::printable;
 use aws_jit_core::views::rfc3339;
 pub use aws_jit_core::views::{AccessView, AuditView, GrantView};
 use aws_jit_core::{Access, AccessTarget, AuditEvent, Grant, GrantStatus};
+
+/// Writes the program's output; a reader that has gone (a broken pipe) ends the process
+/// quietly with exit 0: what was asked is done, and nobody is left to read the rest.
+pub fn emit(args: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout.write_fmt(args).and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
+}
 
 /// One line per grant for people.
 pub fn grant_line(g: &Grant) -> String {

@@ -38,9 +38,9 @@ pub(super) async fn audit(
                 "expected_head_at": expected,
             })),
             Output::Human => {
-                println!("audit chain intact: {verified} events verified; head {head}");
+                outln!("audit chain intact: {verified} events verified; head {head}");
                 if let Some(seq) = expected {
-                    println!("the recorded head is event {seq}: nothing up to it changed");
+                    outln!("the recorded head is event {seq}: nothing up to it changed");
                 }
                 Ok(())
             }
@@ -54,7 +54,7 @@ pub(super) async fn audit(
         for e in &events {
             let line = serde_json::to_string(&AuditView::from(e))
                 .map_err(|e| Failure::Runtime(e.into()))?;
-            println!("{line}");
+            outln!("{line}");
         }
         return Ok(());
     }
@@ -62,7 +62,7 @@ pub(super) async fn audit(
         Output::Json => print_json(&events.iter().map(AuditView::from).collect::<Vec<_>>()),
         Output::Human => {
             for e in &events {
-                println!("{}", audit_line(e));
+                outln!("{}", audit_line(e));
             }
             Ok(())
         }

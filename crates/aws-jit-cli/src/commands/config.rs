@@ -20,7 +20,7 @@ pub(super) fn settings_table(cli: &Cli) -> Result<(), Failure> {
                 .collect::<Vec<_>>(),
         ),
         Output::Human => {
-            print!("{}", crate::settings::markdown_table());
+            out!("{}", crate::settings::markdown_table());
             Ok(())
         }
     }
@@ -71,7 +71,7 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
             "checked_in_aws": !offline,
         })),
         Output::Human => {
-            println!(
+            outln!(
                 "{n} access{} valid{}",
                 if n == 1 { "" } else { "es" },
                 if offline {
@@ -149,7 +149,7 @@ pub(super) async fn accesses(cli: &Cli) -> Result<(), Failure> {
         ),
         Output::Human => {
             for a in shown {
-                println!("{}", access_line(a));
+                outln!("{}", access_line(a));
             }
             Ok(())
         }
@@ -184,7 +184,7 @@ pub(super) fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Re
     match cli.output {
         Output::Json => print_json(&serde_json::json!({ "path": path, "tools": tools })),
         Output::Human => {
-            println!("wrote {} ({tools} tools, image {image})", path.display());
+            outln!("wrote {} ({tools} tools, image {image})", path.display());
             Ok(())
         }
     }

@@ -65,7 +65,7 @@ pub(super) async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
             "policy_document": document,
         })),
         Output::Human => {
-            println!(
+            outln!(
                 "granting `{}` to {} for {} (until about {}) would:",
                 plan.access,
                 plan.user,
@@ -73,13 +73,13 @@ pub(super) async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
                 plan.expires_at
             );
             for change in &plan.changes {
-                println!("  - {change}");
+                outln!("  - {change}");
             }
             if let Some(doc) = &document {
-                println!("policy document:");
+                outln!("policy document:");
                 print_json(doc)?;
             }
-            println!("nothing was changed (dry run)");
+            outln!("nothing was changed (dry run)");
             Ok(())
         }
     }
@@ -114,7 +114,7 @@ pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
         return match cli.output {
             Output::Json => print_json(&GrantView::from(g)),
             Output::Human => {
-                println!(
+                outln!(
                     "request {} for `{}` waits for approval; it lapses at {} unless approved (`aws-jit approve {}`)",
                     g.id,
                     g.access,
@@ -128,7 +128,7 @@ pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     match cli.output {
         Output::Json => print_json(&GrantView::from(g)),
         Output::Human => {
-            println!(
+            outln!(
                 "granted `{}` to {} until {} (grant {})",
                 g.access,
                 g.user,
@@ -136,7 +136,7 @@ pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
                 g.id
             );
             if outcome.origin == aws_jit_core::AccessOrigin::Preexisting {
-                println!(
+                outln!(
                     "note: {} already held this assignment; it will be left in place when the grant ends",
                     g.user
                 );
@@ -183,19 +183,19 @@ pub(super) async fn decide(
         Output::Json => print_json(&GrantView::from(&grant)),
         Output::Human => {
             match grant.status {
-                aws_jit_core::GrantStatus::Pending => println!(
+                aws_jit_core::GrantStatus::Pending => outln!(
                     "approved by {}; request {} still needs more approvals",
                     approver.normalized(),
                     grant.id
                 ),
-                aws_jit_core::GrantStatus::Active => println!(
+                aws_jit_core::GrantStatus::Active => outln!(
                     "approved: `{}` granted to {} until {} (grant {})",
                     grant.access,
                     grant.user,
                     GrantView::from(&grant).expires_at_str(),
                     grant.id
                 ),
-                _ => println!("denied: request {} for {} ended", grant.id, grant.user),
+                _ => outln!("denied: request {} for {} ended", grant.id, grant.user),
             }
             Ok(())
         }

@@ -71,7 +71,7 @@ pub(super) async fn policy(cli: &Cli, command: &PolicyCommand) -> Result<(), Fai
                     } else {
                         format!("policies: {}", answer.policies.join(", "))
                     };
-                    println!(
+                    outln!(
                         "{} ({} {} `{}`; {decided})",
                         if answer.allowed { "allow" } else { "deny" },
                         answer.person,
@@ -100,14 +100,14 @@ pub(super) async fn policy(cli: &Cli, command: &PolicyCommand) -> Result<(), Fai
                     "policies": applying,
                 })),
                 Output::Human => {
-                    println!("# {}", aws_jit_core::text::printable(&access.key));
+                    outln!("# {}", aws_jit_core::text::printable(&access.key));
                     if policies.open_accesses().contains(&access.key) {
-                        println!(
+                        outln!(
                             "# open to every directory user: no `requesters`, no AWS_JIT_DEFAULT_REQUESTERS"
                         );
                     }
                     for p in applying {
-                        println!("\n// {} ({}, {})\n{}", p.id, p.effect, p.source, p.text);
+                        outln!("\n// {} ({}, {})\n{}", p.id, p.effect, p.source, p.text);
                     }
                     Ok(())
                 }

@@ -41,9 +41,9 @@ pub(super) async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> 
             "assignment_kept": outcome.kept,
         })),
         Output::Human => {
-            println!("revoked `{}` from {} (grant {})", g.access, g.user, g.id);
+            outln!("revoked `{}` from {} (grant {})", g.access, g.user, g.id);
             if let Some(kept) = &outcome.kept {
-                println!("note: {kept}");
+                outln!("note: {kept}");
             }
             Ok(())
         }
@@ -67,7 +67,7 @@ pub(super) async fn grants(cli: &Cli, all: bool, user: Option<&str>) -> Result<(
                 eprintln!("no {}grants", if all { "" } else { "live " });
             }
             for g in &list {
-                println!("{}", grant_line(g));
+                outln!("{}", grant_line(g));
             }
             Ok(())
         }

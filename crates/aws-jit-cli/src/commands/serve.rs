@@ -52,7 +52,7 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         invalid(anyhow::Error::new(e).context(format!("cannot listen on `{listen}`")))
     })?;
     if let Some(addr) = aws_jit_server::local_addr(&listener) {
-        println!("listening on http://{addr}");
+        outln!("listening on http://{addr}");
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -127,7 +127,7 @@ pub(super) async fn sweep(cli: &Cli) -> Result<(), Failure> {
             "orphans_unknown": report.orphans_unknown,
         }))?,
         Output::Human => {
-            println!(
+            outln!(
                 "sweep: {} expired, {} revoked, {} undone, {} failed, {} busy",
                 report.expired.len(),
                 report.revoked.len(),
@@ -136,7 +136,7 @@ pub(super) async fn sweep(cli: &Cli) -> Result<(), Failure> {
                 report.busy.len()
             );
             for arn in &report.orphans_removed {
-                println!("removed orphaned {arn}");
+                outln!("removed orphaned {arn}");
             }
             for arn in &report.orphans_unknown {
                 eprintln!(
@@ -193,7 +193,7 @@ pub(super) async fn reconcile(cli: &Cli, fix: bool) -> Result<(), Failure> {
                 ("removed", &report.removed),
             ] {
                 for d in list {
-                    println!(
+                    outln!(
                         "{label}: `{}` on {} for {}",
                         d.permission_set,
                         d.account_id,
@@ -201,7 +201,7 @@ pub(super) async fn reconcile(cli: &Cli, fix: bool) -> Result<(), Failure> {
                     );
                 }
             }
-            println!(
+            outln!(
                 "reconcile: {} lingering, {} unmanaged, {} missing, {} removed",
                 report.lingering.len(),
                 report.unmanaged.len(),

@@ -47,7 +47,7 @@ pub(super) async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Resu
                         "token `{}` created (role {}); it is shown only this once:",
                         created.name, created.role
                     );
-                    println!("{secret}");
+                    outln!("{secret}");
                     Ok(())
                 }
             }
@@ -73,7 +73,7 @@ pub(super) async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Resu
                 Output::Json => print_json(&views),
                 Output::Human => {
                     for t in &tokens {
-                        println!(
+                        outln!(
                             "{:<24} {:<10} {:<32} {}{}",
                             t.name,
                             t.role.as_str(),
@@ -99,7 +99,7 @@ pub(super) async fn token(cli: &Cli, command: &crate::cli::TokenCommand) -> Resu
             match cli.output {
                 Output::Json => print_json(&serde_json::json!({ "revoked": name })),
                 Output::Human => {
-                    println!("token `{name}` revoked");
+                    outln!("token `{name}` revoked");
                     Ok(())
                 }
             }

@@ -234,6 +234,7 @@ mod crash_recovery;
 mod eligibility;
 mod ephemeral;
 mod faults;
+mod first_hour;
 mod grants;
 mod hardening;
 mod kubiya;
