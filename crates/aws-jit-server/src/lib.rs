@@ -25,7 +25,7 @@ use aws_jit_core::eligibility::PolicyEngine;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Json};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use tokio::sync::{Notify, watch};
 
@@ -234,14 +234,53 @@ pub fn router(state: AppState) -> Router {
             "/slack/interactions",
             axum::routing::post(interactions::slack_interactions),
         )
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .with_state(state)
+}
+
+/// 404, as the documented JSON error.
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    api::ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no route {method} {}: the README lists the API's routes",
+            aws_jit_core::text::printable(uri.path())
+        ),
+    )
+    .into_response()
+}
+
+/// 405, as the documented JSON error.
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    api::ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} does not take {method}",
+            aws_jit_core::text::printable(uri.path())
+        ),
+    )
+    .into_response()
 }
 
 async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// Ready when the store answers and the configs and their policies loaded: a server that
+/// cannot grant is not ready (its worker still revokes).
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.catalog.is_none() || state.jit.policies().is_err() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({
+                "status": "unavailable",
+                "error": "the access configs or policies do not load: fix them (`aws-jit validate`) and restart",
+            })),
+        );
+    }
     match state.jit.store().next_due_at().await {
         Ok(_) => (
             StatusCode::OK,

@@ -36,3 +36,32 @@ async fn a_closed_pipe_ends_every_listing_quietly_with_exit_zero() {
         );
     }
 }
+
+/// 404 and 405 answer the documented JSON error; `/readyz` fails while the configs do
+/// not load (the API could not grant), though the worker runs and `/healthz` is fine.
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_and_readyz_tells_a_broken_config() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let server = super::serve::start(&tool);
+    let (status, body) = super::serve::call(&server.addr, "GET", "/api/v1/nope", None, None);
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    let (status, body) = super::serve::call(&server.addr, "DELETE", "/api/v1/grants", None, None);
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
+    let (status, _) = super::serve::call(&server.addr, "GET", "/readyz", None, None);
+    assert_eq!(status, 200);
+    drop(server);
+
+    std::fs::write(tool.config_dir.join("access_configs.json"), "{\"jit\": {}}").unwrap();
+    let server = super::serve::start(&tool);
+    let (status, body) = super::serve::call(&server.addr, "GET", "/readyz", None, None);
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("do not load"),
+        "{body}"
+    );
+    let (status, _) = super::serve::call(&server.addr, "GET", "/healthz", None, None);
+    assert_eq!(status, 200);
+}
