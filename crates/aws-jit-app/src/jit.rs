@@ -236,10 +236,25 @@ impl Jit {
         let hold = grant.status != GrantStatus::Pending;
         self.wait_for_target(|now| {
             let lease = if hold { self.lease_until(now) } else { now };
-            self.store
-                .insert_grant(grant, event, outbox, &op.holder, lease, now)
+            async move {
+                self.store
+                    .insert_grant(grant, event, outbox, &op.holder, lease, now)
+                    .await?;
+                log_event(event);
+                Ok(())
+            }
         })
         .await
+    }
+
+    /// Applies a change in the store, and says so on the log (one info line per audited
+    /// change: what `serve` tells its operator about grants, revocations and expiries).
+    async fn apply_change(&self, change: &GrantChange, now: Timestamp) -> Result<(), StoreError> {
+        self.store.apply(change, now).await?;
+        if let Some(event) = &change.event {
+            log_event(event);
+        }
+        Ok(())
     }
 
     /// Writes `next` as operation `op`, taking the target's lock for it (waiting while
@@ -258,7 +273,7 @@ impl Jit {
                 ..change.clone()
             };
             async move {
-                self.store.apply(&change, now).await?;
+                self.apply_change(&change, now).await?;
                 Ok(change.grant)
             }
         })
@@ -291,7 +306,7 @@ impl Jit {
                 ..change.clone()
             };
             async move {
-                self.store.apply(&change, now).await?;
+                self.apply_change(&change, now).await?;
                 Ok(change.grant)
             }
         })
@@ -321,7 +336,7 @@ impl Jit {
             outbox,
             &op,
         );
-        self.store.apply(&change, self.clock.now()).await?;
+        self.apply_change(&change, self.clock.now()).await?;
         Ok(change.grant)
     }
 
@@ -387,7 +402,7 @@ impl Jit {
         outbox: Vec<OutboxMessage>,
     ) -> Result<Grant, AppError> {
         let change = change(current, next, event, lock, next_attempt_at, outbox, op);
-        self.store.apply(&change, self.clock.now()).await?;
+        self.apply_change(&change, self.clock.now()).await?;
         Ok(change.grant)
     }
 }
@@ -413,6 +428,19 @@ fn change(
         outbox,
         holder: op.holder.clone(),
     }
+}
+
+/// One info line for an audited change.
+fn log_event(event: &AuditEvent) {
+    tracing::info!(
+        grant_id = %event.grant_id,
+        access = %aws_jit_core::text::printable(&event.access),
+        user = %event.user,
+        actor = %Actor::from_stored(&event.actor),
+        detail = %aws_jit_core::text::printable(&event.detail),
+        "{}",
+        event.action.as_str()
+    );
 }
 
 /// A new grant id: a UUIDv7 (time-ordered) for the given instant.

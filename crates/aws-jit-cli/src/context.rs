@@ -70,9 +70,12 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStderr {
     }
 }
 
-/// Sets up diagnostics on stderr: warnings by default, more with `-v`, or `RUST_LOG`.
-pub fn init_tracing(verbose: u8, format: LogFormat) {
+/// Sets up diagnostics on stderr: warnings by default (and, for `serve`, one info line per
+/// grant, revocation, expiry and failure, and at start and stop), more with `-v`, or
+/// `RUST_LOG`.
+pub fn init_tracing(verbose: u8, format: LogFormat, serving: bool) {
     let default = match verbose {
+        0 if serving => "warn,aws_jit=info,aws_jit_app=info,aws_jit_server=info",
         0 => "warn",
         1 => "info,aws_smithy=warn,aws_config=warn",
         _ => "debug,aws_smithy=info,aws_config=info,hyper=info,sqlx=info,rustls=info",

@@ -93,7 +93,8 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    context::init_tracing(cli.verbose, cli.log_format);
+    let serving = matches!(cli.command, cli::Command::Serve { .. });
+    context::init_tracing(cli.verbose, cli.log_format, serving);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

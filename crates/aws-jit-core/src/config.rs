@@ -132,6 +132,16 @@ pub struct Requesters {
 }
 
 impl Requesters {
+    /// The list as `parse_list` reads it.
+    pub fn to_list(&self) -> String {
+        self.people
+            .iter()
+            .cloned()
+            .chain(self.groups.iter().map(|g| format!("group:{g}")))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Reads the `default_requesters` setting: comma-separated emails and `group:NAME`s.
     pub fn parse_list(list: &str) -> Result<Requesters, String> {
         let mut requesters = Requesters::default();

@@ -25,13 +25,12 @@ pub const CONFIG_DIR: &str = "/etc/aws-jit/configs";
 const ICON: &str = "https://img.icons8.com/color/200/amazon-web-services.png";
 
 /// What Kubiya passes into every tool container (the seed's list, plus aws-jit's own).
-const ENV: [&str; 6] = [
+const ENV: [&str; 5] = [
     "AWS_PROFILE",
     "KUBIYA_USER_EMAIL",
     "SLACK_CHANNEL_ID",
     "SLACK_THREAD_TS",
     "AWS_JIT_APPROVERS",
-    "AWS_JIT_DEFAULT_REQUESTERS",
 ];
 
 /// Secrets: the seed's Slack token, and the store URL (it may hold a password).
@@ -131,7 +130,7 @@ fn user_arg() -> Value {
     })
 }
 
-fn content(access: &Access, grant: bool) -> String {
+fn content(access: &Access, grant: bool, default_requesters: Option<&str>) -> String {
     let key = sh_quote(&access.key);
     let mut script = vec![
         "#!/bin/sh".to_owned(),
@@ -139,6 +138,13 @@ fn content(access: &Access, grant: bool) -> String {
         "set -eu".to_owned(),
         format!("export AWS_JIT_CONFIG_DIR={CONFIG_DIR}"),
     ];
+    if let Some(list) = default_requesters {
+        // Baked in: the tools decide with the same default as the bundle was checked with.
+        script.push(format!(
+            "export AWS_JIT_DEFAULT_REQUESTERS={}",
+            sh_quote(list)
+        ));
+    }
     if grant {
         script.push(format!(
             "exec aws-jit grant {key} --user \"$KUBIYA_USER_EMAIL\" --duration-urlencoded {}",
@@ -202,7 +208,13 @@ fn mermaid(access: &Access, grant: bool) -> String {
     .join("\n")
 }
 
-fn tool(access: &Access, grant: bool, image: &str, files: &[Value]) -> Value {
+fn tool(
+    access: &Access,
+    grant: bool,
+    image: &str,
+    files: &[Value],
+    default_requesters: Option<&str>,
+) -> Value {
     let args = if grant {
         vec![duration_arg(access)]
     } else {
@@ -213,7 +225,7 @@ fn tool(access: &Access, grant: bool, image: &str, files: &[Value]) -> Value {
         "description": description(access, grant),
         "type": "docker",
         "image": image,
-        "content": content(access, grant),
+        "content": content(access, grant, default_requesters),
         "args": args,
         "env": ENV,
         "secrets": SECRETS,
@@ -225,13 +237,15 @@ fn tool(access: &Access, grant: bool, image: &str, files: &[Value]) -> Value {
 }
 
 /// The bundle for a catalog: `configs` are the config files' texts (and `policies`, the
-/// organisation's `policies.cedar`), mounted into every tool container under
+/// organisation's `policies.cedar`; `default_requesters` is baked into every script),
+/// mounted into every tool container under
 /// [`CONFIG_DIR`] so that the tools need nothing baked into the image and decide with the
 /// same policies as every other front door.
 pub fn bundle(
     catalog: &Catalog,
     configs: &[(ConfigFile, &str)],
     policies: Option<&str>,
+    default_requesters: Option<&str>,
     image: &str,
 ) -> Value {
     let mount = |name: &str, text: &str| {
@@ -260,7 +274,7 @@ pub fn bundle(
     for grant in [true, false] {
         for s3 in [false, true] {
             for access in catalog.accesses().iter().filter(|a| is_s3(a) == s3) {
-                tools.push(tool(access, grant, image, &files));
+                tools.push(tool(access, grant, image, &files, default_requesters));
             }
         }
     }
@@ -306,7 +320,13 @@ mod tests {
             .map(|(file, text)| ConfigSource { file: *file, text })
             .collect();
         let catalog = Catalog::parse(&sources).unwrap();
-        bundle(&catalog, &configs, None, "ghcr.io/example/aws-jit:0.1.0")
+        bundle(
+            &catalog,
+            &configs,
+            None,
+            None,
+            "ghcr.io/example/aws-jit:0.1.0",
+        )
     }
 
     #[test]

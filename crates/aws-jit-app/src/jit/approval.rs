@@ -111,7 +111,9 @@ impl Jit {
             .await?;
         // And the policies: the approver is the principal.
         let Some(me) = actor.own_person() else {
-            return Ok(()); // only people decide, which `authorize` has refused already
+            return Err(AppError::NotAllowed(
+                "only people approve or deny requests".to_owned(),
+            ));
         };
         let asked = Asked {
             action: if action == Action::Approve {
@@ -281,6 +283,24 @@ impl Jit {
                 self.resolve_person(&user, required).await?
             }
         };
+        // The person must still be eligible now, when the access would start: they may
+        // have left `requesters` or a group, or a rule may apply at this hour.
+        let eligible_now = self.resolve_person(&user, false).await?;
+        let asked = Asked {
+            action: PolicyAction::Request,
+            duration_seconds: duration.duration.as_seconds(),
+            reason: grant.reason.as_deref().unwrap_or_default(),
+            break_glass: false,
+            requester: None,
+        };
+        self.check_eligible(
+            &grant.requested_by,
+            &eligible_now,
+            access,
+            asked,
+            Some(&grant),
+        )
+        .await?;
         let resolved = self
             .resolve(access, &person, &user, &grant.id, expires_at)
             .await?;

@@ -2,6 +2,7 @@
 //! commands about the configs.
 
 use anyhow::anyhow;
+use aws_jit_core::config::Requesters;
 
 use super::*;
 
@@ -168,10 +169,23 @@ pub(super) fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Re
     let configs: Vec<(aws_jit_core::ConfigFile, &str)> =
         texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
     // The policies are checked before they are shipped.
-    load_policies(cli, &catalog)?;
+    if let Some(warning) = open_warning(&load_policies(cli, &catalog)?) {
+        eprintln!("{warning}");
+    }
     let policies =
         std::fs::read_to_string(cli.config_dir.join(aws_jit_core::eligibility::POLICY_FILE)).ok();
-    let bundle = aws_jit_core::kubiya::bundle(&catalog, &configs, policies.as_deref(), image);
+    let default = cli
+        .resolved
+        .default_requesters
+        .as_ref()
+        .map(Requesters::to_list);
+    let bundle = aws_jit_core::kubiya::bundle(
+        &catalog,
+        &configs,
+        policies.as_deref(),
+        default.as_deref(),
+        image,
+    );
     let path = out.join("kubiya_bundle.json");
     let text = serde_json::to_string_pretty(&bundle).map_err(|e| Failure::Runtime(e.into()))?;
     std::fs::write(&path, text + "\n").map_err(|e| {

@@ -428,6 +428,24 @@ async fn a_kubiya_tool_decides_with_the_bundled_policies() {
             .output()
             .unwrap()
     };
+    // The default requesters the bundle was checked with are baked into its scripts.
+    let with_default = tempfile::tempdir().unwrap();
+    let out_default = tool
+        .command(&[
+            "kubiya",
+            "bundle",
+            "--out",
+            with_default.path().to_str().unwrap(),
+        ])
+        .env("AWS_JIT_DEFAULT_REQUESTERS", "group:Oncall")
+        .output()
+        .unwrap();
+    assert!(out_default.status.success());
+    let baked = std::fs::read_to_string(with_default.path().join("kubiya_bundle.json")).unwrap();
+    assert!(
+        baked.contains("export AWS_JIT_DEFAULT_REQUESTERS='group:Oncall'"),
+        "{baked}"
+    );
     // Eve is a requester, but the organisation's rule wants an incident as the reason,
     // and a Kubiya tool gives none.
     let refused = run(&eve);
@@ -448,4 +466,46 @@ async fn a_kubiya_tool_decides_with_the_bundled_policies() {
             .await,
         0
     );
+}
+
+/// A request waiting for approval is checked again when the last approval would start it:
+/// a person taken out of `requesters` meanwhile is not granted.
+#[tokio::test]
+async fn a_person_no_longer_eligible_is_not_granted_by_a_late_approval() {
+    let f = Fixture::new().await;
+    let lead = format!("{}@example.com", unique("lead"));
+    f.aws.create_user(&lead).await;
+    let tool = eligible_tool(
+        &f,
+        std::slice::from_ref(&f.email),
+        serde_json::json!({"approvers": [lead]}),
+        None,
+    );
+    let pending = tool.json(&["grant", "jit", "--user", &f.email]);
+    assert_eq!(pending["status"], "pending");
+    let id = pending["id"].as_str().unwrap();
+    // The operator removes the person from the requesters.
+    let path = tool.config_dir.join("access_configs.json");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        config.replace(&format!("\"{}\"", f.email), "\"someone@example.com\""),
+    )
+    .unwrap();
+    let out = tool
+        .command(&["approve", id, "--as", &lead])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no policy permits it"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(f.assignments().await, 0);
 }

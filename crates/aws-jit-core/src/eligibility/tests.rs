@@ -26,7 +26,7 @@ fn person(email: &str) -> Person {
     }
 }
 
-/// 2026-12-01 (a Tuesday) at HH:MM UTC.
+/// 2025-12-01 (a Monday) at HH:MM UTC.
 fn at(hour: i64, minute: i64) -> Timestamp {
     Timestamp::from_second(1_764_547_200 + hour * 3_600 + minute * 60).unwrap()
 }
@@ -312,6 +312,31 @@ fn approvers_and_break_glass_are_policies_too() {
 }
 
 #[test]
+fn the_time_fields_are_utc_hour_minute_and_weekday() {
+    let fields = |t: Timestamp| -> Vec<String> {
+        entities::time_fields(t)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    };
+    assert_eq!(
+        fields(at(22, 30)),
+        [
+            "now=1764628200",
+            "hour_utc=22",
+            "minute_utc=30",
+            "weekday_utc=\"Mon\""
+        ]
+    );
+    // 1970-01-01 was a Thursday; 2024-02-29 a Thursday too; 2026-12-06 a Sunday.
+    let day = |s: &str| fields(s.parse().unwrap())[3].clone();
+    assert_eq!(day("1970-01-01T00:00:00Z"), "weekday_utc=\"Thu\"");
+    assert_eq!(day("2024-02-29T23:59:59Z"), "weekday_utc=\"Thu\"");
+    assert_eq!(day("2026-12-06T12:00:00Z"), "weekday_utc=\"Sun\"");
+    assert_eq!(day("1969-12-31T23:59:59Z"), "weekday_utc=\"Wed\"");
+}
+
+#[test]
 fn a_broken_policy_file_refuses_to_load_with_one_line_per_problem() {
     let catalog = catalog();
     let broken = "@id(\"a\")\npermit(principal, action, resource)\nwhen { principal.nope == 1 };\n\n@id(\"b\")\nforbid(principal, action == AwsJit::Action::\"fly\", resource);\n";
@@ -372,7 +397,7 @@ proptest! {
         people in proptest::collection::btree_set("[a-e]@example\\.com", 0..3),
         groups in proptest::collection::btree_set("G[1-3]", 0..3),
         who in "[a-f]@example\\.com",
-        theirs in proptest::collection::vec("G[1-4]", 0..3),
+        theirs in proptest::collection::btree_set("G[1-4]", 0..3),
         duration in 0u64..20_000,
         hour in 0i64..24,
         reason in "\\PC{0,12}",
@@ -384,6 +409,7 @@ proptest! {
         let catalog = Catalog::parse(&[ConfigSource { file: ConfigFile::AccessConfigs, text: &text }]).unwrap();
         let engine = PolicyEngine::load(&catalog, None, None).unwrap();
         let access = catalog.find("A").unwrap();
+        let theirs: Vec<String> = theirs.into_iter().collect();
         let principal = person(&who);
         let mut a = ask(PolicyAction::Request, &principal, &theirs, access, &reason, at(hour, 0));
         a.duration_seconds = duration;
