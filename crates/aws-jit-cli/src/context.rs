@@ -182,7 +182,7 @@ pub fn open_warning(policies: &PolicyEngine) -> Option<String> {
     }
     let names: Vec<String> = open.iter().map(|k| format!("`{k}`")).collect();
     Some(format!(
-        "warning: {} access{} open to every directory user ({}): give {} `requesters`, or set AWS_JIT_DEFAULT_REQUESTERS",
+        "{} access{} open to every directory user ({}): give {} `requesters`, or set AWS_JIT_DEFAULT_REQUESTERS",
         open.len(),
         if open.len() == 1 { " is" } else { "es are" },
         names.join(", "),

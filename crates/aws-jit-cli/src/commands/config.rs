@@ -31,7 +31,7 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
     let catalog = load_catalog(&cli.config_dir)?;
     let policies = load_policies(cli, &catalog)?;
     if let Some(warning) = open_warning(&policies) {
-        eprintln!("{warning}");
+        eprintln!("warning: {warning}");
     }
     let mut problems = Vec::new();
     if !offline {
@@ -170,7 +170,7 @@ pub(super) fn kubiya_bundle(cli: &Cli, image: &str, out: &std::path::Path) -> Re
         texts.iter().map(|(f, t)| (*f, t.as_str())).collect();
     // The policies are checked before they are shipped.
     if let Some(warning) = open_warning(&load_policies(cli, &catalog)?) {
-        eprintln!("{warning}");
+        eprintln!("warning: {warning}");
     }
     let policies =
         std::fs::read_to_string(cli.config_dir.join(aws_jit_core::eligibility::POLICY_FILE)).ok();

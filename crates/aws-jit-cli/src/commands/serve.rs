@@ -67,6 +67,7 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         std::sync::Arc::new(crate::context::SystemClock),
         cli.resolved.use_cases.clone(),
     );
+    let accesses = catalog.as_ref().map_or(0, |c| c.accesses().len());
     let services = aws_jit_server::Services {
         jit: front,
         worker_jit: wired.jit,
@@ -82,14 +83,24 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         slack_team_id: cli.resolved.slack.as_ref().and_then(|s| s.team_id.clone()),
         aws_calls: std::sync::Arc::new(move || calls.snapshot()),
     };
-    aws_jit_server::serve(
+    tracing::info!(
+        listen = %listen,
+        accesses = accesses,
+        db = %aws_jit_core::text::redact(&cli.db),
+        "serving: the expiry worker runs"
+    );
+    let served = aws_jit_server::serve(
         listener,
         services,
         aws_jit_server::WorkerSettings::default(),
         shutdown,
     )
     .await
-    .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")))
+    .map_err(|e| Failure::Runtime(anyhow::Error::new(e).context("server failed")));
+    if served.is_ok() {
+        tracing::info!("stopped");
+    }
+    served
 }
 
 /// Installs the SIGTERM and Ctrl-C handlers now; the future resolves on either.

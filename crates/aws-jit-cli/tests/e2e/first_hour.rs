@@ -65,3 +65,56 @@ async fn unknown_routes_and_methods_answer_json_and_readyz_tells_a_broken_config
     let (status, _) = super::serve::call(&server.addr, "GET", "/healthz", None, None);
     assert_eq!(status, 200);
 }
+
+/// At the default log level `serve` says when it starts, each grant, expiry and
+/// revocation, and its shutdown.
+#[tokio::test]
+async fn serve_logs_each_grant_expiry_and_its_start_and_stop_at_the_default_level() {
+    use std::io::{BufRead, BufReader};
+    let f = Fixture::new().await;
+    let tool = f.tool("2s");
+    let log = tool.dir.path().join("serve.log");
+    let mut child = tool
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    tool.ok(&["grant", "jit", "--user", &f.email]);
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("grant.expired")
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    for expected in [
+        "serving",
+        "grant.expired",
+        "grant.revoke_started",
+        "shutting down",
+        "stopped",
+    ] {
+        assert!(text.contains(expected), "no `{expected}` in:\n{text}");
+    }
+    assert_eq!(f.assignments().await, 0);
+}
