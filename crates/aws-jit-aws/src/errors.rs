@@ -30,15 +30,20 @@ where
                 "DeleteConflict" | "DeleteConflictException" => ProviderErrorKind::InUse,
                 _ => ProviderErrorKind::Other,
             };
-            let message = match service.message() {
+            let mut message = match service.message() {
                 Some(m) if !m.is_empty() => format!("{code}: {m}"),
                 _ => code.to_owned(),
             };
+            if kind == ProviderErrorKind::AccessDenied {
+                message.push_str(
+                    ": the tool's credentials lack this right; `aws-jit iam-policy` prints the policy its role needs",
+                );
+            }
             (kind, message)
         }
         None => (
             ProviderErrorKind::Other,
-            DisplayErrorContext(&error).to_string(),
+            transport_message(&DisplayErrorContext(&error).to_string(), innermost(&error)),
         ),
     };
     ProviderError {
@@ -56,5 +61,86 @@ pub(crate) fn missing(operation: &'static str, field: &str) -> ProviderError {
         operation,
         message: format!("the answer has no `{field}`"),
         source: None,
+    }
+}
+
+/// The innermost cause of an error, in its own words (`Connection refused (os error 111)`).
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// One line for an error that never reached AWS's service, saying how to fix it: missing
+/// credentials, a missing region, an endpoint that does not answer. The whole chain stays
+/// attached as the source (`-v` prints it).
+fn transport_message(chain: &str, cause: String) -> String {
+    let lower = chain.to_lowercase();
+    if lower.contains("missing region") || lower.contains("signing region") {
+        return "no AWS region is set: set AWS_REGION (or `region` in the AWS_PROFILE's profile)"
+            .to_owned();
+    }
+    if lower.contains("loading credentials")
+        || lower.contains("credentialsnotloaded")
+        || lower.contains("no providers in chain")
+        || lower.contains("credentials provider")
+    {
+        return "no AWS credentials found: run `aws sso login` with AWS_PROFILE set, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (-v shows every place looked at)".to_owned();
+    }
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .map(|url| format!("AWS at {url}"))
+        .unwrap_or_else(|_| "AWS's regional endpoint".to_owned());
+    if lower.contains("timeout") || lower.contains("timed out") {
+        return format!(
+            "{endpoint} did not answer in time: check the network (and AWS_ENDPOINT_URL, if set)"
+        );
+    }
+    if lower.contains("dispatch failure") || lower.contains("io error") || lower.contains("connect")
+    {
+        let cause = cause.trim();
+        return format!(
+            "cannot reach {endpoint} ({cause}): check the network (and AWS_ENDPOINT_URL, if set)"
+        );
+    }
+    // Unknown: the chain's first clause, not the SDK's debug dump.
+    chain.split(" (").next().unwrap_or(chain).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transport_message;
+
+    #[test]
+    fn transport_failures_say_how_to_fix_them_in_one_line() {
+        let region = transport_message(
+            "dispatch failure: other: Invalid Configuration: Missing Region (DispatchFailure(…))",
+            "Invalid Configuration: Missing Region".to_owned(),
+        );
+        assert!(
+            region.starts_with("no AWS region is set: set AWS_REGION"),
+            "{region}"
+        );
+        let creds = transport_message(
+            "dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token (…)",
+            "IMDS is disabled".to_owned(),
+        );
+        assert!(
+            creds.contains("aws sso login") && creds.contains("AWS_PROFILE"),
+            "{creds}"
+        );
+        let down = transport_message(
+            "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111) (DispatchFailure(…))",
+            "Connection refused (os error 111)".to_owned(),
+        );
+        assert!(down.starts_with("cannot reach AWS"), "{down}");
+        assert!(down.contains("Connection refused (os error 111)"), "{down}");
+        for line in [region, creds, down] {
+            assert!(
+                !line.contains('\n') && !line.contains("DispatchFailure"),
+                "{line}"
+            );
+        }
     }
 }

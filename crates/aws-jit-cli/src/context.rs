@@ -75,8 +75,10 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStderr {
 /// `RUST_LOG`.
 pub fn init_tracing(verbose: u8, format: LogFormat, serving: bool) {
     let default = match verbose {
-        0 if serving => "warn,aws_jit=info,aws_jit_app=info,aws_jit_server=info",
-        0 => "warn",
+        // The SDK's own warnings (every credential provider tried) repeat what the one-line
+        // error says; -v shows them.
+        0 if serving => "warn,aws_config=error,aws_jit=info,aws_jit_app=info,aws_jit_server=info",
+        0 => "warn,aws_config=error",
         1 => "info,aws_smithy=warn,aws_config=warn",
         _ => "debug,aws_smithy=info,aws_config=info,hyper=info,sqlx=info,rustls=info",
     };

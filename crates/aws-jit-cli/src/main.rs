@@ -68,6 +68,26 @@ impl From<aws_jit_app::AppError> for Failure {
     }
 }
 
+/// The error as one line: its context chain, each cause once (a cause that only repeats
+/// what the line says already is left out), and an AWS error's own causes (the SDK's
+/// dump) only with `-v`.
+fn error_line(error: &anyhow::Error, verbose: bool) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        if !verbose && cause.is::<aws_jit_app::ports::ProviderError>() {
+            break;
+        }
+    }
+    line
+}
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = match Cli::from_arg_matches(&matches) {
@@ -94,6 +114,7 @@ fn main() -> ExitCode {
         }
     };
     let serving = matches!(cli.command, cli::Command::Serve { .. });
+    let verbose = cli.verbose;
     context::init_tracing(cli.verbose, cli.log_format, serving);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -108,8 +129,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            // `{:#}` prints the whole context chain on one line.
-            let line = format!("{:#}", failure.error());
+            let line = error_line(failure.error(), verbose > 0);
             eprintln!("error: {}", aws_jit_core::text::redact(&line));
             ExitCode::from(failure.code())
         }

@@ -248,3 +248,24 @@ async fn deleting_an_assignment_that_is_already_gone_succeeds() {
     sso.delete_assignment(&assignment()).await.unwrap();
     assert_eq!(delete.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn access_denied_names_the_fix() {
+    use aws_sdk_ssoadmin::types::error::AccessDeniedException;
+    let message = "User: arn:aws:sts::123456789012:assumed-role/jit is not authorized to perform: sso:CreateAccountAssignment";
+    let create = mock!(Client::create_account_assignment).then_error(move || {
+        CreateAccountAssignmentError::AccessDeniedException(
+            AccessDeniedException::builder()
+                .message(message)
+                .meta(wire_meta("AccessDeniedException", message))
+                .build(),
+        )
+    });
+    let sso = adapter(&[&create]);
+    let err = sso.create_assignment(&assignment()).await.unwrap_err();
+    assert_eq!(err.kind, ProviderErrorKind::AccessDenied);
+    let line = err.to_string();
+    assert!(line.contains("sso:CreateAccountAssignment"), "{line}");
+    assert!(line.contains("`aws-jit iam-policy`"), "{line}");
+    assert!(!line.contains('\n'), "{line}");
+}

@@ -118,3 +118,49 @@ async fn serve_logs_each_grant_expiry_and_its_start_and_stop_at_the_default_leve
     }
     assert_eq!(f.assignments().await, 0);
 }
+
+/// AWS errors are one line that says what failed and how to fix it, not the SDK's dump.
+#[test]
+fn aws_errors_are_one_line_that_says_how_to_fix_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("AWS_REGION", "us-east-1")],
+            "no AWS credentials found: run `aws sso login`",
+        ),
+        (
+            &[("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y")],
+            "no AWS region is set: set AWS_REGION",
+        ),
+        (
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "x"),
+                ("AWS_SECRET_ACCESS_KEY", "y"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ],
+            "cannot reach AWS at http://127.0.0.1:9 (Connection refused",
+        ),
+    ];
+    for (env, expected) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_aws-jit"))
+            .args(["grant", "DB Access to Staging", "--user", "a@example.com"])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", dir.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_JIT_CONFIG_DIR", SEED_DIR)
+            .env(
+                "AWS_JIT_DB",
+                format!("sqlite://{}", dir.path().join("jit.db").display()),
+            )
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(expected), "{err}");
+        assert!(!err.contains("DispatchFailure") && err.len() < 300, "{err}");
+    }
+}
