@@ -43,7 +43,7 @@ where
         }
         None => (
             ProviderErrorKind::Other,
-            transport_message(&DisplayErrorContext(&error).to_string(), innermost(&error)),
+            transport_message(&DisplayErrorContext(&error).to_string(), &innermost(&error)),
         ),
     };
     ProviderError {
@@ -76,7 +76,7 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
 /// One line for an error that never reached AWS's service, saying how to fix it: missing
 /// credentials, a missing region, an endpoint that does not answer. The whole chain stays
 /// attached as the source (`-v` prints it).
-fn transport_message(chain: &str, cause: String) -> String {
+fn transport_message(chain: &str, cause: &str) -> String {
     let lower = chain.to_lowercase();
     if lower.contains("missing region") || lower.contains("signing region") {
         return "no AWS region is set: set AWS_REGION (or `region` in the AWS_PROFILE's profile)"
@@ -116,7 +116,7 @@ mod tests {
     fn transport_failures_say_how_to_fix_them_in_one_line() {
         let region = transport_message(
             "dispatch failure: other: Invalid Configuration: Missing Region (DispatchFailure(…))",
-            "Invalid Configuration: Missing Region".to_owned(),
+            "Invalid Configuration: Missing Region",
         );
         assert!(
             region.starts_with("no AWS region is set: set AWS_REGION"),
@@ -124,7 +124,7 @@ mod tests {
         );
         let creds = transport_message(
             "dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token (…)",
-            "IMDS is disabled".to_owned(),
+            "IMDS is disabled",
         );
         assert!(
             creds.contains("aws sso login") && creds.contains("AWS_PROFILE"),
@@ -132,7 +132,7 @@ mod tests {
         );
         let down = transport_message(
             "dispatch failure: io error: client error (Connect): tcp connect error: Connection refused (os error 111) (DispatchFailure(…))",
-            "Connection refused (os error 111)".to_owned(),
+            "Connection refused (os error 111)",
         );
         assert!(down.starts_with("cannot reach AWS"), "{down}");
         assert!(down.contains("Connection refused (os error 111)"), "{down}");
