@@ -38,8 +38,8 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, env = "AWS_JIT_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Human)]
+    /// Output format: `table` (`human`) for people, `json` for scripts.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Human)]
     pub output: Output,
 
     /// More diagnostics on stderr (-v: info, -vv: debug incl. one line per AWS call).
@@ -81,6 +81,7 @@ pub const EXIT_CODES: &str = "Exit codes:
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     /// Text for people.
+    #[value(name = "table", alias = "human")]
     Human,
     /// JSON for scripts.
     Json,
@@ -131,6 +132,13 @@ pub enum Command {
         /// Only this user's.
         #[arg(long)]
         user: Option<String>,
+        /// Only this access's (key, name or slug).
+        #[arg(long)]
+        access: Option<String>,
+        /// Only these statuses, comma-separated (e.g. `active,pending`); implies --all for
+        /// ended ones.
+        #[arg(long)]
+        status: Option<String>,
     },
     /// Revoke every grant past its expiry, finish or undo interrupted ones, then exit.
     Sweep,
@@ -189,9 +197,13 @@ pub enum Command {
         /// Only events after this sequence number.
         #[arg(long)]
         after: Option<i64>,
-        /// At most this many events.
-        #[arg(long, default_value_t = 0)]
-        limit: usize,
+        /// At most this many events, oldest first (default 100; `--jsonl` exports every
+        /// event unless given).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "all")]
+        limit: Option<u32>,
+        /// Every event.
+        #[arg(long)]
+        all: bool,
     },
 }
 

@@ -97,7 +97,21 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(args) => plan(&cli, args).await,
         Command::IamPolicy { resolve } => iam_policy(&cli, *resolve).await,
         Command::Revoke(args) => revoke(&cli, args).await,
-        Command::Grants { all, user } => grants(&cli, *all, user.as_deref()).await,
+        Command::Grants {
+            all,
+            user,
+            access,
+            status,
+        } => {
+            grants(
+                &cli,
+                *all,
+                user.as_deref(),
+                access.as_deref(),
+                status.as_deref(),
+            )
+            .await
+        }
         Command::Sweep => sweep(&cli).await,
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Token(command) => token(&cli, command).await,
@@ -119,8 +133,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             user,
             after,
             limit,
+            all,
             jsonl,
         } => {
+            let limit = match (limit, all, jsonl) {
+                (Some(n), ..) => usize::try_from(*n).unwrap_or(usize::MAX),
+                (None, true, _) | (None, _, true) => 0,
+                (None, false, false) => audit::DEFAULT_AUDIT_LIMIT,
+            };
             audit::audit(
                 &cli,
                 check.as_ref(),
@@ -128,7 +148,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     grant_id: grant.clone(),
                     user: user.clone(),
                     after_seq: *after,
-                    limit: *limit,
+                    limit,
                 },
                 *jsonl,
             )

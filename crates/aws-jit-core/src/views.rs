@@ -82,6 +82,16 @@ impl GrantView {
     }
 }
 
+/// A grant's view with one more field when it has a value (`capped_from` after a grant,
+/// `kept` after a revoke): the one shape the CLI, the API and MCP answer with.
+pub fn grant_view_with(grant: &Grant, key: &str, value: Option<String>) -> serde_json::Value {
+    let mut view = serde_json::to_value(GrantView::from(grant)).unwrap_or_default();
+    if let (Some(map), Some(value)) = (view.as_object_mut(), value) {
+        map.insert(key.to_owned(), serde_json::Value::String(value));
+    }
+    view
+}
+
 /// An access as scripts see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccessView {

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use aws_jit_app::ports::GrantFilter;
 use aws_jit_app::{AppError, GrantRequest, Jit};
 use aws_jit_core::eligibility::PolicyEngine;
-use aws_jit_core::views::{AccessView, GrantView};
-use aws_jit_core::{AccessDuration, Actor, Catalog, Channel, Grant, GrantId, Person, UserEmail};
+use aws_jit_core::views::{AccessView, GrantView, grant_view_with};
+use aws_jit_core::{AccessDuration, Actor, Catalog, Channel, GrantId, Person, UserEmail};
 use serde_json::{Value, json};
 
 use crate::{Backend, Which};
@@ -59,14 +59,6 @@ fn duration(text: Option<&str>) -> Result<Option<AccessDuration>, String> {
         .map_err(|e| format!("duration: {e}"))
 }
 
-fn with_field(grant: &Grant, key: &str, value: Option<String>) -> Value {
-    let mut view = serde_json::to_value(GrantView::from(grant)).unwrap_or(Value::Null);
-    if let (Some(map), Some(value)) = (view.as_object_mut(), value) {
-        map.insert(key.to_owned(), json!(value));
-    }
-    view
-}
-
 #[async_trait]
 impl Backend for Direct {
     fn person(&self) -> String {
@@ -106,7 +98,7 @@ impl Backend for Direct {
             .await
             .map_err(|e| e.to_string())?;
         let capped = outcome.duration.capped_from.map(|d| d.to_string());
-        Ok(with_field(&outcome.grant, "capped_from", capped))
+        Ok(grant_view_with(&outcome.grant, "capped_from", capped))
     }
 
     async fn my_grants(&self, include_ended: bool) -> Result<Value, String> {
@@ -142,7 +134,7 @@ impl Backend for Direct {
             .revoke(&id, &self.actor)
             .await
             .map_err(|e| self.error(id.as_str(), e))?;
-        Ok(with_field(&outcome.grant, "kept", outcome.kept))
+        Ok(grant_view_with(&outcome.grant, "kept", outcome.kept))
     }
 
     async fn extend(&self, grant_id: &str, how_long: Option<&str>) -> Result<Value, String> {

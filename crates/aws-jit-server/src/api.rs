@@ -22,7 +22,7 @@ use aws_jit_core::api_request::{
 };
 use aws_jit_core::auth::Role;
 use aws_jit_core::authorize;
-use aws_jit_core::views::{AccessView, AuditView, GrantView};
+use aws_jit_core::views::{AccessView, AuditView, GrantView, grant_view_with};
 use aws_jit_core::{AccessDuration, GrantId, GrantStatus, UserEmail};
 use aws_jit_core::{Actor, Channel};
 use axum::Router;
@@ -249,15 +249,6 @@ async fn list_accesses(
     Ok(Json(json!({ "items": items })).into_response())
 }
 
-/// A grant's view with one more field, when it has a value.
-fn grant_with(grant: &aws_jit_core::Grant, key: &str, value: Option<String>) -> serde_json::Value {
-    let mut view = serde_json::to_value(GrantView::from(grant)).unwrap_or_default();
-    if let (Some(map), Some(value)) = (view.as_object_mut(), value) {
-        map.insert(key.to_owned(), json!(value));
-    }
-    view
-}
-
 async fn create_grant(
     State(state): State<AppState>,
     Authed(actor): Authed,
@@ -281,7 +272,7 @@ async fn create_grant(
         .await?;
     state.wake.notify_one();
     let capped = outcome.duration.capped_from.map(|asked| asked.to_string());
-    let view = grant_with(&outcome.grant, "capped_from", capped);
+    let view = grant_view_with(&outcome.grant, "capped_from", capped);
     // 202: recorded, waiting for approval; 201: granted.
     let status = if outcome.grant.status == GrantStatus::Pending {
         StatusCode::ACCEPTED
@@ -345,7 +336,7 @@ async fn revoke_grant(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let outcome = state.jit.revoke(&GrantId::new(id), &actor).await?;
-    Ok(Json(grant_with(&outcome.grant, "kept", outcome.kept)).into_response())
+    Ok(Json(grant_view_with(&outcome.grant, "kept", outcome.kept)).into_response())
 }
 
 async fn extend_grant(

@@ -5,6 +5,9 @@ use anyhow::anyhow;
 use super::*;
 use crate::cli::AuditCheck;
 
+/// How many events `aws-jit audit` shows without `--limit` or `--all`.
+pub(super) const DEFAULT_AUDIT_LIMIT: usize = 100;
+
 pub(super) async fn audit(
     cli: &Cli,
     check: Option<&AuditCheck>,
@@ -57,6 +60,16 @@ pub(super) async fn audit(
             outln!("{line}");
         }
         return Ok(());
+    }
+    if query.limit > 0
+        && events.len() == query.limit
+        && let Some(last) = events.last()
+    {
+        eprintln!(
+            "showing {} events: `--after {}` for the next ones, `--all` for every one",
+            events.len(),
+            last.seq
+        );
     }
     match cli.output {
         Output::Json => print_json(&events.iter().map(AuditView::from).collect::<Vec<_>>()),

@@ -36,10 +36,12 @@ pub(super) async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> 
     let outcome = outcome?;
     let g = &outcome.grant;
     match cli.output {
-        Output::Json => print_json(&serde_json::json!({
-            "grant": GrantView::from(g),
-            "assignment_kept": outcome.kept,
-        })),
+        // The API's shape: the grant's view, with `kept` when the assignment stayed.
+        Output::Json => print_json(&aws_jit_core::views::grant_view_with(
+            g,
+            "kept",
+            outcome.kept.clone(),
+        )),
         Output::Human => {
             outln!("revoked `{}` from {} (grant {})", g.access, g.user, g.id);
             if let Some(kept) = &outcome.kept {
@@ -50,12 +52,33 @@ pub(super) async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> 
     }
 }
 
-pub(super) async fn grants(cli: &Cli, all: bool, user: Option<&str>) -> Result<(), Failure> {
+pub(super) async fn grants(
+    cli: &Cli,
+    all: bool,
+    user: Option<&str>,
+    access: Option<&str>,
+    status: Option<&str>,
+) -> Result<(), Failure> {
+    let statuses = status
+        .map(aws_jit_core::api_request::parse_statuses)
+        .transpose()
+        .map_err(|e| invalid(anyhow!("--status: {e}")))?
+        .unwrap_or_default();
+    // An access by any of its names, when the configs load; else as given (a key).
+    let access = access.map(|query| match load_catalog(&cli.config_dir) {
+        Ok(catalog) => catalog
+            .find(query)
+            .map(|a| a.key.clone())
+            .unwrap_or_else(|_| query.to_owned()),
+        Err(_) => query.to_owned(),
+    });
     let store = open_store(&cli.db).await?;
     let list = store
         .grants(&GrantFilter {
-            include_ended: all,
+            include_ended: all || !statuses.is_empty(),
             user: user.map(str::to_lowercase),
+            access,
+            statuses,
             ..GrantFilter::default()
         })
         .await

@@ -164,3 +164,68 @@ fn aws_errors_are_one_line_that_says_how_to_fix_them() {
         assert!(!err.contains("DispatchFailure") && err.len() < 300, "{err}");
     }
 }
+
+/// `-o`, `grants --access/--status`, a bounded `audit` by default, and one JSON shape for a
+/// revoke on the CLI and the API.
+#[tokio::test]
+async fn listings_take_short_output_flags_filters_and_a_default_limit() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let granted: Value =
+        serde_json::from_str(&tool.ok(&["grant", "jit", "--user", &f.email, "-o", "json"]))
+            .unwrap();
+    let id = granted["id"].as_str().unwrap();
+    assert!(tool.ok(&["grants", "-o", "table"]).contains(id));
+    assert!(tool.ok(&["grants", "-o", "human"]).contains(id));
+    let by_name = tool.json(&["grants", "--access", "JIT Test Access"]);
+    assert_eq!(by_name.as_array().unwrap().len(), 1);
+    assert!(
+        tool.json(&["grants", "--access", "other"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        tool.json(&["grants", "--status", "active"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (code, err) = tool.fails(&["grants", "--status", "actve"]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("status `actve` is not a grant status"),
+        "{err}"
+    );
+
+    let revoked = tool.json(&["revoke", "--grant", id]);
+    assert_eq!(
+        revoked["id"], id,
+        "the grant's view, as the API answers: {revoked}"
+    );
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(
+        tool.json(&["grants", "--status", "revoked"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let (code, err) = tool.fails(&["audit", "--limit", "0"]);
+    assert_eq!(code, 2, "{err}");
+    let first = tool
+        .command(&["audit", "--limit", "2", "-o", "json"])
+        .output()
+        .unwrap();
+    let events: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 2);
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("--after"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let all = tool.json(&["audit", "--all"]).as_array().unwrap().len();
+    assert!(all > 2, "{all}");
+}
