@@ -10,7 +10,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Exit codes: 0 ok; 1 runtime failure (AWS, store); 2 usage error; 3 invalid config or
 /// request (unknown access, user or grant, bad duration); 4 not permitted.
 #[derive(Debug, Parser)]
-#[command(name = "aws-jit", version, about, long_about = None, after_help = EXIT_CODES)]
+#[command(
+    name = "aws-jit",
+    version = env!("AWS_JIT_LONG_VERSION"),
+    about,
+    long_about = None,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// Directory holding access_configs.json and/or s3_configs.json.
     #[arg(

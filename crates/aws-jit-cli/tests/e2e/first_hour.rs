@@ -229,3 +229,17 @@ async fn listings_take_short_output_flags_filters_and_a_default_limit() {
     let all = tool.json(&["audit", "--all"]).as_array().unwrap().len();
     assert!(all > 2, "{all}");
 }
+
+#[test]
+fn version_names_the_commit_its_date_and_the_target() {
+    let out = Command::new(env!("CARGO_BIN_EXE_aws-jit"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.starts_with("aws-jit "), "{line}");
+    assert!(
+        line.contains("(commit ") && line.contains("-linux-"),
+        "{line}"
+    );
+}
