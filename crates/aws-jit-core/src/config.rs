@@ -286,10 +286,12 @@ pub struct Catalog {
 #[non_exhaustive]
 pub enum AddressError {
     /// Nothing matched.
-    #[error("no access is called `{query}`: run `aws-jit accesses` to list them{}", hint(.known))]
+    #[error("no access is called `{query}`: {}run `aws-jit accesses` to list them{}", did_you_mean(.suggestion.as_deref()), hint(.known))]
     NotFound {
         /// What the user asked for.
         query: String,
+        /// The closest key, name or slug, when one is close.
+        suggestion: Option<String>,
         /// A few known keys, to help.
         known: Vec<String>,
     },
@@ -303,6 +305,10 @@ pub enum AddressError {
         /// How to get out of it.
         hint: &'static str,
     },
+}
+
+fn did_you_mean(suggestion: Option<&str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!("did you mean `{s}`? "))
 }
 
 fn hint(known: &[String]) -> String {
@@ -345,6 +351,13 @@ impl Catalog {
             [one] => Ok(one),
             [] => Err(AddressError::NotFound {
                 query: query.to_owned(),
+                suggestion: crate::text::closest(
+                    query,
+                    self.accesses
+                        .iter()
+                        .flat_map(|a| [a.key.as_str(), a.name.as_str(), a.slug.as_str()]),
+                )
+                .map(str::to_owned),
                 known: self
                     .accesses
                     .iter()

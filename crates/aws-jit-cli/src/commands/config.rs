@@ -44,11 +44,16 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
                     access.source.file_name(),
                     access.key
                 )),
-                Err(AppError::UnknownPolicy(name)) => problems.push(format!(
-                    "{}: entry `{}`: field `policy_template`: `{name}` is not a built-in template and no such IAM policy exists",
-                    access.source.file_name(),
-                    access.key
-                )),
+                Err(AppError::UnknownPolicy(name)) => {
+                    let builtins = BuiltinTemplate::ALL.map(BuiltinTemplate::name);
+                    let hint = aws_jit_core::text::closest(&name, builtins)
+                        .map_or_else(String::new, |t| format!(": did you mean `{t}`?"));
+                    problems.push(format!(
+                        "{}: entry `{}`: field `policy_template`: `{name}` is not a built-in template and no such IAM policy exists{hint}",
+                        access.source.file_name(),
+                        access.key
+                    ));
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -243,3 +243,33 @@ fn version_names_the_commit_its_date_and_the_target() {
         "{line}"
     );
 }
+
+/// "Did you mean" for a mistyped access or field, and a `"$schema"` key editors can use.
+#[tokio::test]
+async fn mistypes_get_a_suggestion_and_a_schema_key_is_allowed() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let (code, err) = tool.fails(&["grant", "jit_tset_access", "--user", &f.email]);
+    assert_eq!(code, 3);
+    assert!(err.contains("did you mean `jit_test_access`?"), "{err}");
+    let path = tool.config_dir.join("access_configs.json");
+    let mut config: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["jit"]["sesion_duration"] = Value::from("PT1H");
+    std::fs::write(&path, Value::Object(config.clone()).to_string()).unwrap();
+    let (_, err) = tool.fails(&["validate", "--offline"]);
+    assert!(err.contains("did you mean `session_duration`?"), "{err}");
+    config["jit"]
+        .as_object_mut()
+        .unwrap()
+        .remove("sesion_duration");
+    let mut with_schema = serde_json::Map::new();
+    with_schema.insert(
+        "$schema".to_owned(),
+        Value::from("https://aws-jit.dev/schema/access_configs.schema.json"),
+    );
+    with_schema.extend(config);
+    std::fs::write(&path, Value::Object(with_schema).to_string()).unwrap();
+    let valid = tool.json(&["validate", "--offline"]);
+    assert_eq!(valid["accesses"], 1, "{valid}");
+}

@@ -148,6 +148,7 @@ impl EntryCtx<'_> {
                     Some(name),
                     ProblemKind::UnknownField {
                         allowed: allowed.clone(),
+                        suggestion: crate::text::closest(name, allowed.iter().copied()),
                     },
                 );
             }
@@ -191,6 +192,10 @@ pub(crate) fn parse_file(
     let first_in_file = accesses.len();
     let mut seen_keys: Vec<&str> = Vec::new();
     for (key, entry) in &top.0 {
+        // Editors attach the schema with a top-level `"$schema": "…"`; it is no access.
+        if key == "$schema" && matches!(entry, RawEntry::Other) {
+            continue;
+        }
         if seen_keys.contains(&key.as_str()) {
             problems.push(ConfigProblem {
                 entry: Some(key.clone()),

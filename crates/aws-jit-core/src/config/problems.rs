@@ -27,6 +27,8 @@ pub enum ProblemKind {
     UnknownField {
         /// The fields this file allows.
         allowed: Vec<&'static str>,
+        /// The allowed field closest to the unknown one, when one is close.
+        suggestion: Option<&'static str>,
     },
     /// A required field is absent.
     MissingField,
@@ -83,13 +85,20 @@ impl fmt::Display for ConfigProblem {
             ProblemKind::DuplicateEntry => f.write_str("the entry is defined twice"),
             ProblemKind::EntryNotAnObject => f.write_str("the entry must be a JSON object"),
             ProblemKind::DuplicateField => f.write_str("the field is given twice"),
-            ProblemKind::UnknownField { allowed } => {
+            ProblemKind::UnknownField {
+                allowed,
+                suggestion,
+            } => {
                 let list = allowed
                     .iter()
                     .map(|a| format!("`{a}`"))
                     .collect::<Vec<_>>()
                     .join(", ");
-                write!(f, "unknown field: the fields allowed here are {list}")
+                f.write_str("unknown field: ")?;
+                if let Some(s) = suggestion {
+                    write!(f, "did you mean `{s}`? ")?;
+                }
+                write!(f, "the fields allowed here are {list}")
             }
             ProblemKind::MissingField => f.write_str("required field is missing"),
             ProblemKind::WrongType { expected } => write!(f, "must be {expected}"),
