@@ -16,6 +16,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/aws-jit /usr/local/bin/aws-jit
+COPY man/aws-jit.1 /usr/local/share/man/man1/aws-jit.1
 ENV AWS_JIT_CONFIG_DIR=/etc/aws-jit/configs
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/aws-jit"]

@@ -185,6 +185,13 @@ pub enum Command {
     /// Ask the access policies what-if questions, or who may request and approve an access.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print a shell completion script (e.g. `aws-jit completions bash > /etc/bash_completion.d/aws-jit`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `aws-jit man | man -l -`).
+    Man,
     /// Show, export (--jsonl) or verify (`audit verify`) the audit log.
     #[command(args_conflicts_with_subcommands = true)]
     Audit {
@@ -370,4 +377,27 @@ pub struct RevokeArgs {
     /// The grant's id.
     #[arg(long)]
     pub grant: Option<String>,
+}
+
+/// The manual page, in roff, generated from this command line (`aws-jit man`; the shipped
+/// `man/aws-jit.1` is this text, which a test keeps true).
+pub fn man_page() -> String {
+    let mut page = Vec::new();
+    // The package version only: the shipped page must not change with every commit.
+    let command = <Cli as clap::CommandFactory>::command().version(env!("CARGO_PKG_VERSION"));
+    // Writing into memory cannot fail.
+    let _ = clap_mangen::Man::new(command).render(&mut page);
+    String::from_utf8_lossy(&page).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_shipped_man_page_is_the_generated_one() {
+        let shipped = include_str!("../../../man/aws-jit.1");
+        assert!(
+            shipped == super::man_page(),
+            "man/aws-jit.1 is stale: run `cargo run -p aws-jit-cli -- man > man/aws-jit.1`"
+        );
+    }
 }

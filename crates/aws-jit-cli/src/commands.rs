@@ -116,6 +116,21 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve { listen } => serve(&cli, listen).await,
         Command::Token(command) => token(&cli, command).await,
         Command::Policy(command) => policy(&cli, command).await,
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                *shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "aws-jit",
+                &mut script,
+            );
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(())
+        }
+        Command::Man => {
+            out!("{}", crate::cli::man_page());
+            Ok(())
+        }
         Command::Approve(args) => decide(&cli, args, true).await,
         Command::Deny(args) => decide(&cli, args, false).await,
         Command::Mcp {

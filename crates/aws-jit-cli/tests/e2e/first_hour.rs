@@ -273,3 +273,19 @@ async fn mistypes_get_a_suggestion_and_a_schema_key_is_allowed() {
     let valid = tool.json(&["validate", "--offline"]);
     assert_eq!(valid["accesses"], 1, "{valid}");
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_aws-jit"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("aws-jit") && script.contains("grant"),
+            "{shell}"
+        );
+    }
+}
