@@ -208,8 +208,16 @@ pub trait GrantStore: Send + Sync + std::fmt::Debug {
     /// Audit events matching the query, oldest first.
     async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
 
-    /// A cached value (permission set ARNs, the Identity Center instance).
+    /// A cached value (markers, names), however old.
     async fn cache_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// A cached value stored at `since` or later (AWS lookups that may go stale: the
+    /// instance, permission set ARNs).
+    async fn cache_get_fresh(
+        &self,
+        key: &str,
+        since: Timestamp,
+    ) -> Result<Option<String>, StoreError>;
 
     /// Stores a cached value.
     async fn cache_put(&self, key: &str, value: &str, now: Timestamp) -> Result<(), StoreError>;

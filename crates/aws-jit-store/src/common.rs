@@ -412,6 +412,21 @@ macro_rules! impl_grant_store {
                     .map_err(Self::db)
             }
 
+            async fn cache_get_fresh(
+                &self,
+                key: &str,
+                since: jiff::Timestamp,
+            ) -> Result<Option<String>, aws_jit_app::ports::StoreError> {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(Self::sql(
+                    $crate::common::CACHE_GET_FRESH,
+                )))
+                .bind(key)
+                .bind($crate::common::millis(since))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Self::db)
+            }
+
             async fn cache_put(
                 &self,
                 key: &str,

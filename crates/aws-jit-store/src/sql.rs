@@ -81,6 +81,9 @@ pub(crate) const COUNT_BY_STATUS: &str = "SELECT status, COUNT(*) FROM grants GR
 
 pub(crate) const CACHE_GET: &str = "SELECT value FROM cache WHERE key = $1";
 
+pub(crate) const CACHE_GET_FRESH: &str =
+    "SELECT value FROM cache WHERE key = $1 AND updated_at >= $2";
+
 pub(crate) const CACHE_PUT: &str = "INSERT INTO cache (key, value, updated_at) VALUES ($1, $2, $3) \
      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
 

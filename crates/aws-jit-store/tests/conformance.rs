@@ -475,6 +475,15 @@ async fn cache_round_trips(backend: &Backend) {
     store.cache_put("k", "v1", t0()).await.unwrap();
     store.cache_put("k", "v2", t0()).await.unwrap();
     assert_eq!(store.cache_get("k").await.unwrap().as_deref(), Some("v2"));
+    // Fresh only when stored at the given time or later.
+    let later = t0()
+        .checked_add(jiff::SignedDuration::from_secs(1))
+        .unwrap();
+    assert_eq!(
+        store.cache_get_fresh("k", t0()).await.unwrap().as_deref(),
+        Some("v2")
+    );
+    assert_eq!(store.cache_get_fresh("k", later).await.unwrap(), None);
     store.cache_delete("k").await.unwrap();
     assert_eq!(store.cache_get("k").await.unwrap(), None);
 }

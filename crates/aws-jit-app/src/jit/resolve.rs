@@ -63,6 +63,9 @@ pub(crate) struct Resolved {
 
 pub(crate) const CACHE_INSTANCE: &str = "sso.instance";
 
+/// How long a looked-up instance or permission-set ARN is reused before AWS is asked again.
+pub(crate) const AWS_LOOKUP_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub(crate) fn permission_set_cache_key(instance: &Instance, name: &str) -> String {
     format!("sso.permission_set:{}:{}", instance.arn, name)
 }
@@ -73,7 +76,10 @@ impl Jit {
         if let Some(instance) = &self.settings.instance {
             return Ok(instance.clone());
         }
-        if let Some(cached) = self.store.cache_get(CACHE_INSTANCE).await?
+        if let Some(cached) = self
+            .store
+            .cache_get_fresh(CACHE_INSTANCE, self.fresh_since())
+            .await?
             && let Some((arn, id)) = cached.split_once('|')
         {
             return Ok(Instance {
@@ -111,7 +117,7 @@ impl Jit {
         name: &str,
     ) -> Result<String, AppError> {
         let key = permission_set_cache_key(instance, name);
-        if let Some(arn) = self.store.cache_get(&key).await? {
+        if let Some(arn) = self.store.cache_get_fresh(&key, self.fresh_since()).await? {
             return Ok(arn);
         }
         let arn = self
@@ -149,26 +155,52 @@ impl Jit {
         })
     }
 
-    /// Checks that the access's AWS resources exist (for `validate` without `--offline`).
-    pub async fn check_access(&self, access: &Access) -> Result<(), AppError> {
+    /// The oldest a cached AWS lookup may be to be reused now.
+    fn fresh_since(&self) -> Timestamp {
+        let now = self.clock.now();
+        now.checked_sub(jiff::SignedDuration::try_from(AWS_LOOKUP_TTL).unwrap_or_default())
+            .unwrap_or(now)
+    }
+
+    /// Checks in AWS, now, that the access's resources exist (for `validate` without
+    /// `--offline`): the cached lookups are dropped first and refreshed by the check.
+    /// Returns what was checked, for people.
+    pub async fn check_access(&self, access: &Access) -> Result<String, AppError> {
+        self.store.cache_delete(CACHE_INSTANCE).await?;
         match &access.target {
             AccessTarget::IdentityCenter { permission_set, .. } => {
                 let instance = self.instance().await?;
-                self.permission_set_arn(&instance, permission_set.as_str())
-                    .await
-                    .map(drop)
+                self.store
+                    .cache_delete(&permission_set_cache_key(
+                        &instance,
+                        permission_set.as_str(),
+                    ))
+                    .await?;
+                let arn = self
+                    .permission_set_arn(&instance, permission_set.as_str())
+                    .await?;
+                Ok(format!("permission set `{permission_set}` exists ({arn})"))
             }
-            AccessTarget::EphemeralPermissionSet { .. } => self.instance().await.map(drop),
+            AccessTarget::EphemeralPermissionSet { .. } => {
+                let instance = self.instance().await?;
+                Ok(format!(
+                    "the Identity Center instance exists ({})",
+                    instance.arn
+                ))
+            }
             AccessTarget::S3 {
                 policy_template, ..
             } => {
                 if BuiltinTemplate::parse(policy_template).is_some() {
-                    return Ok(());
+                    return Ok(format!(
+                        "`{policy_template}` is a built-in template (nothing to look up)"
+                    ));
                 }
                 let (account, partition) = self.iam.caller_account().await?;
-                self.existing_policy_arn(policy_template, &account, &partition)
-                    .await
-                    .map(drop)
+                let arn = self
+                    .existing_policy_arn(policy_template, &account, &partition)
+                    .await?;
+                Ok(format!("policy `{policy_template}` exists ({arn})"))
             }
         }
     }

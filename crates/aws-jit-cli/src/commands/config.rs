@@ -34,11 +34,12 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
         eprintln!("warning: {warning}");
     }
     let mut problems = Vec::new();
+    let mut checked = Vec::new();
     if !offline {
         let wired = wire(cli).await?;
         for access in catalog.accesses() {
             match wired.jit.check_access(access).await {
-                Ok(()) => {}
+                Ok(what) => checked.push(serde_json::json!({ "access": access.key, "checked": what })),
                 Err(AppError::UnknownPermissionSet(name)) => problems.push(format!(
                     "{}: entry `{}`: field `permission_set`: `{name}` does not exist in IAM Identity Center",
                     access.source.file_name(),
@@ -75,6 +76,7 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
             "policies": policies.policies().len(),
             "open_to_every_directory_user": policies.open_accesses(),
             "checked_in_aws": !offline,
+            "checks": checked,
         })),
         Output::Human => {
             outln!(
@@ -83,9 +85,16 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
                 if offline {
                     " (offline: AWS not checked)"
                 } else {
-                    ""
+                    ", checked in AWS just now:"
                 }
             );
+            for check in &checked {
+                outln!(
+                    "  {}: {}",
+                    check["access"].as_str().unwrap_or_default(),
+                    check["checked"].as_str().unwrap_or_default()
+                );
+            }
             Ok(())
         }
     }

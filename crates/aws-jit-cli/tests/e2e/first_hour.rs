@@ -289,3 +289,38 @@ fn completions_are_printed_for_each_shell() {
         );
     }
 }
+
+/// `validate` asks AWS every time it is not `--offline`: a permission set deleted since
+/// the last run is reported, and an unreachable AWS is an error, not "valid".
+#[tokio::test]
+async fn validate_checks_aws_now_not_a_cache() {
+    let f = Fixture::new().await;
+    let mut tool = f.tool("1h");
+    let valid = tool.json(&["validate"]);
+    assert_eq!(valid["checks"][0]["access"], "jit", "{valid}");
+    assert!(
+        valid["checks"][0]["checked"]
+            .as_str()
+            .unwrap()
+            .contains(&f.permission_set_arn),
+        "{valid}"
+    );
+    f.aws
+        .sso
+        .delete_permission_set()
+        .instance_arn(&f.aws.instance_arn)
+        .permission_set_arn(&f.permission_set_arn)
+        .send()
+        .await
+        .unwrap();
+    let (code, err) = tool.fails(&["validate"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("does not exist in IAM Identity Center"),
+        "{err}"
+    );
+    tool.endpoint = "http://127.0.0.1:9".to_owned();
+    let (code, err) = tool.fails(&["validate"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot reach AWS"), "{err}");
+}
