@@ -19,7 +19,10 @@ use crate::context::{
     deliver_now, load_catalog, load_configs, load_policies, log_call_counts, open_store,
     open_warning, wire,
 };
-use crate::output::{AccessView, AuditView, GrantView, access_line, audit_line, grant_line};
+use crate::output::{
+    ACCESS_HEADERS, AUDIT_HEADERS, AccessView, AuditView, GRANT_HEADERS, GrantView, access_row,
+    audit_row, grant_row, table,
+};
 
 mod audit;
 mod config;

@@ -23,8 +23,48 @@ pub fn emit(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// One line per grant for people.
-pub fn grant_line(g: &Grant) -> String {
+/// A table for people: a header row, and columns as wide as their widest cell (the last
+/// one unpadded). Cells are escaped for the terminal.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let cells: Vec<Vec<String>> =
+        std::iter::once(headers.iter().map(|h| (*h).to_owned()).collect())
+            .chain(
+                rows.iter()
+                    .map(|r| r.iter().map(|c| printable(c).into_owned()).collect()),
+            )
+            .collect();
+    let columns = headers.len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            cells
+                .iter()
+                .map(|r| r.get(c).map_or(0, |cell| cell.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &cells {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == columns {
+                line.push_str(cell);
+            } else {
+                let width = widths.get(c).copied().unwrap_or(0);
+                line.push_str(&format!("{cell:<width$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The grants table's columns.
+pub const GRANT_HEADERS: [&str; 5] = ["ID", "STATUS", "ACCESS", "USER", "WHEN"];
+
+/// A grant as a row of [`GRANT_HEADERS`].
+pub fn grant_row(g: &Grant) -> Vec<String> {
     let when = match g.status {
         GrantStatus::Active | GrantStatus::Provisioning | GrantStatus::Pending => {
             format!("expires {}", rfc3339(g.expires_at))
@@ -34,18 +74,20 @@ pub fn grant_line(g: &Grant) -> String {
             .ended_at
             .map_or_else(String::new, |t| format!("ended {}", rfc3339(t))),
     };
-    format!(
-        "{}  {:<12} {:<28} {:<28} {}",
-        g.id,
-        g.status.as_str(),
-        g.access,
-        g.user,
-        when
-    )
+    vec![
+        g.id.to_string(),
+        g.status.as_str().to_owned(),
+        g.access.clone(),
+        g.user.clone(),
+        when,
+    ]
 }
 
-/// One line per access for people.
-pub fn access_line(a: &Access) -> String {
+/// The accesses table's columns.
+pub const ACCESS_HEADERS: [&str; 4] = ["ACCESS", "SLUG", "MAX", "GRANTS"];
+
+/// An access as a row of [`ACCESS_HEADERS`].
+pub fn access_row(a: &Access) -> Vec<String> {
     let what = match &a.target {
         AccessTarget::IdentityCenter {
             account_id,
@@ -62,32 +104,33 @@ pub fn access_line(a: &Access) -> String {
             format!("{policy_template} on {}", names.join(", "))
         }
     };
-    format!(
-        "{:<32} {:<40} max {:<8} {}",
-        a.key,
-        a.slug,
+    vec![
+        a.key.clone(),
+        a.slug.clone(),
         a.session_duration.human(),
-        what
-    )
+        what,
+    ]
 }
 
-/// One line per event for people.
-pub fn audit_line(e: &AuditEvent) -> String {
+/// The audit table's columns.
+pub const AUDIT_HEADERS: [&str; 6] = ["SEQ", "TIME", "ACTION", "ACTOR", "SUBJECT", "DETAIL"];
+
+/// An event as a row of [`AUDIT_HEADERS`].
+pub fn audit_row(e: &AuditEvent) -> Vec<String> {
     // Events about no grant (tokens, refusals, drift) leave the grant fields empty.
     let subject = match (e.grant_id.is_empty(), e.user.is_empty()) {
         (false, _) => format!("{} {} ({})", e.grant_id, e.user, e.access),
         (true, false) => e.user.clone(),
         (true, true) => "-".to_owned(),
     };
-    format!(
-        "{:>6} {} {:<22} {:<24} {} {}",
-        e.seq,
+    vec![
+        e.seq.to_string(),
         rfc3339(e.time),
-        e.action.as_str(),
-        printable(&aws_jit_core::Actor::from_stored(&e.actor).to_string()),
-        printable(&subject),
-        printable(&e.detail)
-    )
+        e.action.as_str().to_owned(),
+        aws_jit_core::Actor::from_stored(&e.actor).to_string(),
+        subject,
+        e.detail.clone(),
+    ]
 }
 
 #[cfg(test)]
@@ -117,11 +160,25 @@ mod tests {
             prev_hash: String::new(),
             hash: String::new(),
         };
-        let line = audit_line(&event);
+        let text = table(&AUDIT_HEADERS, &[audit_row(&event)]);
+        assert!(text.starts_with("SEQ  TIME"), "{text}");
         assert!(
-            line.contains(" alice@example.com (token laptop) g-1 "),
-            "{line}"
+            text.contains("  alice@example.com (token laptop)  g-1 "),
+            "{text}"
         );
-        assert!(!line.contains('{'), "no JSON for people: {line}");
+        assert!(!text.contains('{'), "no JSON for people: {text}");
+    }
+
+    #[test]
+    fn columns_fit_their_widest_cell_and_escape_control_characters() {
+        let rows = vec![
+            vec!["a-very-long-access-name-indeed".to_owned(), "x".to_owned()],
+            vec!["b".to_owned(), "evil\u{1b}[2K".to_owned()],
+        ];
+        let text = table(&["NAME", "NOTE"], &rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "NAME                            NOTE");
+        assert_eq!(lines[1], "a-very-long-access-name-indeed  x");
+        assert_eq!(lines[2], "b                               evil\\u{1b}[2K");
     }
 }

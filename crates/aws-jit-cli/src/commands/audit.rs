@@ -74,8 +74,9 @@ pub(super) async fn audit(
     match cli.output {
         Output::Json => print_json(&events.iter().map(AuditView::from).collect::<Vec<_>>()),
         Output::Human => {
-            for e in &events {
-                outln!("{}", audit_line(e));
+            if !events.is_empty() {
+                let rows: Vec<Vec<String>> = events.iter().map(audit_row).collect();
+                out!("{}", table(&AUDIT_HEADERS, &rows));
             }
             Ok(())
         }

@@ -163,8 +163,9 @@ pub(super) async fn accesses(cli: &Cli) -> Result<(), Failure> {
                 .collect::<Vec<_>>(),
         ),
         Output::Human => {
-            for a in shown {
-                outln!("{}", access_line(a));
+            if !shown.is_empty() {
+                let rows: Vec<Vec<String>> = shown.iter().map(|a| access_row(a)).collect();
+                out!("{}", table(&ACCESS_HEADERS, &rows));
             }
             Ok(())
         }

@@ -89,8 +89,9 @@ pub(super) async fn grants(
             if list.is_empty() {
                 eprintln!("no {}grants", if all { "" } else { "live " });
             }
-            for g in &list {
-                outln!("{}", grant_line(g));
+            if !list.is_empty() {
+                let rows: Vec<Vec<String>> = list.iter().map(grant_row).collect();
+                out!("{}", table(&GRANT_HEADERS, &rows));
             }
             Ok(())
         }
