@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::grant::{Grant, GrantStatus};
 
 /// `POST /api/v1/grants`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
     /// The access's key or display name.
@@ -27,7 +27,7 @@ pub struct GrantBody {
 }
 
 /// `GET /api/v1/grants` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsQuery {
     /// Only this person's.
@@ -46,7 +46,7 @@ pub struct GrantsQuery {
 }
 
 /// `POST /api/v1/grants/{id}/extend`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendBody {
     /// By how much; the access's duration when absent.
@@ -54,7 +54,7 @@ pub struct ExtendBody {
 }
 
 /// `POST /api/v1/grants/{id}/approve` and `/deny`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     /// Why (shown to the requester).
@@ -62,7 +62,7 @@ pub struct DecisionBody {
 }
 
 /// `GET /api/v1/audit` filters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Only this grant's events.

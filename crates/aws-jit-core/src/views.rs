@@ -15,7 +15,7 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 /// A grant as scripts see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct GrantView {
     id: String,
     access: String,
@@ -93,7 +93,7 @@ pub fn grant_view_with(grant: &Grant, key: &str, value: Option<String>) -> serde
 }
 
 /// An access as scripts see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AccessView {
     key: String,
     name: String,
@@ -157,7 +157,7 @@ impl From<&Access> for AccessView {
 }
 
 /// An audit event as exported.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditView {
     seq: i64,
     time: String,

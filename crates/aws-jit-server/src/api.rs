@@ -13,6 +13,7 @@
 //! | POST | `/api/v1/grants/{id}/extend` | as for requesting |
 //! | POST | `/api/v1/grants/{id}/approve`, `/deny` | the access's approvers, never for themselves |
 //! | GET | `/api/v1/audit` | one's own events; everyone's for approvers and admins |
+//! | GET | `/api/v1/openapi.json` | anyone: the OpenAPI 3.1 document ([`crate::openapi`]) |
 
 use aws_jit_app::ports::{AuditQuery, GrantFilter};
 use aws_jit_app::{AppError, AuthFailure, ErrorKind, GrantRequest};
@@ -52,6 +53,13 @@ pub fn routes() -> Router<AppState> {
         .route("/grants/{id}/approve", post(approve_grant))
         .route("/grants/{id}/deny", post(deny_grant))
         .route("/audit", get(audit))
+        .route("/openapi.json", get(openapi))
+}
+
+/// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document (no token needed).
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(crate::openapi::document).clone()).into_response()
 }
 
 /// An API error: a status and a JSON body `{"error": {"code", "message"}}`.

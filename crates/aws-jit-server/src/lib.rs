@@ -9,6 +9,7 @@
 pub mod api;
 mod bounds;
 pub mod interactions;
+pub mod openapi;
 
 pub use bounds::HttpLimits;
 
