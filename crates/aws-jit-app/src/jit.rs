@@ -40,7 +40,7 @@ pub use eligibility::{WhatIf, WhatIfAnswer};
 pub use error::{AppError, ErrorKind};
 pub use grant::{GrantOutcome, GrantRequest};
 pub use notify::{DeliveryReport, MAX_DELIVERY_ATTEMPTS};
-pub use plan::Plan;
+pub use plan::{Plan, PlannedChange};
 pub use reconcile::{Drift, ReconcileReport};
 pub(crate) use resolve::{Blueprint, Prepared, assignment_of};
 pub use revoke::RevokeOutcome;

@@ -17,7 +17,7 @@ mod tokens;
 
 pub use jit::{
     AppError, DeliveryReport, Drift, DueOutcome, ErrorKind, GrantOutcome, GrantRequest, Jit,
-    MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, ReconcileReport, RevokeOutcome, Settings,
-    SweepReport, TAG_GRANT, WhatIf, WhatIfAnswer, system_actor,
+    MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, PlannedChange, ReconcileReport, RevokeOutcome,
+    Settings, SweepReport, TAG_GRANT, WhatIf, WhatIfAnswer, system_actor,
 };
 pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};

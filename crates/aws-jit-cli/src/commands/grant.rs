@@ -73,7 +73,7 @@ pub(super) async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
                 plan.expires_at
             );
             for change in &plan.changes {
-                outln!("  - {change}");
+                outln!("  - {}", change.description);
             }
             if let Some(doc) = &document {
                 outln!("policy document:");

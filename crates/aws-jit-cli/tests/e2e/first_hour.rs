@@ -405,3 +405,28 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `plan -o json` names the permission set, not only its ARN, and says what and when.
+#[tokio::test]
+async fn plan_json_is_structured_and_names_the_permission_set() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let plan = tool.json(&["plan", "jit", "--user", &f.email]);
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes[0]["kind"], "create_account_assignment", "{plan}");
+    assert_eq!(
+        changes[0]["resources"]["permission_set"],
+        f.permission_set.as_str()
+    );
+    assert_eq!(
+        changes[0]["resources"]["permission_set_arn"],
+        f.permission_set_arn.as_str()
+    );
+    assert_eq!(changes[1]["kind"], "delete_account_assignment");
+    assert_ne!(changes[1]["when"], "now");
+    assert!(
+        tool.ok(&["plan", "jit", "--user", &f.email])
+            .contains(&format!("permission set `{}`", f.permission_set))
+    );
+    assert_eq!(f.assignments().await, 0);
+}

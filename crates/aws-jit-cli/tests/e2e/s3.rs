@@ -71,15 +71,32 @@ async fn plan_shows_the_changes_and_makes_none() {
     let tool = tool(&aws, "S3ReadOnlyPolicy", &["plan-bucket"]);
     let plan = tool.json(&["plan", "data", "--user", &email, "--duration", "30m"]);
     assert_eq!(plan["duration"], "PT30M");
-    let changes: Vec<&str> = plan["changes"]
-        .as_array()
-        .unwrap()
+    // Structured: kinds, when, and the resources by name.
+    let changes = plan["changes"].as_array().unwrap();
+    let kinds: Vec<&str> = changes
         .iter()
-        .map(|c| c.as_str().unwrap())
+        .map(|c| c["kind"].as_str().unwrap())
         .collect();
+    assert_eq!(
+        kinds,
+        ["create_policy", "attach_policy", "delete_policy"],
+        "{plan}"
+    );
+    assert_eq!(changes[0]["when"], "now");
     assert!(
-        changes[0].starts_with("create policy `jit-data_lake_read-"),
-        "{changes:?}"
+        changes[0]["resources"]["policy"]
+            .as_str()
+            .unwrap()
+            .starts_with("jit-data_lake_read-"),
+        "{plan}"
+    );
+    assert_eq!(changes[0]["resources"]["user"], email.as_str());
+    assert!(
+        changes[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("create policy `jit-data_lake_read-"),
+        "{plan}"
     );
     assert_eq!(
         plan["policy_document"]["Statement"][0]["Resource"][0],
