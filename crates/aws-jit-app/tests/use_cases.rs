@@ -252,7 +252,10 @@ async fn standing_access_survives_a_revoke_and_plan_changes_nothing() {
         .await
         .unwrap();
     assert!(
-        plan.changes[0].starts_with("create account assignment"),
+        plan.changes[0].kind == "create_account_assignment"
+            && plan.changes[0]
+                .description
+                .starts_with("create account assignment"),
         "{plan:?}"
     );
     assert_eq!(
