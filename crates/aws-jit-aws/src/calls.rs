@@ -9,8 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
@@ -62,6 +65,42 @@ impl Intercept for CallCounter {
             *counts
                 .entry(format!("{service}.{operation} {outcome}"))
                 .or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Says so when the SDK tries a call again (`AWS not answering (SSO Admin.ListInstances):
+/// attempt 2 of 4`), so that seconds of retries are not silence.
+#[derive(Debug, Clone)]
+pub struct RetryNote {
+    /// The most attempts a call gets (`AWS_JIT_MAX_ATTEMPTS`).
+    pub max_attempts: u32,
+}
+
+impl Intercept for RetryNote {
+    fn name(&self) -> &'static str {
+        "aws-jit-retry-note"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempt = cfg
+            .load::<RequestAttempts>()
+            .map_or(1, RequestAttempts::attempts);
+        if attempt >= 2 {
+            let (service, operation) = cfg
+                .load::<Metadata>()
+                .map_or(("?", "?"), |m| (m.service(), m.name()));
+            tracing::warn!(
+                target: "aws_jit::aws_retry",
+                "AWS not answering ({service}.{operation}): attempt {attempt} of {}",
+                self.max_attempts
+            );
         }
         Ok(())
     }

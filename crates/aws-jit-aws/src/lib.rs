@@ -96,24 +96,31 @@ pub async fn connect(settings: &AwsSettings) -> Aws {
         .load()
         .await;
     let calls = CallCounter::default();
+    let retry_note = calls::RetryNote {
+        max_attempts: settings.max_attempts.max(1),
+    };
     let sso = aws_sdk_ssoadmin::Client::from_conf(
         aws_sdk_ssoadmin::config::Builder::from(&sdk)
             .interceptor(calls.clone())
+            .interceptor(retry_note.clone())
             .build(),
     );
     let store = aws_sdk_identitystore::Client::from_conf(
         aws_sdk_identitystore::config::Builder::from(&sdk)
             .interceptor(calls.clone())
+            .interceptor(retry_note.clone())
             .build(),
     );
     let iam = aws_sdk_iam::Client::from_conf(
         aws_sdk_iam::config::Builder::from(&sdk)
             .interceptor(calls.clone())
+            .interceptor(retry_note.clone())
             .build(),
     );
     let sts = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::config::Builder::from(&sdk)
             .interceptor(calls.clone())
+            .interceptor(retry_note)
             .build(),
     );
     Aws {

@@ -159,9 +159,28 @@ fn aws_errors_are_one_line_that_says_how_to_fix_them() {
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains(expected), "{err}");
-        assert!(!err.contains("DispatchFailure") && err.len() < 300, "{err}");
+        // One error line, after a note per retry ("attempt 2 of 4"), and nothing else.
+        let (last, notes) = err
+            .trim_end()
+            .lines()
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|(l, n)| (*l, n.to_vec()))
+            .unwrap();
+        assert!(
+            last.starts_with("error: ") && last.contains(expected),
+            "{err}"
+        );
+        assert!(
+            !last.contains("DispatchFailure") && last.len() < 300,
+            "{err}"
+        );
+        for note in notes {
+            assert!(
+                note.contains("AWS not answering") && note.contains(" of "),
+                "{err}"
+            );
+        }
     }
 }
 
