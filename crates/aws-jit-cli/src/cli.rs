@@ -97,6 +97,7 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the access configs (and, unless --offline, that their AWS resources exist).
+    #[command(after_help = "Examples:\n  aws-jit validate\n  aws-jit validate --offline -o json")]
     Validate {
         /// Skip the AWS checks.
         #[arg(long)]
@@ -111,14 +112,23 @@ pub enum Command {
         file: SchemaFile,
     },
     /// List the accesses that can be requested.
+    #[command(
+        after_help = "Examples:\n  aws-jit accesses\n  KUBIYA_USER_EMAIL=alice@example.com aws-jit accesses -o json   # what Alice may request"
+    )]
     Accesses,
     /// Grant an access to a user for a bounded time.
+    #[command(
+        after_help = "Examples:\n  aws-jit grant \"DB Access to Staging\" --user alice@example.com --duration 30m --reason INC-123\n  aws-jit grant prod --user alice@example.com --break-glass --reason \"INC-9 outage\""
+    )]
     Grant(GrantArgs),
     /// Approve a request that waits for approval.
     Approve(DecisionArgs),
     /// Deny a request that waits for approval.
     Deny(DecisionArgs),
     /// Show what a grant would change in AWS, without changing anything.
+    #[command(
+        after_help = "Examples:\n  aws-jit plan read_access_to_buckets --user bob@example.com\n  aws-jit plan prod --user bob@example.com -o json"
+    )]
     Plan(GrantArgs),
     /// Print the least-privilege IAM policy aws-jit's own role needs for these configs.
     IamPolicy {
@@ -129,6 +139,9 @@ pub enum Command {
         resolve: bool,
     },
     /// Revoke a grant: by access and user, or by grant id.
+    #[command(
+        after_help = "Examples:\n  aws-jit revoke \"DB Access to Staging\" --user alice@example.com\n  aws-jit revoke --grant 0190d4c2-…"
+    )]
     Revoke(RevokeArgs),
     /// List grants (live ones unless --all).
     Grants {
@@ -156,6 +169,9 @@ pub enum Command {
         fix: bool,
     },
     /// Run the expiry worker and the HTTP endpoints until SIGTERM or Ctrl-C.
+    #[command(
+        after_help = "Examples:\n  aws-jit serve --listen 127.0.0.1:8080\n  AWS_JIT_DB=postgres://jit@db/jit aws-jit serve --listen 0.0.0.0:8080   # one of several replicas"
+    )]
     Serve {
         /// Address to listen on.
         #[arg(long, env = "AWS_JIT_LISTEN", default_value = "127.0.0.1:8080")]
