@@ -2,7 +2,7 @@
 //! the decision point.
 //!
 //! The set holds the access entries' JSON fields translated into policies
-//! ([`generate`]) and, optionally, the organisation's own `policies.cedar`, validated against
+//! (`eligibility/generate.rs`) and, optionally, the organisation's own `policies.cedar`, validated against
 //! the shipped schema ([`SCHEMA`]). Pure: the caller resolves the person and their
 //! Identity Center groups and hands them in. A policy that cannot be evaluated refuses
 //! (fail closed), and nothing is decided from a set that did not load whole.
