@@ -8,6 +8,12 @@
 #   docker run -p 8080:8080 -e AWS_JIT_DB=postgres://... aws-jit:0.1.0   # serve
 FROM rust:1.95.0-slim-bookworm AS build
 WORKDIR /src
+# .git stays out of the context: the builder says which commit this is, for --version
+# (docker build --build-arg AWS_JIT_COMMIT=$(git rev-parse --short=12 HEAD)
+#  --build-arg AWS_JIT_COMMIT_DATE=$(git log -1 --format=%cs) .).
+ARG AWS_JIT_COMMIT=
+ARG AWS_JIT_COMMIT_DATE=
+ENV AWS_JIT_COMMIT=$AWS_JIT_COMMIT AWS_JIT_COMMIT_DATE=$AWS_JIT_COMMIT_DATE
 COPY . .
 RUN cargo build --release --locked --bin aws-jit
 

@@ -12,9 +12,15 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // A build without `.git` (the image) is told by its builder (`--build-arg`).
+    let given = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let commit = given("AWS_JIT_COMMIT")
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     // The commit's date, not the build's: the same commit builds the same version line.
-    let date = git(&["log", "-1", "--format=%cs"]).unwrap_or_else(|| "unknown".into());
+    let date = given("AWS_JIT_COMMIT_DATE")
+        .or_else(|| git(&["log", "-1", "--format=%cs"]))
+        .unwrap_or_else(|| "unknown".into());
     let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
     let version = std::env::var("CARGO_PKG_VERSION").unwrap_or_default();
     println!("cargo:rustc-env=AWS_JIT_LONG_VERSION={version} (commit {commit}, {date}, {target})");
@@ -30,4 +36,6 @@ fn main() {
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=AWS_JIT_COMMIT");
+    println!("cargo:rerun-if-env-changed=AWS_JIT_COMMIT_DATE");
 }

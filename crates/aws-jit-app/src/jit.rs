@@ -430,15 +430,21 @@ fn change(
     }
 }
 
-/// One info line for an audited change.
+/// One info line for an audited change: what, about which grant, by whom. The detail (it
+/// may quote a requester's free-text reason) is for the audit log, and for `-v`.
 fn log_event(event: &AuditEvent) {
     tracing::info!(
         grant_id = %event.grant_id,
         access = %aws_jit_core::text::printable(&event.access),
         user = %event.user,
         actor = %Actor::from_stored(&event.actor),
-        detail = %aws_jit_core::text::printable(&event.detail),
         "{}",
+        event.action.as_str()
+    );
+    tracing::debug!(
+        grant_id = %event.grant_id,
+        detail = %aws_jit_core::text::printable(&event.detail),
+        "{} detail",
         event.action.as_str()
     );
 }

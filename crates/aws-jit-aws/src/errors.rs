@@ -87,7 +87,16 @@ fn transport_message(chain: &str, cause: &str) -> String {
         || lower.contains("no providers in chain")
         || lower.contains("credentials provider")
     {
-        return "no AWS credentials found: run `aws sso login` with AWS_PROFILE set, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (-v shows every place looked at)".to_owned();
+        // The first line only: the SDK lists every provider it tried below it (-v).
+        let cause = cause
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches(". Attempted:");
+        return format!(
+            "no AWS credentials could be loaded ({cause}): run `aws sso login` with AWS_PROFILE set, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (-v shows every place looked at)"
+        );
     }
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .map(|url| format!("AWS at {url}"))

@@ -2,7 +2,8 @@
 //! that chooses them), runs a command and maps its failure to an exit code.
 
 /// `println!` for the program's output: when the reader has gone (`aws-jit audit | head`),
-/// the process ends quietly with exit 0, as shell tools do, instead of panicking.
+/// the rest is dropped quietly, as shell tools do, instead of panicking; the command's own
+/// outcome decides the exit code.
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::output::emit(format_args!("{}\n", format_args!($($arg)*)))

@@ -8,14 +8,24 @@ use aws_jit_core::views::rfc3339;
 pub use aws_jit_core::views::{AccessView, AuditView, GrantView};
 use aws_jit_core::{Access, AccessTarget, AuditEvent, Grant, GrantStatus};
 
-/// Writes the program's output; a reader that has gone (a broken pipe) ends the process
-/// quietly with exit 0: what was asked is done, and nobody is left to read the rest.
+/// Whether the reader of stdout has gone (a broken pipe).
+static READER_GONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes the program's output. A reader that has gone (a broken pipe: `aws-jit audit |
+/// head`) is no error: the rest of the output is dropped, and the command's own outcome
+/// decides the exit code (0 when it succeeded).
 pub fn emit(args: std::fmt::Arguments<'_>) {
+    use std::sync::atomic::Ordering;
+    if READER_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
     let written = stdout.write_fmt(args).and_then(|()| stdout.flush());
     match written {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            READER_GONE.store(true, Ordering::Relaxed);
+        }
         Err(e) => {
             eprintln!("error: cannot write to stdout: {e}");
             std::process::exit(1);

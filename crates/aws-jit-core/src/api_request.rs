@@ -39,7 +39,8 @@ pub struct GrantsQuery {
     /// Include ended grants.
     #[serde(default)]
     pub all: bool,
-    /// Page size.
+    /// Page size (1 to 500; 50 when absent).
+    #[schemars(range(min = 1, max = 500))]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -71,7 +72,8 @@ pub struct AuditParams {
     pub user: Option<String>,
     /// Events after this sequence number (the previous page's `next_cursor`).
     pub after: Option<i64>,
-    /// Page size.
+    /// Page size (1 to 500; 50 when absent).
+    #[schemars(range(min = 1, max = 500))]
     pub limit: Option<usize>,
 }
 

@@ -57,9 +57,17 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document (no token needed).
-async fn openapi() -> Response {
+async fn openapi(State(state): State<AppState>) -> Response {
     static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    Json(DOCUMENT.get_or_init(crate::openapi::document).clone()).into_response()
+    let document = DOCUMENT.get_or_init(|| {
+        let keys: Vec<String> = state
+            .jit
+            .catalog()
+            .map(|c| c.accesses().iter().map(|a| a.key.clone()).collect())
+            .unwrap_or_default();
+        crate::openapi::document(&keys)
+    });
+    Json(document.clone()).into_response()
 }
 
 /// An API error: a status and a JSON body `{"error": {"code", "message"}}`.

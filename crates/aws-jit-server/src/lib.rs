@@ -244,7 +244,7 @@ pub fn router(state: AppState) -> Router {
 async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
     api::ApiError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        "no_route",
         format!(
             "no route {method} {}: the README lists the API's routes",
             aws_jit_core::text::printable(uri.path())

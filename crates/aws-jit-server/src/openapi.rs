@@ -248,6 +248,40 @@ fn operations(requests: &mut SchemaGenerator, responses: &mut SchemaGenerator) -
     ]
 }
 
+/// The failures the API answers, and why.
+const ERROR_STATUSES: &[(&str, &str)] = &[
+    (
+        "400",
+        "The request is malformed (a field, a duration, a cursor).",
+    ),
+    ("401", "No token, or a token that is unknown or revoked."),
+    ("403", "The token may not do this (the refusal is audited)."),
+    (
+        "404",
+        "No such grant or access, or one the caller may not see.",
+    ),
+    (
+        "405",
+        "The route does not take this method (e.g. an empty grant id).",
+    ),
+    ("408", "The request did not arrive in time."),
+    (
+        "409",
+        "The grant is not in a state for this, or another change is in progress.",
+    ),
+    ("413", "The body is too large."),
+    ("415", "The body is not JSON."),
+    (
+        "422",
+        "Well-formed, but not acceptable (e.g. a reason that is required).",
+    ),
+    ("502", "AWS failed the change."),
+    (
+        "503",
+        "Busy (Retry-After), or the configs or the store are unavailable.",
+    ),
+];
+
 /// The error body every failure answers with.
 fn error_schema() -> Value {
     json!({
@@ -266,8 +300,8 @@ fn error_schema() -> Value {
     })
 }
 
-/// The document.
-pub fn document() -> Value {
+/// The document; `accesses` (the configured keys) are given as examples of `access`.
+pub fn document(accesses: &[String]) -> Value {
     let mut requests = generator(Contract::Deserialize);
     let mut responses = generator(Contract::Serialize);
     let mut paths: Map<String, Value> = Map::new();
@@ -279,6 +313,10 @@ pub fn document() -> Value {
             json!({ "description": "Success.", "content": { "application/json": { "schema": schema } } }),
         );
         if op.id == "createGrant" {
+            answers.insert(
+                "202".to_owned(),
+                json!({ "description": "Recorded; waiting for approval.", "content": { "application/json": { "schema": answers.get(status).and_then(|a| a.pointer("/content/application~1json/schema")).cloned().unwrap_or_default() } } }),
+            );
             // What a client (or schemathesis's stateful phase) does next with the new id.
             let links: Map<String, Value> = [
                 "getGrant",
@@ -295,18 +333,22 @@ pub fn document() -> Value {
                 )
             })
             .collect();
-            if let Some(Value::Object(success)) = answers.get_mut(status) {
-                success.insert("links".to_owned(), Value::Object(links));
+            for answered in [status, "202"] {
+                if let Some(Value::Object(success)) = answers.get_mut(answered) {
+                    success.insert("links".to_owned(), Value::Object(links.clone()));
+                }
             }
-            answers.insert(
-                "202".to_owned(),
-                json!({ "description": "Recorded; waiting for approval.", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/GrantView" } } } }),
-            );
         }
-        answers.insert(
-            "default".to_owned(),
-            json!({ "description": "An error (400, 401, 403, 404, 405, 409, 413, 415, 503).", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }),
-        );
+        // Every failure the API answers, each with the one error body: a status outside
+        // this list is a defect that schemathesis reports.
+        for (code, why) in ERROR_STATUSES {
+            if op.authed || !matches!(*code, "401" | "403") {
+                answers.insert(
+                    (*code).to_owned(),
+                    json!({ "description": why, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }),
+                );
+            }
+        }
         let mut operation = Map::new();
         operation.insert("operationId".to_owned(), json!(op.id));
         operation.insert("summary".to_owned(), json!(op.summary));
@@ -329,6 +371,14 @@ pub fn document() -> Value {
     let mut schemas = requests.take_definitions(true);
     schemas.extend(responses.take_definitions(true));
     schemas.insert("Error".to_owned(), error_schema());
+    if let Some(access) = schemas
+        .get_mut("GrantBody")
+        .and_then(|b| b.pointer_mut("/properties/access"))
+        .and_then(Value::as_object_mut)
+        && !accesses.is_empty()
+    {
+        access.insert("examples".to_owned(), json!(accesses));
+    }
     json!({
         "openapi": "3.1.0",
         "info": {

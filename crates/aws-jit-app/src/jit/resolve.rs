@@ -162,11 +162,17 @@ impl Jit {
             .unwrap_or(now)
     }
 
+    /// Forgets the cached instance, so that the next lookup asks AWS (`validate`, once
+    /// before its checks).
+    pub async fn forget_instance(&self) -> Result<(), AppError> {
+        Ok(self.store.cache_delete(CACHE_INSTANCE).await?)
+    }
+
     /// Checks in AWS, now, that the access's resources exist (for `validate` without
-    /// `--offline`): the cached lookups are dropped first and refreshed by the check.
+    /// `--offline`): the access's cached lookups are dropped first and refreshed by the
+    /// check (the instance's by [`Jit::forget_instance`]).
     /// Returns what was checked, for people.
     pub async fn check_access(&self, access: &Access) -> Result<String, AppError> {
-        self.store.cache_delete(CACHE_INSTANCE).await?;
         match &access.target {
             AccessTarget::IdentityCenter { permission_set, .. } => {
                 let instance = self.instance().await?;

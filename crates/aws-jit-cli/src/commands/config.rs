@@ -37,6 +37,7 @@ pub(super) async fn validate(cli: &Cli, offline: bool) -> Result<(), Failure> {
     let mut checked = Vec::new();
     if !offline {
         let wired = wire(cli).await?;
+        wired.jit.forget_instance().await?;
         for access in catalog.accesses() {
             match wired.jit.check_access(access).await {
                 Ok(what) => checked.push(serde_json::json!({ "access": access.key, "checked": what })),
