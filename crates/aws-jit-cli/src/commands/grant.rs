@@ -110,9 +110,15 @@ pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
         );
     }
     let g = &outcome.grant;
+    // The API's shape: the grant's view, with `capped_from` when the duration was capped.
+    let view = aws_jit_core::views::grant_view_with(
+        g,
+        "capped_from",
+        outcome.duration.capped_from.map(|d| d.to_string()),
+    );
     if g.status == aws_jit_core::GrantStatus::Pending {
         return match cli.output {
-            Output::Json => print_json(&GrantView::from(g)),
+            Output::Json => print_json(&view),
             Output::Human => {
                 outln!(
                     "request {} for `{}` waits for approval; it lapses at {} unless approved (`aws-jit approve {}`)",
@@ -126,7 +132,7 @@ pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
         };
     }
     match cli.output {
-        Output::Json => print_json(&GrantView::from(g)),
+        Output::Json => print_json(&view),
         Output::Human => {
             outln!(
                 "granted `{}` to {} until {} (grant {})",

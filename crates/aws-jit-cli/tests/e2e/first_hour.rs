@@ -464,3 +464,13 @@ async fn plan_json_is_structured_and_names_the_permission_set() {
     );
     assert_eq!(f.assignments().await, 0);
 }
+
+/// `grant -o json` answers the API's shape, `capped_from` included.
+#[tokio::test]
+async fn a_capped_grant_says_so_in_json_as_the_api_does() {
+    let f = Fixture::new().await;
+    let tool = f.tool("1h");
+    let granted = tool.json(&["grant", "jit", "--user", &f.email, "--duration", "2h"]);
+    assert_eq!(granted["capped_from"], "PT2H", "{granted}");
+    assert_eq!(granted["status"], "active");
+}
