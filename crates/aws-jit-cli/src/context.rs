@@ -217,6 +217,16 @@ pub struct Wired {
     pub messenger: Option<Arc<dyn Messenger>>,
 }
 
+impl Wired {
+    /// The use cases over the catalog and its policies (see `load_configs`).
+    pub fn jit_over(&self, catalog: Arc<Catalog>, policies: Arc<PolicyEngine>) -> Jit {
+        self.jit
+            .clone()
+            .with_catalog(catalog)
+            .with_policies(policies)
+    }
+}
+
 /// Opens the store and connects to AWS.
 pub async fn wire(cli: &Cli) -> Result<Wired, Failure> {
     let settings = &cli.resolved;

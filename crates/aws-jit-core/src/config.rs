@@ -11,6 +11,7 @@ use crate::duration::AccessDuration;
 use crate::ids::{AccountId, BucketName, PermissionSetName};
 use crate::policy::BuiltinTemplate;
 
+mod eligibility_fields;
 mod ordered_json;
 mod parse;
 mod problems;

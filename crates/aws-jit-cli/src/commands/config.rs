@@ -135,11 +135,7 @@ pub(super) async fn accesses(cli: &Cli) -> Result<(), Failure> {
         Some(email) => {
             let user = parse_user(Some(email))?;
             let wired = wire(cli).await?;
-            let jit = wired
-                .jit
-                .clone()
-                .with_catalog(catalog.clone())
-                .with_policies(policies);
+            let jit = wired.jit_over(catalog.clone(), policies);
             let person = jit.resolve_person(&user, false).await?;
             let keys: Vec<String> = jit
                 .requestable(&person, Channel::Kubiya.as_str())

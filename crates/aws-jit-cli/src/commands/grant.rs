@@ -43,11 +43,7 @@ pub(super) async fn plan(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let request = grant_request(cli, &catalog, &query, args)?;
     let wired = wire(cli).await?;
     let policies = Arc::new(load_policies(cli, &catalog)?);
-    let jit = wired
-        .jit
-        .clone()
-        .with_catalog(Arc::new(catalog))
-        .with_policies(policies);
+    let jit = wired.jit_over(Arc::new(catalog), policies);
     let plan = jit.plan(request).await;
     log_call_counts(&wired.aws);
     let plan = plan?;
@@ -91,11 +87,7 @@ pub(super) async fn grant(cli: &Cli, args: &GrantArgs) -> Result<(), Failure> {
     let access = catalog.find(&query).map_err(invalid)?.clone();
     let wired = wire(cli).await?;
     let policies = Arc::new(load_policies(cli, &catalog)?);
-    let jit = wired
-        .jit
-        .clone()
-        .with_catalog(Arc::new(catalog))
-        .with_policies(policies);
+    let jit = wired.jit_over(Arc::new(catalog), policies);
     let outcome = jit.grant(request).await;
     log_call_counts(&wired.aws);
     deliver_now(&wired).await;
@@ -165,11 +157,7 @@ pub(super) async fn decide(
     let catalog = load_catalog(&cli.config_dir)?;
     let wired = wire(cli).await?;
     let policies = Arc::new(load_policies(cli, &catalog)?);
-    let jit = wired
-        .jit
-        .clone()
-        .with_catalog(Arc::new(catalog))
-        .with_policies(policies);
+    let jit = wired.jit_over(Arc::new(catalog), policies);
     let id = GrantId::new(args.request.clone());
     let channel = if cli.resolved.acting_person.is_some() {
         Channel::Kubiya

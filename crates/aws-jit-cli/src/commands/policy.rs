@@ -45,11 +45,7 @@ pub(super) async fn policy(cli: &Cli, command: &PolicyCommand) -> Result<(), Fai
                 .map_err(invalid)?;
             let (catalog, policies) = load_configs(cli)?;
             let wired = wire(cli).await?;
-            let jit = wired
-                .jit
-                .clone()
-                .with_catalog(catalog)
-                .with_policies(policies);
+            let jit = wired.jit_over(catalog, policies);
             let answer = jit
                 .what_if(WhatIf {
                     person: &person,

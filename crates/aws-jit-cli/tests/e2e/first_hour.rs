@@ -430,6 +430,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
         ])
         .env("NO_COLOR", "1")
         .env("HOME", tool.dir.path())
+        // Its cache directory lands in the working directory: the test's own.
+        .current_dir(tool.dir.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

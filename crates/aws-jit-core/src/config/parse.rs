@@ -1,10 +1,10 @@
 //! Validating one file's entries into accesses, collecting every problem.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
 
+use super::eligibility_fields::{parse_requesters, parse_tags};
 use super::ordered_json::{RawEntry, TopLevel};
 use super::*;
 use crate::duration::AccessDuration;
@@ -12,14 +12,14 @@ use crate::ids::{AccountId, BucketName, PermissionSetName, UserEmail, is_iam_nam
 use crate::policy::BuiltinTemplate;
 
 pub(crate) struct EntryCtx<'a> {
-    file: ConfigFile,
-    key: &'a str,
-    fields: &'a [(String, Value)],
-    problems: &'a mut Vec<ConfigProblem>,
+    pub(crate) file: ConfigFile,
+    pub(crate) key: &'a str,
+    pub(crate) fields: &'a [(String, Value)],
+    pub(crate) problems: &'a mut Vec<ConfigProblem>,
 }
 
 impl EntryCtx<'_> {
-    fn problem(&mut self, field: Option<&str>, kind: ProblemKind) {
+    pub(crate) fn problem(&mut self, field: Option<&str>, kind: ProblemKind) {
         self.problems.push(ConfigProblem {
             file: self.file.file_name().to_owned(),
             entry: Some(self.key.to_owned()),
@@ -302,80 +302,6 @@ pub(crate) fn parse_entry(ctx: &mut EntryCtx<'_>) -> Option<Access> {
         break_glass,
         break_glass_duration: break_glass_duration?,
     })
-}
-
-/// `requesters`: emails and `group:NAME`s; an empty list means nobody (but what
-/// `policies.cedar` permits).
-fn parse_requesters(ctx: &mut EntryCtx<'_>) -> Option<Requesters> {
-    if !has(ctx, "requesters") {
-        return None;
-    }
-    let (groups, people) = split_groups(ctx, "requesters");
-    let only_people = vec![("requesters".to_owned(), people)];
-    let mut inner = EntryCtx {
-        file: ctx.file,
-        key: ctx.key,
-        fields: &only_people,
-        problems: ctx.problems,
-    };
-    let people = email_list(&mut inner, "requesters")?;
-    Some(Requesters { people, groups })
-}
-
-/// `tags`: an object of short, printable strings.
-fn parse_tags(ctx: &mut EntryCtx<'_>) -> Option<BTreeMap<String, String>> {
-    let Some(value) = ctx
-        .fields
-        .iter()
-        .find(|(k, _)| k == "tags")
-        .map(|(_, v)| v.clone())
-    else {
-        return Some(BTreeMap::new());
-    };
-    let Value::Object(map) = value else {
-        ctx.problem(
-            Some("tags"),
-            ProblemKind::WrongType {
-                expected: "an object of strings (`{\"env\": \"prod\"}`)",
-            },
-        );
-        return None;
-    };
-    if map.len() > MAX_TAGS {
-        ctx.problem(
-            Some("tags"),
-            ProblemKind::Invalid {
-                reason: format!("at most {MAX_TAGS} tags"),
-            },
-        );
-        return None;
-    }
-    let mut tags = BTreeMap::new();
-    for (key, value) in map {
-        let Value::String(value) = value else {
-            ctx.problem(
-                Some("tags"),
-                ProblemKind::WrongType {
-                    expected: "an object of strings (`{\"env\": \"prod\"}`)",
-                },
-            );
-            return None;
-        };
-        let checked = crate::text::check("a tag key", &key, MAX_TAG_KEY_CHARS)
-            .and_then(|()| crate::text::check("a tag value", &value, MAX_TAG_VALUE_CHARS));
-        if let Err(e) = checked.map_err(|e| e.to_string()).and_then(|()| {
-            if key.trim().is_empty() {
-                Err("a tag key may not be empty".to_owned())
-            } else {
-                Ok(())
-            }
-        }) {
-            ctx.problem(Some("tags"), ProblemKind::Invalid { reason: e });
-            return None;
-        }
-        tags.insert(key, value);
-    }
-    Some(tags)
 }
 
 /// A list of emails, lowercased; `None` (with a problem) if it is not one.
