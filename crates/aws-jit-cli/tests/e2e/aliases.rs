@@ -177,15 +177,8 @@ async fn through_slack_buttons_an_approver_cannot_approve_a_request_for_an_alias
     let carol = Carol::create(&f.aws).await;
     let slack = FakeSlack::start("xoxb-t");
     let mut tool = guarded(&f, &carol);
-    let secret = "signing-secret-for-tests";
-    for (k, v) in [
-        ("SLACK_API_TOKEN", "xoxb-t"),
-        ("SLACK_API_URL", slack.url.as_str()),
-        ("SLACK_CHANNEL_ID", "CREQ"),
-        ("SLACK_SIGNING_SECRET", secret),
-    ] {
-        tool.env.push((k.to_owned(), v.to_owned()));
-    }
+    let secret = SLACK_SECRET;
+    tool.as_slack_app(&slack);
     // Carol's Slack profile carries her secondary email.
     let carol_in_slack = slack.add_user(&carol.secondary);
     let server = super::serve::start(&tool);

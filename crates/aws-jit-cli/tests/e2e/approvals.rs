@@ -378,15 +378,8 @@ async fn slack_buttons_approve_for_the_person_who_clicked_after_checking_the_sig
     let f = Fixture::new().await;
     let slack = FakeSlack::start("xoxb-t");
     let mut tool = guarded_tool(&f.aws, &f.account, &f.permission_set);
-    let secret = "signing-secret-for-tests";
-    for (k, v) in [
-        ("SLACK_API_TOKEN", "xoxb-t"),
-        ("SLACK_API_URL", slack.url.as_str()),
-        ("SLACK_CHANNEL_ID", "CREQ"),
-        ("SLACK_SIGNING_SECRET", secret),
-    ] {
-        tool.env.push((k.to_owned(), v.to_owned()));
-    }
+    let secret = SLACK_SECRET;
+    tool.as_slack_app(&slack);
     let requester = slack.add_user(&f.email);
     let lead = slack.add_user("lead@example.com");
     let sec = slack.add_user("sec@example.com");

@@ -259,7 +259,7 @@ async fn the_same_refusals_happen_through_the_api_mcp_and_slack() {
     let lead = format!("{}@example.com", unique("lead"));
     f.aws.create_user(&lead).await;
     let slack = FakeSlack::start("xoxb-t");
-    let secret = "signing-secret-for-tests";
+    let secret = SLACK_SECRET;
     let no_slack_approvals = "@id(\"no-approvals-from-slack\")\nforbid(principal, action == AwsJit::Action::\"approve\", resource) when { context.channel == \"slack\" };\n";
     let mut tool = eligible_tool(
         &f,
@@ -267,14 +267,7 @@ async fn the_same_refusals_happen_through_the_api_mcp_and_slack() {
         serde_json::json!({"approvers": [lead]}),
         Some(no_slack_approvals),
     );
-    for (k, v) in [
-        ("SLACK_API_TOKEN", "xoxb-t"),
-        ("SLACK_API_URL", slack.url.as_str()),
-        ("SLACK_CHANNEL_ID", "CREQ"),
-        ("SLACK_SIGNING_SECRET", secret),
-    ] {
-        tool.env.push((k.to_owned(), v.to_owned()));
-    }
+    tool.as_slack_app(&slack);
     let lead_slack = slack.add_user(&lead);
     let server = super::serve::start(&tool);
 

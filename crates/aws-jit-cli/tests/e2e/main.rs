@@ -19,6 +19,9 @@ use serde_json::Value;
 
 const SEED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/seed");
 
+/// The signing secret of the Slack app the tests sign clicks with.
+const SLACK_SECRET: &str = "signing-secret-for-tests";
+
 /// One isolated tool installation: its own config directory and database.
 struct Tool {
     dir: tempfile::TempDir,
@@ -70,6 +73,19 @@ impl Tool {
             }
         });
         Tool::with_config(aws, "access_configs.json", &config)
+    }
+
+    /// Wires the tool to `slack` as a Slack app: its bot token, API URL, the request channel
+    /// and the signing secret clicks are signed with ([`SLACK_SECRET`]).
+    fn as_slack_app(&mut self, slack: &aws_jit_testkit::FakeSlack) {
+        for (k, v) in [
+            ("SLACK_API_TOKEN", "xoxb-t"),
+            ("SLACK_API_URL", slack.url.as_str()),
+            ("SLACK_CHANNEL_ID", "CREQ"),
+            ("SLACK_SIGNING_SECRET", SLACK_SECRET),
+        ] {
+            self.env.push((k.to_owned(), v.to_owned()));
+        }
     }
 
     fn db(&self) -> String {
