@@ -276,16 +276,17 @@ impl Jit {
             .unwrap_or(now);
         let user =
             UserEmail::parse(&grant.user).map_err(|_| AppError::UnknownUser(grant.user.clone()))?;
-        let person = match &grant.user_id {
-            Some(_) => grant.person(),
+        // The person must still be eligible now, when the access would start: they may
+        // have left `requesters` or a group, or a rule may apply at this hour. So they are
+        // looked up now (once), with every name the directory has for them.
+        let (person, eligible_now) = match &grant.user_id {
+            Some(_) => (grant.person(), self.resolve_person(&user, false).await?),
             None => {
                 let required = !matches!(access.target, AccessTarget::S3 { .. });
-                self.resolve_person(&user, required).await?
+                let person = self.resolve_person(&user, required).await?;
+                (person.clone(), person)
             }
         };
-        // The person must still be eligible now, when the access would start: they may
-        // have left `requesters` or a group, or a rule may apply at this hour.
-        let eligible_now = self.resolve_person(&user, false).await?;
         let asked = Asked {
             action: PolicyAction::Request,
             duration_seconds: duration.duration.as_seconds(),
