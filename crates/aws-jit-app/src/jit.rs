@@ -22,6 +22,7 @@ use crate::ports::{
 };
 
 mod approval;
+mod approval_queue;
 mod authorize;
 mod eligibility;
 mod error;
@@ -36,6 +37,7 @@ mod resolve;
 mod revoke;
 mod sweep;
 
+pub use approval_queue::Decidable;
 pub use eligibility::{WhatIf, WhatIfAnswer};
 pub use error::{AppError, ErrorKind};
 pub use grant::{GrantOutcome, GrantRequest};

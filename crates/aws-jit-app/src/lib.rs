@@ -14,10 +14,14 @@
 mod jit;
 pub mod ports;
 mod tokens;
+mod web_sessions;
 
 pub use jit::{
-    AppError, DeliveryReport, Drift, DueOutcome, ErrorKind, GrantOutcome, GrantRequest, Jit,
+    AppError, Decidable, DeliveryReport, Drift, DueOutcome, ErrorKind, GrantOutcome, GrantRequest, Jit,
     MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, PlannedChange, ReconcileReport, RevokeOutcome,
     Settings, SweepReport, TAG_GRANT, WhatIf, WhatIfAnswer, system_actor,
 };
 pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};
+pub use web_sessions::{
+    NewSignIn, OpenedSession, SignInError, random_secret, session_actor,
+};

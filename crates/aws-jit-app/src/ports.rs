@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_jit_core::auth::ApiToken;
+use aws_jit_core::web_session::{PendingSignIn, WebSession};
 use aws_jit_core::{AuditEvent, Grant, GrantId, GrantStatus, UserEmail};
 use jiff::Timestamp;
 
@@ -162,9 +163,43 @@ pub enum StoreError {
     },
 }
 
+/// The web UI's sessions and sign-ins in progress, kept in the same store as grants (so
+/// that every replica sees them).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Records a new session with its audit event (`web.signed_in`), first deleting
+    /// sessions that have ended.
+    async fn insert_session(
+        &self,
+        session: &WebSession,
+        event: &AuditEvent,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// The live session whose secret hashes to `id_hash`.
+    async fn session(&self, id_hash: &str, now: Timestamp)
+    -> Result<Option<WebSession>, StoreError>;
+
+    /// Ends a session with its audit event (`web.signed_out`); `false` if there was none.
+    async fn delete_session(&self, id_hash: &str, event: &AuditEvent)
+    -> Result<bool, StoreError>;
+
+    /// Records a sign-in in progress, first deleting those older than `lapsed_before`;
+    /// `false` (nothing written) when [`MAX_PENDING_SIGN_INS`](aws_jit_core::web_session::MAX_PENDING_SIGN_INS) are in progress already.
+    async fn insert_sign_in(
+        &self,
+        sign_in: &PendingSignIn,
+        lapsed_before: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes (reads and deletes, at once) the sign-in with this `state`: a second take of
+    /// the same state finds nothing.
+    async fn take_sign_in(&self, state: &str) -> Result<Option<PendingSignIn>, StoreError>;
+}
+
 /// Durable storage for grants, the audit log and small caches.
 #[async_trait]
-pub trait GrantStore: Send + Sync + std::fmt::Debug {
+pub trait GrantStore: SessionStore + Send + Sync + std::fmt::Debug {
     /// Records a new grant, its first audit event and its notifications, taking the
     /// target's lock for `holder`.
     async fn insert_grant(

@@ -50,11 +50,19 @@ pub enum AuditAction {
     Lapsed,
     /// The requester skipped approval in an emergency.
     BreakGlass,
+    /// A person signed in to the web UI.
+    SignedIn,
+    /// A person signed out of the web UI.
+    SignedOut,
+    /// A web sign-in was refused (a forged, expired or replayed answer from the identity
+    /// provider, a wrong `state`, a tampered session cookie, an email outside the allowed
+    /// domains).
+    SignInRefused,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::GrantRequested,
         AuditAction::GrantActivated,
         AuditAction::GrantRevokeStarted,
@@ -74,6 +82,9 @@ impl AuditAction {
         AuditAction::Denied,
         AuditAction::Lapsed,
         AuditAction::BreakGlass,
+        AuditAction::SignedIn,
+        AuditAction::SignedOut,
+        AuditAction::SignInRefused,
     ];
 
     /// The action's dotted name, as stored and exported.
@@ -98,6 +109,9 @@ impl AuditAction {
             AuditAction::Denied => "approval.denied",
             AuditAction::Lapsed => "approval.lapsed",
             AuditAction::BreakGlass => "grant.break_glass",
+            AuditAction::SignedIn => "web.signed_in",
+            AuditAction::SignedOut => "web.signed_out",
+            AuditAction::SignInRefused => "web.sign_in_refused",
         }
     }
 

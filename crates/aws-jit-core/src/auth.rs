@@ -92,13 +92,13 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Whether `secret` matches the stored hash, in time independent of where they differ.
 pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
-    let computed = hash_secret(secret);
-    computed.len() == stored_hash.len()
-        && computed
-            .bytes()
-            .zip(stored_hash.bytes())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-            == 0
+    equal_in_constant_time(&hash_secret(secret), stored_hash)
+}
+
+/// Whether two secrets (or their hashes) are equal, in time independent of where they
+/// differ.
+pub fn equal_in_constant_time(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// The actor a presented token stands for: its person (as the token names them, resolved

@@ -27,7 +27,9 @@ pub mod slack_signature;
 pub mod target;
 pub mod text;
 pub mod tool_policy;
+pub mod usage;
 pub mod views;
+pub mod web_session;
 
 pub use actor::{Actor, Channel, Person, Principal, Rights};
 pub use audit::{AuditAction, AuditEvent};

@@ -134,27 +134,19 @@ fn clamp(mut blocks: Vec<Value>) -> Vec<Value> {
 /// How to use Identity Center access: the portal shortcut, a CLI profile, the warning.
 fn sso_steps(grant: &Grant, role: &str, account: &str, how: &Instructions) -> Vec<Value> {
     let mut steps = Vec::new();
-    if let Some(url) = &how.start_url {
-        let url = url.trim_end_matches('/');
+    let usage = crate::usage::sso_usage(account, role, how);
+    if let Some(url) = &usage.console_url {
         steps.push(section(&format!(
-            "*1. Console:* <{url}/#/console?account_id={account}&role_name={role}|open the AWS console as {role}>"
+            "*1. Console:* <{url}|open the AWS console as {role}>"
         )));
     } else {
         steps.push(section(&format!(
             "*1. Console:* open your AWS access portal and choose account `{account}`, role `{role}`."
         )));
     }
-    let start_url = how.start_url.as_deref().map_or_else(
-        || "https://<your-portal>.awsapps.com/start".to_owned(),
-        |u| u.trim_end_matches('/').to_owned(),
-    );
-    let region = how
-        .sso_region
-        .clone()
-        .unwrap_or_else(|| "us-east-1".to_owned());
-    let profile = format!("jit-{account}-{role}");
     steps.push(section(&format!(
-        "*2. CLI:* add to `~/.aws/config`, then `aws sso login --sso-session aws-jit`:\n```[sso-session aws-jit]\nsso_start_url = {start_url}\nsso_region = {region}\n\n[profile {profile}]\nsso_session = aws-jit\nsso_account_id = {account}\nsso_role_name = {role}```\nthen `aws --profile {profile} sts get-caller-identity`."
+        "*2. CLI:* add to `~/.aws/config`, then `aws sso login --sso-session aws-jit`:\n```{}```\nthen `{}`.",
+        usage.config, usage.check
     )));
     steps.push(context(&format!(
         "⚠️ Revoking ends new sign-ins. A session already started keeps working until its own session duration runs out. Grant `{}`.",

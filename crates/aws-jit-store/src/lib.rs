@@ -11,6 +11,7 @@ mod common;
 mod grant_row;
 mod postgres;
 mod rows;
+mod sessions;
 mod sql;
 mod sqlite;
 

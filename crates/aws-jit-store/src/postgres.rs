@@ -20,6 +20,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::backend;
 use crate::common::{impl_grant_store, pending_migrations};
+use crate::sessions::impl_session_store;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_schema.sql"),
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0004_requested_duration.sql"),
     include_str!("../migrations/postgres/0005_grant_target.sql"),
     include_str!("../migrations/postgres/0006_audit_no_truncate.sql"),
+    include_str!("../migrations/postgres/0007_web_sessions.sql"),
 ];
 
 /// The notification channel of grant changes in `schema` (channels are per database, so
@@ -206,3 +208,4 @@ impl PostgresStore {
 }
 
 impl_grant_store!(PostgresStore, Postgres);
+impl_session_store!(PostgresStore);

@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 
 use crate::backend;
 use crate::common::{impl_grant_store, pending_migrations, sqlite_placeholders};
+use crate::sessions::impl_session_store;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_grants.sql"),
@@ -21,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_outbox.sql"),
     include_str!("../migrations/sqlite/0007_requested_duration.sql"),
     include_str!("../migrations/sqlite/0008_grant_target.sql"),
+    include_str!("../migrations/sqlite/0009_web_sessions.sql"),
 ];
 
 /// A grant store in one SQLite file.
@@ -121,6 +123,7 @@ impl SqliteStore {
 }
 
 impl_grant_store!(SqliteStore, Sqlite);
+impl_session_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,109 @@
+//! The approval queue: the requests a person may decide now, as the decision point would
+//! judge them (the same pure rules and the same policies as `approve`), for the pages and
+//! tools that list them. Listing audits nothing: only acting does.
+
+use std::collections::BTreeMap;
+
+use aws_jit_core::authorize::{self, Action, PendingRequest, Subject};
+use aws_jit_core::eligibility::{Ask, PolicyAction};
+use aws_jit_core::{Actor, Grant, GrantStatus, Person};
+
+use super::{AppError, Jit};
+use crate::ports::GrantFilter;
+
+/// A request waiting for approval that the person may decide.
+#[derive(Debug, Clone)]
+pub struct Decidable {
+    /// The request.
+    pub grant: Grant,
+    /// Who approved it so far.
+    pub approved_by: Vec<Person>,
+    /// How many distinct approvals it needs in all.
+    pub required: usize,
+}
+
+impl Jit {
+    /// The pending requests `actor` may approve or deny, oldest first.
+    pub async fn decidable(&self, actor: &Actor) -> Result<Vec<Decidable>, AppError> {
+        let actor = self.identify(actor).await?;
+        let Some(me) = actor.own_person() else {
+            return Ok(Vec::new());
+        };
+        let engine = self.policies()?.clone();
+        let groups = self.policy_groups(me).await?;
+        let now = self.clock.now();
+        let mut pending = self
+            .store
+            .grants(&GrantFilter {
+                statuses: vec![GrantStatus::Pending],
+                ..GrantFilter::default()
+            })
+            .await?;
+        pending.reverse();
+        let mut in_group: BTreeMap<String, bool> = BTreeMap::new();
+        let mut decidable = Vec::new();
+        for grant in pending {
+            if grant.expires_at <= now {
+                continue; // lapsed: the worker closes it
+            }
+            let Ok(access) = self.access(&grant.access) else {
+                continue;
+            };
+            let Some(policy) = &access.approval else {
+                continue;
+            };
+            let member = match in_group.get(&access.key) {
+                Some(member) => *member,
+                None => {
+                    let member = self.in_approver_group(access, me).await?;
+                    in_group.insert(access.key.clone(), member);
+                    member
+                }
+            };
+            let user = grant.person();
+            let judge = |approved_by: &[Person]| {
+                let request = PendingRequest {
+                    access,
+                    user: &user,
+                    requested_by: &grant.requested_by,
+                    actor_in_approver_group: member,
+                    approved_by,
+                };
+                authorize::decide(&actor, Action::Approve, &Subject::Pending(request)).is_ok()
+            };
+            // The rules first (cheap), then who approved so far (the audit log).
+            if !judge(&[]) {
+                continue;
+            }
+            let approved_by = self.approvals_so_far(&grant).await?;
+            if !judge(&approved_by) {
+                continue;
+            }
+            let ask = Ask {
+                action: PolicyAction::Approve,
+                principal: me,
+                groups: &groups,
+                access,
+                duration_seconds: grant
+                    .requested_duration
+                    .map_or(access.session_duration, |d| d.min(access.session_duration))
+                    .as_seconds(),
+                reason: "",
+                break_glass: false,
+                channel: actor.channel.as_str(),
+                on_behalf: false,
+                requester: Some(&user),
+                at: now,
+            };
+            if !engine.decide(&ask).allowed {
+                continue;
+            }
+            decidable.push(Decidable {
+                required: policy.required,
+                grant,
+                approved_by,
+            });
+        }
+        Ok(decidable)
+    }
+}
