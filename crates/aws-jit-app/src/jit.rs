@@ -183,6 +183,11 @@ impl Jit {
             .map_err(|e| AppError::UnknownAccess(e.to_string()))
     }
 
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// The settings, to adjust after wiring.
     pub fn settings_mut(&mut self) -> &mut Settings {
         &mut self.settings

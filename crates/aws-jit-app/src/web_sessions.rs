@@ -5,7 +5,7 @@
 
 use aws_jit_core::auth::{Role, equal_in_constant_time, hash_secret};
 use aws_jit_core::web_session::{PendingSignIn, SIGN_IN_WINDOW, WebSession};
-use aws_jit_core::{Actor, AuditAction, AuditEvent, Channel, Person, Rights, UserEmail};
+use aws_jit_core::{Actor, AuditAction, AuditEvent, Channel, Person, Rights};
 
 use crate::ports::StoreError;
 use crate::{AppError, Jit};
@@ -128,16 +128,15 @@ impl Jit {
         Ok(pending)
     }
 
-    /// Opens a session for `email`, as the directory knows them, with `role`, for
-    /// `lifetime`. `via` says how they signed in (`oidc`, `token:<name>`).
+    /// Opens a session for `person` (as [`Jit::resolve_person`] found them), with `role`,
+    /// for `lifetime`. `via` says how they signed in (`oidc`, `token:<name>`).
     pub async fn open_session(
         &self,
-        email: &UserEmail,
+        person: Person,
         role: Role,
         via: &str,
         lifetime: jiff::SignedDuration,
     ) -> Result<OpenedSession, AppError> {
-        let person = self.resolve_person(email, false).await?;
         let now = self.now();
         let secret = random_secret();
         let session = WebSession {

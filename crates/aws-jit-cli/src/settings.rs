@@ -228,6 +228,48 @@ pub const SETTINGS: &[Setting] = &[
         "Identity Center's region, for the CLI profile in messages",
     ),
     setting(
+        "AWS_JIT_WEB_URL",
+        Some("web_url"),
+        "http://LISTEN",
+        "where browsers reach `serve`'s web UI; single sign-on returns to `{url}/auth/callback`",
+    ),
+    setting(
+        "AWS_JIT_WEB_SESSION",
+        Some("web_session"),
+        "8h",
+        "how long a web sign-in lasts",
+    ),
+    setting(
+        "AWS_JIT_WEB_DEV_SIGN_IN",
+        Some("web_dev_sign_in"),
+        "off",
+        "`1` offers the web UI's dev sign-in with an API token (local use and demos)",
+    ),
+    setting(
+        "AWS_JIT_OIDC_ISSUER",
+        Some("oidc_issuer"),
+        "none",
+        "the identity provider's OpenID Connect issuer URL: turns single sign-on on",
+    ),
+    setting(
+        "AWS_JIT_OIDC_CLIENT_ID",
+        Some("oidc_client_id"),
+        "none",
+        "aws-jit's client id at the identity provider",
+    ),
+    setting(
+        "AWS_JIT_OIDC_CLIENT_SECRET",
+        None,
+        "none",
+        "aws-jit's client secret at the identity provider (secret)",
+    ),
+    setting(
+        "AWS_JIT_OIDC_ALLOWED_DOMAINS",
+        Some("oidc_allowed_domains"),
+        "any",
+        "the email domains whose people may sign in to the web UI (comma-separated)",
+    ),
+    setting(
         "AWS_ACCOUNT_ID",
         None,
         "none",
@@ -307,8 +349,25 @@ pub struct Resolved {
     pub default_requesters: Option<Requesters>,
     /// The operator's OS user.
     pub os_user: String,
+    /// The web UI (`serve`).
+    pub web: WebResolved,
     /// The seed's one-access variables.
     pub seed: SeedEnv,
+}
+
+/// The web UI's settings, as resolved (`serve` adds what it knows: its address).
+#[derive(Debug, Clone, Default)]
+pub struct WebResolved {
+    /// `AWS_JIT_WEB_URL`, without a trailing slash.
+    pub url: Option<String>,
+    /// `AWS_JIT_WEB_SESSION`.
+    pub session: Option<AccessDuration>,
+    /// `AWS_JIT_WEB_DEV_SIGN_IN`.
+    pub dev_sign_in: bool,
+    /// Single sign-on, when an issuer and a client id are set.
+    pub oidc: Option<aws_jit_server::web::oidc::OidcSettings>,
+    /// What the grants page points at.
+    pub instructions: aws_jit_core::slack::Instructions,
 }
 
 /// Looks a setting up: its variable, then the file.
@@ -410,19 +469,21 @@ impl Resolved {
         aws.plain_http =
             !endpoints.is_empty() && endpoints.iter().all(|(_, v)| v.starts_with("http://"));
 
+        let instructions = aws_jit_core::slack::Instructions {
+            start_url: look.value("AWS_JIT_SSO_START_URL", file.sso_start_url.as_deref()),
+            sso_region: look
+                .value("AWS_JIT_SSO_REGION", file.sso_region.as_deref())
+                .or_else(|| env.var("AWS_REGION")),
+            account_alias: None,
+        };
+        let web = resolve_web(&look, file, env, &instructions)?;
         let slack = env.var("SLACK_API_TOKEN").map(|token| SlackSettings {
             token,
             api_url: look.value("SLACK_API_URL", file.slack_api_url.as_deref()),
             notify: NotifySettings {
                 channel: look.value("SLACK_CHANNEL_ID", file.slack_channel_id.as_deref()),
                 thread_ts: look.value("SLACK_THREAD_TS", file.slack_thread_ts.as_deref()),
-                instructions: aws_jit_core::slack::Instructions {
-                    start_url: look.value("AWS_JIT_SSO_START_URL", file.sso_start_url.as_deref()),
-                    sso_region: look
-                        .value("AWS_JIT_SSO_REGION", file.sso_region.as_deref())
-                        .or_else(|| env.var("AWS_REGION")),
-                    account_alias: None,
-                },
+                instructions: instructions.clone(),
                 admin_channel: look.value(
                     "AWS_JIT_SLACK_ADMIN_CHANNEL",
                     file.slack_admin_channel.as_deref(),
@@ -458,6 +519,7 @@ impl Resolved {
                 .collect(),
             acting_person: env.var("KUBIYA_USER_EMAIL").map(|v| v.to_lowercase()),
             default_requesters,
+            web,
             os_user: env
                 .var("USER")
                 .or_else(|| env.var("LOGNAME"))
@@ -471,6 +533,77 @@ impl Resolved {
             },
         })
     }
+}
+
+fn resolve_web(
+    look: &Lookup<'_>,
+    file: &SettingsFile,
+    env: &dyn Environment,
+    instructions: &aws_jit_core::slack::Instructions,
+) -> Result<WebResolved, SettingError> {
+    let dev_sign_in = match look.text(
+        "AWS_JIT_WEB_DEV_SIGN_IN",
+        file.web_dev_sign_in.map(|b| if b { "1" } else { "0" }),
+    ) {
+        None => false,
+        Some((v, source_name)) => match v.to_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" => true,
+            "0" | "false" | "off" | "no" => false,
+            _ => {
+                return Err(SettingError {
+                    source_name,
+                    message: format!("must be 1 or 0, not `{v}`"),
+                });
+            }
+        },
+    };
+    let url = match look.text("AWS_JIT_WEB_URL", file.web_url.as_deref()) {
+        None => None,
+        Some((v, source_name)) => {
+            let v = v.trim_end_matches('/').to_owned();
+            if !(v.starts_with("https://") || v.starts_with("http://")) {
+                return Err(SettingError {
+                    source_name,
+                    message: format!("`{v}` is not a URL: use https://jit.example.com"),
+                });
+            }
+            Some(v)
+        }
+    };
+    let oidc = match (
+        look.value("AWS_JIT_OIDC_ISSUER", file.oidc_issuer.as_deref()),
+        look.value("AWS_JIT_OIDC_CLIENT_ID", file.oidc_client_id.as_deref()),
+    ) {
+        (Some(issuer), Some(client_id)) => Some(aws_jit_server::web::oidc::OidcSettings {
+            issuer,
+            client_id,
+            client_secret: env.var("AWS_JIT_OIDC_CLIENT_SECRET"),
+            allowed_domains: look
+                .value(
+                    "AWS_JIT_OIDC_ALLOWED_DOMAINS",
+                    file.oidc_allowed_domains.as_deref(),
+                )
+                .unwrap_or_default()
+                .split(',')
+                .map(|d| d.trim().trim_start_matches('@').to_lowercase())
+                .filter(|d| !d.is_empty())
+                .collect(),
+        }),
+        (None, None) => None,
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(SettingError {
+                source_name: "`AWS_JIT_OIDC_ISSUER` and `AWS_JIT_OIDC_CLIENT_ID`".to_owned(),
+                message: "single sign-on needs both: set the other, or neither".to_owned(),
+            });
+        }
+    };
+    Ok(WebResolved {
+        url,
+        session: look.duration("AWS_JIT_WEB_SESSION", file.web_session.as_deref())?,
+        dev_sign_in,
+        oidc,
+        instructions: instructions.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -85,6 +85,18 @@ pub struct SettingsFile {
     pub sso_start_url: Option<String>,
     /// `AWS_JIT_SSO_REGION`.
     pub sso_region: Option<String>,
+    /// `AWS_JIT_WEB_URL`.
+    pub web_url: Option<String>,
+    /// `AWS_JIT_WEB_SESSION`.
+    pub web_session: Option<String>,
+    /// `AWS_JIT_WEB_DEV_SIGN_IN`.
+    pub web_dev_sign_in: Option<bool>,
+    /// `AWS_JIT_OIDC_ISSUER`.
+    pub oidc_issuer: Option<String>,
+    /// `AWS_JIT_OIDC_CLIENT_ID`.
+    pub oidc_client_id: Option<String>,
+    /// `AWS_JIT_OIDC_ALLOWED_DOMAINS` (comma-separated).
+    pub oidc_allowed_domains: Option<String>,
 }
 
 impl SettingsFile {

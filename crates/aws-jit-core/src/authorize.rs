@@ -125,7 +125,7 @@ fn may_act_for(actor: &Actor, person: &Person) -> Result<(), Refusal> {
 fn oversight_hint(actor: &Actor) -> &'static str {
     match actor.channel {
         Channel::Api { .. } => "an approver or admin token",
-        Channel::Cli | Channel::Kubiya => "being listed in AWS_JIT_APPROVERS",
+        Channel::Cli | Channel::Kubiya | Channel::Web => "being listed in AWS_JIT_APPROVERS",
         _ => "approver rights",
     }
 }
@@ -260,6 +260,20 @@ pub fn subject_email(actor: &Actor, named: Option<&str>) -> Result<String, Refus
             "{} acts for no user: name the user",
             who(actor)
         ))),
+    }
+}
+
+/// Whether the actor may oversee everyone's grants (list them all, revoke any): approvers
+/// and admins.
+pub fn may_oversee(actor: &Actor) -> Result<(), Refusal> {
+    if oversees(actor) {
+        Ok(())
+    } else {
+        Err(Refusal(format!(
+            "{} may not oversee others' grants: that needs {}",
+            who(actor),
+            oversight_hint(actor)
+        )))
     }
 }
 

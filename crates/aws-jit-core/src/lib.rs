@@ -20,6 +20,7 @@ pub mod grant;
 pub mod ids;
 pub mod kubiya;
 pub mod policy;
+pub mod request_form;
 pub mod seed_env;
 pub mod slack;
 pub mod slack_interaction;

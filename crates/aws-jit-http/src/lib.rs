@@ -102,6 +102,38 @@ impl JsonClient {
     }
 }
 
+impl JsonClient {
+    /// Sends a request as given and returns the answer as bytes, refusing a body over
+    /// `max_bytes` (for protocols that bring their own types, such as OpenID Connect).
+    /// Redirects are not followed.
+    pub async fn exchange(
+        &self,
+        request: hyper::Request<Vec<u8>>,
+        max_bytes: usize,
+    ) -> Result<hyper::Response<Vec<u8>>, String> {
+        let (parts, body) = request.into_parts();
+        let request = hyper::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| format!("cannot reach the server: {e}"))?;
+            let (parts, body) = response.into_parts();
+            let limited = http_body_util::Limited::new(body, max_bytes);
+            let bytes = limited
+                .collect()
+                .await
+                .map_err(|e| format!("the answer is unreadable or over {max_bytes} bytes: {e}"))?
+                .to_bytes();
+            Ok(hyper::Response::from_parts(parts, bytes.to_vec()))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| format!("no answer within {}s", self.timeout.as_secs()))?
+    }
+}
+
 /// A URL query value, percent-encoded.
 pub fn encode(value: &str) -> String {
     value

@@ -109,9 +109,15 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        let (status, code) = match (e.kind(), &e) {
+impl ApiError {
+    /// The status an error of the use cases answers with (the API's and the pages').
+    pub fn from_app_status(e: &AppError) -> StatusCode {
+        status_and_code(e).0
+    }
+}
+
+fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
+    match (e.kind(), e) {
             (_, AppError::UnknownAccess(_)) => (StatusCode::NOT_FOUND, "not_found"),
             (_, AppError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
             (ErrorKind::Invalid, _) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
@@ -120,7 +126,12 @@ impl From<AppError> for ApiError {
             (ErrorKind::Conflict | ErrorKind::Busy, _) => (StatusCode::CONFLICT, "conflict"),
             (ErrorKind::Upstream, _) => (StatusCode::BAD_GATEWAY, "aws_error"),
             (ErrorKind::Unavailable, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        };
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        let (status, code) = status_and_code(&e);
         if status.is_server_error() {
             tracing::error!(error = %e, "API request failed");
         }

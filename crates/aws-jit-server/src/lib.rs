@@ -10,6 +10,7 @@ pub mod api;
 mod bounds;
 pub mod interactions;
 pub mod openapi;
+pub mod web;
 
 pub use bounds::HttpLimits;
 
@@ -119,6 +120,8 @@ pub struct AppState {
     pub slack: Option<SlackApp>,
     /// How many unauthenticated refusals may still be audited this minute.
     pub refusals: Arc<RefusalBudget>,
+    /// The web UI.
+    pub web: Arc<web::Web>,
 }
 
 /// Unauthenticated refusals (401s, bad Slack signatures) are audited, but at most
@@ -206,6 +209,8 @@ pub struct Services {
     pub slack_team_id: Option<String>,
     /// AWS calls so far, for `/metrics`.
     pub aws_calls: AwsCalls,
+    /// The web UI's settings.
+    pub web: web::WebSettings,
 }
 
 impl std::fmt::Debug for Services {
@@ -231,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api/v1", api::routes())
+        .merge(web::routes())
         .route(
             "/slack/interactions",
             axum::routing::post(interactions::slack_interactions),
@@ -566,7 +572,9 @@ pub async fn serve(
         slack_signing_secret,
         slack_team_id,
         aws_calls,
+        web,
     } = services;
+    let web = Arc::new(web::Web::new(web).map_err(std::io::Error::other)?);
     // The use cases own the catalog and its policies: every front door finds accesses,
     // and asks who may have them, through them.
     let jit = match &catalog {
@@ -610,6 +618,7 @@ pub async fn serve(
         aws_calls,
         slack,
         refusals: Arc::new(RefusalBudget::default()),
+        web,
     })
     .layer(axum::middleware::from_fn_with_state(
         bounds::Gate::new(http.clone()),

@@ -105,6 +105,17 @@ impl Jit {
         AppError::NotAllowed(refusal.0)
     }
 
+    /// Whether `actor` may oversee everyone's grants (see `core::authorize::may_oversee`);
+    /// a refusal is audited.
+    pub async fn oversee(&self, actor: &Actor) -> Result<(), AppError> {
+        match authorize::may_oversee(actor) {
+            Ok(()) => Ok(()),
+            Err(refusal) => Err(self
+                .refuse(actor, Action::View, "", None, refusal)
+                .await),
+        }
+    }
+
     /// Whose grants and audit events `actor` may list (see `core::authorize::scope`); a
     /// refusal is audited.
     pub async fn scope(

@@ -82,7 +82,13 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
             .and_then(|s| s.signing_secret.clone()),
         slack_team_id: cli.resolved.slack.as_ref().and_then(|s| s.team_id.clone()),
         aws_calls: std::sync::Arc::new(move || calls.snapshot()),
+        web: web_settings(cli, listen),
     };
+    if services.web.oidc.is_some() && services.web.public_url.starts_with("http://")
+        && !is_loopback_url(&services.web.public_url)
+    {
+        tracing::warn!(url = %services.web.public_url, "the web UI is served over plain HTTP to other machines: its cookies are Secure and browsers will not send them; put it behind HTTPS and set AWS_JIT_WEB_URL");
+    }
     tracing::info!(
         listen = %listen,
         accesses = accesses,
@@ -102,6 +108,34 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         tracing::info!("stopped");
     }
     served
+}
+
+/// The web UI's settings: what was resolved, and this server's own address by default.
+fn web_settings(cli: &Cli, listen: &str) -> aws_jit_server::web::WebSettings {
+    let web = &cli.resolved.web;
+    let defaults = aws_jit_server::web::WebSettings::default();
+    aws_jit_server::web::WebSettings {
+        public_url: web
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}")),
+        oidc: web.oidc.clone(),
+        dev_sign_in: web.dev_sign_in,
+        session_lifetime: web
+            .session
+            .map_or(defaults.session_lifetime, |d| d.to_signed()),
+        approvers: cli.resolved.approvers.clone(),
+        instructions: web.instructions.clone(),
+    }
+}
+
+fn is_loopback_url(url: &str) -> bool {
+    let host = url
+        .trim_start_matches("http://")
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default();
+    matches!(host, "127.0.0.1" | "localhost" | "[")
 }
 
 /// Installs the SIGTERM and Ctrl-C handlers now; the future resolves on either.
