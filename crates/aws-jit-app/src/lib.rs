@@ -17,11 +17,9 @@ mod tokens;
 mod web_sessions;
 
 pub use jit::{
-    AppError, Decidable, DeliveryReport, Drift, DueOutcome, ErrorKind, GrantOutcome, GrantRequest, Jit,
-    MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, PlannedChange, ReconcileReport, RevokeOutcome,
-    Settings, SweepReport, TAG_GRANT, WhatIf, WhatIfAnswer, system_actor,
+    AppError, Decidable, DeliveryReport, Drift, DueOutcome, ErrorKind, GrantOutcome, GrantRequest,
+    Jit, MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, PlannedChange, ReconcileReport,
+    RevokeOutcome, Settings, SweepReport, TAG_GRANT, WhatIf, WhatIfAnswer, system_actor,
 };
 pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};
-pub use web_sessions::{
-    NewSignIn, OpenedSession, SignInError, random_secret, session_actor,
-};
+pub use web_sessions::{NewSignIn, OpenedSession, SignInError, random_secret, session_actor};

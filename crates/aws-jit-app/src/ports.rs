@@ -177,12 +177,14 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// The live session whose secret hashes to `id_hash`.
-    async fn session(&self, id_hash: &str, now: Timestamp)
-    -> Result<Option<WebSession>, StoreError>;
+    async fn session(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<WebSession>, StoreError>;
 
     /// Ends a session with its audit event (`web.signed_out`); `false` if there was none.
-    async fn delete_session(&self, id_hash: &str, event: &AuditEvent)
-    -> Result<bool, StoreError>;
+    async fn delete_session(&self, id_hash: &str, event: &AuditEvent) -> Result<bool, StoreError>;
 
     /// Records a sign-in in progress, first deleting those older than `lapsed_before`;
     /// `false` (nothing written) when [`MAX_PENDING_SIGN_INS`](aws_jit_core::web_session::MAX_PENDING_SIGN_INS) are in progress already.

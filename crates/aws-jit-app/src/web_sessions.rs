@@ -61,7 +61,13 @@ pub fn random_secret() -> String {
     )
 }
 
-fn web_event(actor: &Actor, action: AuditAction, user: &str, detail: String, jit: &Jit) -> AuditEvent {
+fn web_event(
+    actor: &Actor,
+    action: AuditAction,
+    user: &str,
+    detail: String,
+    jit: &Jit,
+) -> AuditEvent {
     AuditEvent {
         seq: 0,
         time: jit.now(),
@@ -111,8 +117,9 @@ impl Jit {
                 "this sign-in is unknown or was used already (a wrong or replayed `state`): sign in again".to_owned(),
             ));
         };
-        let same_browser = browser_secret
-            .is_some_and(|secret| equal_in_constant_time(&hash_secret(secret), &pending.browser_hash));
+        let same_browser = browser_secret.is_some_and(|secret| {
+            equal_in_constant_time(&hash_secret(secret), &pending.browser_hash)
+        });
         if !same_browser {
             return Err(SignInError::Refused(
                 "this sign-in was started in another browser: sign in again from this one"
@@ -174,7 +181,9 @@ impl Jit {
             "signed out of the web UI".to_owned(),
             self,
         );
-        self.store().delete_session(&session.id_hash, &event).await?;
+        self.store()
+            .delete_session(&session.id_hash, &event)
+            .await?;
         Ok(())
     }
 

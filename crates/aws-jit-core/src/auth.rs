@@ -98,7 +98,11 @@ pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
 /// Whether two secrets (or their hashes) are equal, in time independent of where they
 /// differ.
 pub fn equal_in_constant_time(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
 }
 
 /// The actor a presented token stands for: its person (as the token names them, resolved

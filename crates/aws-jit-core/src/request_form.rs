@@ -10,7 +10,9 @@ const STEPS: [u64; 8] = [900, 1_800, 3_600, 7_200, 14_400, 28_800, 43_200, 86_40
 
 /// The longest a grant of `access` may last, under the installation's cap.
 pub fn longest(access: &Access, global_max: Option<AccessDuration>) -> AccessDuration {
-    global_max.map_or(access.session_duration, |cap| cap.min(access.session_duration))
+    global_max.map_or(access.session_duration, |cap| {
+        cap.min(access.session_duration)
+    })
 }
 
 /// The durations offered for `access`, shortest first: the usual steps below its
@@ -81,19 +83,32 @@ mod tests {
             text: &text,
         }])
         .unwrap_or_else(|e| panic!("{e:?}"));
-        catalog.accesses().first().cloned().unwrap_or_else(|| panic!("no access"))
+        catalog
+            .accesses()
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("no access"))
     }
 
     #[test]
     fn choices_never_pass_the_access_or_the_cap() {
         let a = access("PT3H");
-        let human: Vec<String> = duration_choices(&a, None).iter().map(|d| d.human()).collect();
+        let human: Vec<String> = duration_choices(&a, None)
+            .iter()
+            .map(|d| d.human())
+            .collect();
         assert_eq!(human, ["15m", "30m", "1h", "2h", "3h"]);
         let cap = AccessDuration::parse("45m").ok();
-        let human: Vec<String> = duration_choices(&a, cap).iter().map(|d| d.human()).collect();
+        let human: Vec<String> = duration_choices(&a, cap)
+            .iter()
+            .map(|d| d.human())
+            .collect();
         assert_eq!(human, ["15m", "30m", "45m"]);
         let short = access("PT10M");
-        let human: Vec<String> = duration_choices(&short, None).iter().map(|d| d.human()).collect();
+        let human: Vec<String> = duration_choices(&short, None)
+            .iter()
+            .map(|d| d.human())
+            .collect();
         assert_eq!(human, ["10m"]);
     }
 

@@ -58,7 +58,9 @@ mod tests {
         let usage = sso_usage("123456789012", "ReadOnly", &how);
         assert_eq!(
             usage.console_url.as_deref(),
-            Some("https://d-1.awsapps.com/start/#/console?account_id=123456789012&role_name=ReadOnly")
+            Some(
+                "https://d-1.awsapps.com/start/#/console?account_id=123456789012&role_name=ReadOnly"
+            )
         );
         assert!(usage.config.contains("sso_region = eu-west-1"));
         assert_eq!(usage.profile, "jit-123456789012-ReadOnly");

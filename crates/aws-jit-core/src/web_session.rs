@@ -97,7 +97,11 @@ pub fn local_path(asked: &str) -> String {
         && !asked.starts_with("/\\")
         && asked.len() <= 512
         && asked.chars().all(|c| c.is_ascii_graphic());
-    if safe { asked.to_owned() } else { "/".to_owned() }
+    if safe {
+        asked.to_owned()
+    } else {
+        "/".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -114,7 +118,10 @@ mod tests {
         assert!(email_allowed("not-an-email", &domains).is_err());
         assert!(email_allowed("anyone@anywhere.io", &[]).is_ok());
         let refusal = email_allowed("eve@evil.io", &domains).unwrap_err().0;
-        assert!(refusal.contains("AWS_JIT_OIDC_ALLOWED_DOMAINS"), "{refusal}");
+        assert!(
+            refusal.contains("AWS_JIT_OIDC_ALLOWED_DOMAINS"),
+            "{refusal}"
+        );
     }
 
     #[test]

@@ -118,14 +118,14 @@ impl ApiError {
 
 fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
     match (e.kind(), e) {
-            (_, AppError::UnknownAccess(_)) => (StatusCode::NOT_FOUND, "not_found"),
-            (_, AppError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
-            (ErrorKind::Invalid, _) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
-            (ErrorKind::NotFound, _) => (StatusCode::NOT_FOUND, "not_found"),
-            (ErrorKind::Forbidden, _) => (StatusCode::FORBIDDEN, "forbidden"),
-            (ErrorKind::Conflict | ErrorKind::Busy, _) => (StatusCode::CONFLICT, "conflict"),
-            (ErrorKind::Upstream, _) => (StatusCode::BAD_GATEWAY, "aws_error"),
-            (ErrorKind::Unavailable, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (_, AppError::UnknownAccess(_)) => (StatusCode::NOT_FOUND, "not_found"),
+        (_, AppError::Invalid(_)) => (StatusCode::BAD_REQUEST, "bad_request"),
+        (ErrorKind::Invalid, _) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+        (ErrorKind::NotFound, _) => (StatusCode::NOT_FOUND, "not_found"),
+        (ErrorKind::Forbidden, _) => (StatusCode::FORBIDDEN, "forbidden"),
+        (ErrorKind::Conflict | ErrorKind::Busy, _) => (StatusCode::CONFLICT, "conflict"),
+        (ErrorKind::Upstream, _) => (StatusCode::BAD_GATEWAY, "aws_error"),
+        (ErrorKind::Unavailable, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     }
 }
 

@@ -161,4 +161,3 @@ async fn filter_script() -> Response {
     )
         .into_response()
 }
-

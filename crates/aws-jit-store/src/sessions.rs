@@ -8,8 +8,7 @@ use aws_jit_core::web_session::{PendingSignIn, WebSession};
 
 use crate::common::{corrupt, from_millis};
 
-pub(crate) const SESSION_COLUMNS: &str =
-    "id_hash, person, role, via, csrf, created_at, expires_at";
+pub(crate) const SESSION_COLUMNS: &str = "id_hash, person, role, via, csrf, created_at, expires_at";
 
 pub(crate) const INSERT_SESSION: &str = "INSERT INTO web_sessions (id_hash, person, role, via, \
      csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";

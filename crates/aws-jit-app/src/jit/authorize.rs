@@ -110,9 +110,7 @@ impl Jit {
     pub async fn oversee(&self, actor: &Actor) -> Result<(), AppError> {
         match authorize::may_oversee(actor) {
             Ok(()) => Ok(()),
-            Err(refusal) => Err(self
-                .refuse(actor, Action::View, "", None, refusal)
-                .await),
+            Err(refusal) => Err(self.refuse(actor, Action::View, "", None, refusal).await),
         }
     }
 

@@ -84,7 +84,8 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         aws_calls: std::sync::Arc::new(move || calls.snapshot()),
         web: web_settings(cli, listen),
     };
-    if services.web.oidc.is_some() && services.web.public_url.starts_with("http://")
+    if services.web.oidc.is_some()
+        && services.web.public_url.starts_with("http://")
         && !is_loopback_url(&services.web.public_url)
     {
         tracing::warn!(url = %services.web.public_url, "the web UI is served over plain HTTP to other machines: its cookies are Secure and browsers will not send them; put it behind HTTPS and set AWS_JIT_WEB_URL");

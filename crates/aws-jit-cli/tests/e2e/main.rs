@@ -258,3 +258,4 @@ mod mcp;
 mod s3;
 mod serve;
 mod slack;
+mod web;

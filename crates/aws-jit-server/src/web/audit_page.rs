@@ -184,7 +184,9 @@ async fn chain_state(state: &AppState) -> (String, &'static str) {
     };
     if events.len() > MAX_VERIFIED {
         return (
-            format!("The log holds more than {MAX_VERIFIED} events: verify it with `aws-jit audit verify`."),
+            format!(
+                "The log holds more than {MAX_VERIFIED} events: verify it with `aws-jit audit verify`."
+            ),
             "",
         );
     }
@@ -192,7 +194,9 @@ async fn chain_state(state: &AppState) -> (String, &'static str) {
         Ok(n) => (
             format!(
                 "The hash chain verifies: {n} events, head {}.",
-                events.last().map_or("none", |e| &e.hash[..e.hash.len().min(16)])
+                events
+                    .last()
+                    .map_or("none", |e| &e.hash[..e.hash.len().min(16)])
             ),
             "ok",
         ),
@@ -227,7 +231,13 @@ fn export(events: &[AuditEvent], csv: bool) -> Response {
                 e.detail.clone(),
                 e.hash.clone(),
             ];
-            body.push_str(&cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+            body.push_str(
+                &cells
+                    .iter()
+                    .map(|c| csv_cell(c))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
             body.push('\n');
         }
     } else {
@@ -239,11 +249,24 @@ fn export(events: &[AuditEvent], csv: bool) -> Response {
         }
     }
     let (kind, name) = if csv {
-        ("text/csv; charset=utf-8", "attachment; filename=\"aws-jit-audit.csv\"")
+        (
+            "text/csv; charset=utf-8",
+            "attachment; filename=\"aws-jit-audit.csv\"",
+        )
     } else {
-        ("application/jsonl; charset=utf-8", "attachment; filename=\"aws-jit-audit.jsonl\"")
+        (
+            "application/jsonl; charset=utf-8",
+            "attachment; filename=\"aws-jit-audit.jsonl\"",
+        )
     };
-    ([(header::CONTENT_TYPE, kind), (header::CONTENT_DISPOSITION, name)], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /audit`.

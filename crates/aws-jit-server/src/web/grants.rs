@@ -57,13 +57,17 @@ pub struct GrantsPage {
 /// What a grant's time says, in words.
 pub fn when(grant: &Grant, now: jiff::Timestamp) -> String {
     match grant.status {
-        GrantStatus::Pending => format!("waiting for approval, lapses {}", relative(now, grant.expires_at)),
+        GrantStatus::Pending => format!(
+            "waiting for approval, lapses {}",
+            relative(now, grant.expires_at)
+        ),
         GrantStatus::Provisioning => "being granted".to_owned(),
         GrantStatus::Active => format!("ends {}", relative(now, grant.expires_at)),
         GrantStatus::Revoking => "being removed".to_owned(),
-        _ => grant
-            .ended_at
-            .map_or_else(|| "ended".to_owned(), |at| format!("ended {}", relative(now, at))),
+        _ => grant.ended_at.map_or_else(
+            || "ended".to_owned(),
+            |at| format!("ended {}", relative(now, at)),
+        ),
     }
 }
 
@@ -71,14 +75,21 @@ fn target_words(grant: &Grant) -> String {
     match (grant.target.account_id(), grant.target.permission_set()) {
         (Some(account), Some(set)) => format!("{account} · {set}"),
         (Some(account), None) => account.to_owned(),
-        _ => grant.target.iam_user().map_or_else(String::new, |u| format!("IAM user {u}")),
+        _ => grant
+            .target
+            .iam_user()
+            .map_or_else(String::new, |u| format!("IAM user {u}")),
     }
 }
 
 fn row(state: &AppState, grant: &Grant, now: jiff::Timestamp) -> GrantRow {
     let access = state.jit.access(&grant.access).ok();
     let live = matches!(grant.status, GrantStatus::Active);
-    let usage = match (live, grant.target.account_id(), grant.target.permission_set()) {
+    let usage = match (
+        live,
+        grant.target.account_id(),
+        grant.target.permission_set(),
+    ) {
         (true, Some(account), Some(role)) => {
             let usage = sso_usage(account, role, &state.web.settings.instructions);
             Some(Usage {
@@ -129,7 +140,12 @@ pub fn notice_of(after: &AfterChange) -> Option<Notice> {
     let grant = after
         .grant
         .as_deref()
-        .map(|g| aws_jit_core::text::printable(g).chars().take(64).collect::<String>())
+        .map(|g| {
+            aws_jit_core::text::printable(g)
+                .chars()
+                .take(64)
+                .collect::<String>()
+        })
         .unwrap_or_default();
     let text = match after.notice.as_deref()? {
         "granted" => format!("Granted: {grant} is active."),
@@ -197,7 +213,11 @@ pub async fn revoke(
     match state.jit.revoke(&id, &posted.visitor.actor).await {
         Ok(_) => {
             state.wake.notify_one();
-            let page = if posted.form.back == "active" { "/active" } else { "/grants" };
+            let page = if posted.form.back == "active" {
+                "/active"
+            } else {
+                "/grants"
+            };
             Redirect::to(&format!(
                 "{page}?notice=revoked&grant={}",
                 aws_jit_http::encode(id.as_str())

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use tokio::sync::Mutex;
 
@@ -70,9 +70,7 @@ struct Http(aws_jit_http::JsonClient);
 impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
     type Error = HttpFailure;
     type Future = std::pin::Pin<
-        Box<
-            dyn Future<Output = Result<openidconnect::HttpResponse, HttpFailure>> + Send + 'c,
-        >,
+        Box<dyn Future<Output = Result<openidconnect::HttpResponse, HttpFailure>> + Send + 'c>,
     >;
 
     fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
@@ -240,20 +238,40 @@ impl Oidc {
                     .clone()
             }
         };
-        if claims.email_verified() == Some(false) {
+        // The ID token's email, else the userinfo endpoint's (providers that conform to the
+        // specification keep scope claims out of an ID token issued with an access token).
+        let (email, verified) = match claims.email() {
+            Some(email) => (Some(email.as_str().to_owned()), claims.email_verified()),
+            None => {
+                let info: openidconnect::core::CoreUserInfoClaims = client
+                    .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+                    .map_err(|_| {
+                        OidcError::Untrusted(
+                            "the ID token carries no email and the provider has no userinfo endpoint: allow the `email` scope for aws-jit's client".to_owned(),
+                        )
+                    })?
+                    .request_async(&self.http)
+                    .await
+                    .map_err(|e| {
+                        OidcError::Provider(format!("userinfo: {}", error_chain(&e)))
+                    })?;
+                (
+                    info.email().map(|e| e.as_str().to_owned()),
+                    info.email_verified(),
+                )
+            }
+        };
+        if verified == Some(false) {
             return Err(OidcError::Untrusted(
                 "the identity provider has not verified this account's email".to_owned(),
             ));
         }
-        let email = claims
-            .email()
-            .map(|e| e.as_str().trim().to_lowercase())
-            .ok_or_else(|| {
-                OidcError::Untrusted(
-                    "the ID token carries no email: allow the `email` scope for aws-jit's client"
-                        .to_owned(),
-                )
-            })?;
+        let email = email.map(|e| e.trim().to_lowercase()).ok_or_else(|| {
+            OidcError::Untrusted(
+                "the identity provider gave no email: allow the `email` scope for aws-jit's client"
+                    .to_owned(),
+            )
+        })?;
         Ok(Identity {
             email,
             subject: claims.subject().as_str().to_owned(),
@@ -282,5 +300,8 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         }
         source = cause.source();
     }
-    aws_jit_core::text::printable(&text).chars().take(400).collect()
+    aws_jit_core::text::printable(&text)
+        .chars()
+        .take(400)
+        .collect()
 }

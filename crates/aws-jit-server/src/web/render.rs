@@ -156,10 +156,7 @@ pub struct Choice {
 
 /// The choices for these durations, the last (the longest) preselected unless `selected`
 /// names another.
-pub fn choices(
-    durations: &[aws_jit_core::AccessDuration],
-    selected: Option<&str>,
-) -> Vec<Choice> {
+pub fn choices(durations: &[aws_jit_core::AccessDuration], selected: Option<&str>) -> Vec<Choice> {
     let last = durations.len().saturating_sub(1);
     durations
         .iter()
@@ -179,8 +176,9 @@ pub fn choices(
 pub fn relative(now: jiff::Timestamp, at: jiff::Timestamp) -> String {
     let seconds = at.as_second() - now.as_second();
     let span = |s: i64| {
-        aws_jit_core::AccessDuration::from_seconds(s.unsigned_abs().max(1))
-            .map_or_else(String::new, |d| {
+        aws_jit_core::AccessDuration::from_seconds(s.unsigned_abs().max(1)).map_or_else(
+            String::new,
+            |d| {
                 let human = d.human();
                 // Minutes are enough once it is an hour or more.
                 if d.as_seconds() >= 3600 {
@@ -189,7 +187,8 @@ pub fn relative(now: jiff::Timestamp, at: jiff::Timestamp) -> String {
                 } else {
                     human
                 }
-            })
+            },
+        )
     };
     if seconds >= 0 {
         format!("in {}", span(seconds))

@@ -198,7 +198,13 @@ pub async fn form(
         Ok(access) => access,
         Err(e) => return failed(&e),
     };
-    let page = form_page(&visitor, access, state.jit.settings().global_max, None, None);
+    let page = form_page(
+        &visitor,
+        access,
+        state.jit.settings().global_max,
+        None,
+        None,
+    );
     html(StatusCode::OK, &page)
 }
 
@@ -227,7 +233,10 @@ pub async fn submit(State(state): State<AppState>, posted: Posted<Submitted>) ->
         },
     };
     let Ok(user) = UserEmail::parse(&visitor.session.person.email) else {
-        return again(StatusCode::FORBIDDEN, "your sign-in has no email address".to_owned());
+        return again(
+            StatusCode::FORBIDDEN,
+            "your sign-in has no email address".to_owned(),
+        );
     };
     let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
     let outcome = state

@@ -64,10 +64,15 @@ pub fn approvals_page(
                     .account_id()
                     .map(|a| format!("{a} · {}", g.target.permission_set().unwrap_or("")))
                     .unwrap_or_default(),
-                duration: g.requested_duration.map_or_else(|| "its longest".to_owned(), |d| d.human()),
+                duration: g
+                    .requested_duration
+                    .map_or_else(|| "its longest".to_owned(), |d| d.human()),
                 requested_by: g.requested_by.to_string(),
                 lapses: relative(now, g.expires_at),
-                reason: g.reason.clone().unwrap_or_else(|| "(none given)".to_owned()),
+                reason: g
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "(none given)".to_owned()),
                 approved_count: d.approved_by.len(),
                 approved_by: d
                     .approved_by
@@ -126,7 +131,10 @@ pub async fn decide(
     let id = GrantId::new(id);
     let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
     let (decided, notice) = match form.decision.as_str() {
-        "approve" => (state.jit.approve(&id, &visitor.actor, reason).await, "approved"),
+        "approve" => (
+            state.jit.approve(&id, &visitor.actor, reason).await,
+            "approved",
+        ),
         "deny" => (state.jit.deny(&id, &visitor.actor, reason).await, "denied"),
         _ => {
             return failed(&AppError::Invalid(

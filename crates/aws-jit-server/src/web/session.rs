@@ -66,13 +66,8 @@ fn to_sign_in(parts: &Parts) -> Response {
     } else {
         "/".to_owned()
     };
-    Redirect::to(&format!(
-        "/login?return_to={}",
-        aws_jit_http::encode(&back)
-    ))
-    .into_response()
+    Redirect::to(&format!("/login?return_to={}", aws_jit_http::encode(&back))).into_response()
 }
-
 
 impl FromRequestParts<AppState> for Visitor {
     type Rejection = Response;

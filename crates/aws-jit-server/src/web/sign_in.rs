@@ -14,9 +14,7 @@ use serde::Deserialize;
 
 use super::oidc::OidcError;
 use super::render::{Notice, error_page, sign_in_page};
-use super::session::{
-    Posted, SESSION_COOKIE, SIGN_IN_COOKIE, form_of, request_cookie, set_cookie,
-};
+use super::session::{Posted, SESSION_COOKIE, SIGN_IN_COOKIE, form_of, request_cookie, set_cookie};
 use crate::AppState;
 
 /// `?return_to=…&why=…` of the sign-in page.
@@ -51,7 +49,12 @@ pub async fn page(
 
 /// A refused sign-in: audited (within the budget when nobody is known), and the sign-in
 /// page with the reason.
-async fn refuse(state: &AppState, status: StatusCode, claimed: Option<&str>, why: &str) -> Response {
+async fn refuse(
+    state: &AppState,
+    status: StatusCode,
+    claimed: Option<&str>,
+    why: &str,
+) -> Response {
     tracing::warn!(reason = %why, "web: sign-in refused");
     if (claimed.is_some() || state.refusals.take())
         && let Err(e) = state.jit.record_sign_in_refusal(claimed, why).await
@@ -103,7 +106,13 @@ pub async fn depart(State(state): State<AppState>, Query(query): Query<SignInQue
         })
         .await;
     if let Err(e) = started {
-        return refuse(&state, StatusCode::SERVICE_UNAVAILABLE, None, &e.to_string()).await;
+        return refuse(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            &e.to_string(),
+        )
+        .await;
     }
     let mut response = Redirect::to(&departure.url).into_response();
     if let Ok(value) = HeaderValue::from_str(&set_cookie(SIGN_IN_COOKIE, &browser_secret, 600)) {
@@ -122,7 +131,10 @@ pub struct CallbackQuery {
 }
 
 fn bounded(text: &str) -> String {
-    aws_jit_core::text::printable(text).chars().take(200).collect()
+    aws_jit_core::text::printable(text)
+        .chars()
+        .take(200)
+        .collect()
 }
 
 /// `GET /auth/callback`: the identity provider's answer.
@@ -132,10 +144,22 @@ pub async fn callback(
     query: Result<Query<CallbackQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(answer)) = query else {
-        return refuse(&state, StatusCode::BAD_REQUEST, None, "the answer from the identity provider does not read").await;
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            None,
+            "the answer from the identity provider does not read",
+        )
+        .await;
     };
     let Some(oidc) = &state.web.oidc else {
-        return refuse(&state, StatusCode::NOT_FOUND, None, "single sign-on is not configured").await;
+        return refuse(
+            &state,
+            StatusCode::NOT_FOUND,
+            None,
+            "single sign-on is not configured",
+        )
+        .await;
     };
     if let Some(error) = &answer.error {
         let why = format!(
@@ -150,17 +174,32 @@ pub async fn callback(
         return refuse(&state, StatusCode::BAD_REQUEST, None, &why).await;
     }
     let (Some(code), Some(sign_in_state)) = (&answer.code, &answer.state) else {
-        return refuse(&state, StatusCode::BAD_REQUEST, None, "the answer has no `code` or no `state`").await;
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            None,
+            "the answer has no `code` or no `state`",
+        )
+        .await;
     };
     if code.len() > 2048 || sign_in_state.len() > 256 {
-        return refuse(&state, StatusCode::BAD_REQUEST, None, "the answer is too long to be genuine").await;
+        return refuse(
+            &state,
+            StatusCode::BAD_REQUEST,
+            None,
+            "the answer is too long to be genuine",
+        )
+        .await;
     }
     let browser = request_cookie(&headers, SIGN_IN_COOKIE);
     let pending = match state.jit.finish_sign_in(sign_in_state, browser).await {
         Ok(pending) => pending,
         Err(e) => return refuse(&state, StatusCode::BAD_REQUEST, None, &e.to_string()).await,
     };
-    let identity = match oidc.arrive(code, &pending.nonce, &pending.pkce_verifier).await {
+    let identity = match oidc
+        .arrive(code, &pending.nonce, &pending.pkce_verifier)
+        .await
+    {
         Ok(identity) => identity,
         Err(e @ OidcError::Provider(_)) => {
             return refuse(&state, StatusCode::BAD_GATEWAY, None, &e.to_string()).await;
@@ -231,7 +270,11 @@ struct TokenForm {
 }
 
 /// `POST /login/token`: the dev sign-in with an API token that acts for a person.
-pub async fn with_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn with_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !state.web.settings.dev_sign_in {
         return error_page(
             StatusCode::NOT_FOUND,
@@ -250,15 +293,33 @@ pub async fn with_token(State(state): State<AppState>, headers: HeaderMap, body:
     let actor = match state.jit.authenticate(form.token.trim()).await {
         Ok(actor) => actor,
         Err(aws_jit_app::AuthFailure::Refused(why)) => {
-            return refuse(&state, StatusCode::UNAUTHORIZED, None, &format!("the token is not accepted: {why}")).await;
+            return refuse(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                None,
+                &format!("the token is not accepted: {why}"),
+            )
+            .await;
         }
         Err(e) => return unavailable(&e.to_string()),
     };
     let Some(email) = actor.own_person().map(|p| p.email.clone()) else {
-        return refuse(&state, StatusCode::FORBIDDEN, None, "that token acts for no person: make one with `aws-jit token create --user EMAIL`").await;
+        return refuse(
+            &state,
+            StatusCode::FORBIDDEN,
+            None,
+            "that token acts for no person: make one with `aws-jit token create --user EMAIL`",
+        )
+        .await;
     };
     let Ok(email) = UserEmail::parse(&email) else {
-        return refuse(&state, StatusCode::FORBIDDEN, Some(&email), "the token's user is not an email address").await;
+        return refuse(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some(&email),
+            "the token's user is not an email address",
+        )
+        .await;
     };
     let person = match state.jit.resolve_person(&email, false).await {
         Ok(person) => person,
@@ -269,7 +330,14 @@ pub async fn with_token(State(state): State<AppState>, headers: HeaderMap, body:
         _ => String::new(),
     };
     let back = return_to(Some(&form.return_to));
-    open(&state, person, actor.rights.role, &format!("token:{token_name}"), &back).await
+    open(
+        &state,
+        person,
+        actor.rights.role,
+        &format!("token:{token_name}"),
+        &back,
+    )
+    .await
 }
 
 /// The sign-out form (its CSRF token only).
