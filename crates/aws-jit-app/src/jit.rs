@@ -130,6 +130,7 @@ pub struct Jit {
     catalog: Option<Arc<Catalog>>,
     policies: Option<Arc<PolicyEngine>>,
     groups: eligibility::GroupCache,
+    listings: eligibility::ListingCache,
 }
 
 impl Jit {
@@ -150,6 +151,7 @@ impl Jit {
             catalog: None,
             policies: None,
             groups: eligibility::GroupCache::default(),
+            listings: eligibility::ListingCache::default(),
         }
     }
 

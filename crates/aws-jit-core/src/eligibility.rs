@@ -15,11 +15,11 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Effect, Entities, EntityUid, Policy, PolicyId, PolicySet,
+    Authorizer, Context, Decision, Effect, Entities, Policy, PolicyId, PolicySet, RestrictedExpression,
     Request, Schema, ValidationMode, Validator,
 };
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::actor::Person;
 use crate::config::{Access, Catalog, Requesters};
@@ -176,6 +176,7 @@ pub struct PolicyText {
 #[derive(Debug)]
 pub struct PolicyEngine {
     schema: Schema,
+    types: entities::Types,
     /// The set cut per access (what a decision evaluates), with the relaxed form listings
     /// ask ("could some request be allowed?").
     slices: Slices,
@@ -307,8 +308,10 @@ impl PolicyEngine {
         }
         let slices = Slices::build(&policies, catalog.accesses().iter().map(|a| a.key.as_str()))
             .map_err(|e| vec![PolicyProblem(e)])?;
+        let types = entities::Types::new().map_err(|e| vec![PolicyProblem(e)])?;
         Ok(PolicyEngine {
             schema,
+            types,
             slices,
             texts,
             groups: groups.into_iter().collect(),
@@ -451,54 +454,115 @@ impl PolicyEngine {
             .allowed
     }
 
+    /// The accesses among `accesses` that `person` could be allowed to request at `at`
+    /// (as [`PolicyEngine::may_request`] asks of each, with the person's entities built
+    /// once for the whole listing).
+    pub fn requestable<'a>(
+        &self,
+        person: &Person,
+        groups: &[String],
+        accesses: &[&'a Access],
+        channel: &str,
+        at: Timestamp,
+    ) -> Vec<&'a Access> {
+        let people = entities::person_entities(&self.types, person, groups);
+        let listed: Result<Vec<_>, String> = accesses
+            .iter()
+            .map(|a| entities::access_entity(&self.types, a))
+            .collect();
+        let (Ok(mut all), Ok(listed)) = (people, listed) else {
+            return Vec::new();
+        };
+        all.extend(listed);
+        let Ok(entities) = Entities::from_entities(all, Some(&self.schema)) else {
+            return Vec::new();
+        };
+        accesses
+            .iter()
+            .copied()
+            .filter(|access| {
+                let ask = Ask {
+                    action: PolicyAction::Request,
+                    principal: person,
+                    groups,
+                    access,
+                    duration_seconds: access.session_duration.as_seconds(),
+                    reason: "",
+                    break_glass: false,
+                    channel,
+                    on_behalf: false,
+                    requester: None,
+                    at,
+                };
+                self.decide_among(&self.slices.get(&access.key).listing, &ask, &entities, false)
+                    .allowed
+            })
+            .collect()
+    }
+
     fn decide_in(&self, policies: &PolicySet, ask: &Ask<'_>) -> Verdict {
+        let entities = entities::entities(&self.types, ask.principal, ask.groups, ask.access)
+            .and_then(|all| {
+                Entities::from_entities(all, Some(&self.schema)).map_err(|e| e.to_string())
+            });
+        match entities {
+            Ok(entities) => self.decide_among(policies, ask, &entities, true),
+            Err(e) => Verdict {
+                allowed: false,
+                policies: Vec::new(),
+                errors: vec![format!("(entities: {e})")],
+            },
+        }
+    }
+
+    /// Decides `ask` over `policies` and `entities`; `checked` validates the context and the
+    /// request against the schema (listings, whose every access is decided again with it
+    /// when requested, skip that).
+    fn decide_among(
+        &self,
+        policies: &PolicySet,
+        ask: &Ask<'_>,
+        entities: &Entities,
+        checked: bool,
+    ) -> Verdict {
+        let schema = checked.then_some(&self.schema);
         let refused = |error: String| Verdict {
             allowed: false,
             policies: Vec::new(),
             errors: vec![error],
         };
-        let principal = entities::user_id(ask.principal);
-        let uid = |kind: &str, id: &str| {
-            EntityUid::from_json(json!({ "type": kind, "id": id })).map_err(|e| e.to_string())
-        };
-        let (Ok(p), Ok(a), Ok(r)) = (
-            uid("AwsJit::User", &principal),
-            uid("AwsJit::Action", ask.action.as_str()),
-            uid("AwsJit::Access", &ask.access.key),
-        ) else {
-            return refused("(entity ids)".to_owned());
-        };
-        let mut context = serde_json::Map::new();
-        context.insert("reason".to_owned(), json!(ask.reason));
-        context.insert("channel".to_owned(), json!(ask.channel));
-        context.insert("duration_seconds".to_owned(), json!(ask.duration_seconds));
+        let (p, a, r) = (
+            self.types.user(ask.principal),
+            self.types.action(ask.action.as_str()),
+            self.types.access(&ask.access.key),
+        );
+        let mut context: Vec<(String, RestrictedExpression)> = vec![
+            ("reason".to_owned(), RestrictedExpression::new_string(ask.reason.to_owned())),
+            ("channel".to_owned(), RestrictedExpression::new_string(ask.channel.to_owned())),
+            (
+                "duration_seconds".to_owned(),
+                RestrictedExpression::new_long(i64::try_from(ask.duration_seconds).unwrap_or(i64::MAX)),
+            ),
+        ];
         for (k, v) in entities::time_fields(ask.at) {
-            context.insert(k.to_owned(), v);
+            context.push((k.to_owned(), entities::restricted(&v)));
         }
         if ask.action.is_decision() {
             let requester = ask.requester.map(|p| p.email.clone()).unwrap_or_default();
-            context.insert("requester_email".to_owned(), json!(requester));
+            context.push(("requester_email".to_owned(), RestrictedExpression::new_string(requester)));
         } else {
-            context.insert("break_glass".to_owned(), json!(ask.break_glass));
-            context.insert("on_behalf".to_owned(), json!(ask.on_behalf));
+            context.push(("break_glass".to_owned(), RestrictedExpression::new_bool(ask.break_glass)));
+            context.push(("on_behalf".to_owned(), RestrictedExpression::new_bool(ask.on_behalf)));
         }
-        let context =
-            match Context::from_json_value(Value::Object(context), Some((&self.schema, &a))) {
-                Ok(c) => c,
-                Err(e) => return refused(format!("(context: {e})")),
-            };
-        let entities = match Entities::from_json_value(
-            entities::entities(ask.principal, ask.groups, ask.access),
-            Some(&self.schema),
-        ) {
-            Ok(e) => e,
-            Err(e) => return refused(format!("(entities: {e})")),
+        let context = match Context::from_pairs(context) {
+            Ok(c) => c,
+            Err(e) => return refused(format!("(context: {e})")),
         };
-        let request = match Request::new(p, a, r, context, Some(&self.schema)) {
+        let request = match Request::new(p, a, r, context, schema) {
             Ok(r) => r,
             Err(e) => return refused(format!("(request: {e})")),
         };
-        let response = Authorizer::new().is_authorized(&request, policies, &entities);
+        let response = Authorizer::new().is_authorized(&request, policies, entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()

@@ -19,6 +19,8 @@
 pub mod audit_page;
 pub mod grants;
 pub mod oidc;
+#[cfg(test)]
+mod page_tests;
 pub mod render;
 pub mod request;
 pub mod review;

@@ -93,6 +93,7 @@ conformance!(
     grant_pages_follow_the_cursor,
     another_handles_change_wakes_a_waiter_where_the_backend_can_tell,
     queued_notifications_are_claimed_once_retried_and_given_up,
+    web_sessions_live_until_they_end_and_sign_ins_are_taken_once,
 );
 
 fn t0() -> Timestamp {
@@ -514,6 +515,76 @@ fn token_event(name: &str, action: AuditAction) -> AuditEvent {
         prev_hash: String::new(),
         hash: String::new(),
     }
+}
+
+async fn web_sessions_live_until_they_end_and_sign_ins_are_taken_once(backend: &Backend) {
+    use aws_jit_core::Person;
+    use aws_jit_core::web_session::{PendingSignIn, WebSession};
+    let store = backend.open().await;
+    let session = WebSession {
+        id_hash: "cd".repeat(32),
+        person: Person {
+            email: "alice@example.com".to_owned(),
+            id: Some("u-1".to_owned()),
+            aliases: Vec::new(),
+        },
+        role: Role::Approver,
+        via: "oidc".to_owned(),
+        csrf: "ef".repeat(32),
+        created_at: t0(),
+        expires_at: t0() + secs(3600),
+    };
+    let signed_in = token_event("alice", AuditAction::SignedIn);
+    store.insert_session(&session, &signed_in, t0()).await.unwrap();
+    let found = store.session(&session.id_hash, t0() + secs(10)).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&session));
+    assert!(store.session(&"00".repeat(32), t0()).await.unwrap().is_none());
+    // Past its end it opens nothing, and the next sign-in clears it away.
+    assert!(store.session(&session.id_hash, t0() + secs(3600)).await.unwrap().is_none());
+    let next = WebSession {
+        id_hash: "ab".repeat(32),
+        created_at: t0() + secs(4000),
+        expires_at: t0() + secs(8000),
+        ..session.clone()
+    };
+    store.insert_session(&next, &signed_in, t0() + secs(4000)).await.unwrap();
+    assert!(store.session(&session.id_hash, t0()).await.unwrap().is_none(), "ended sessions are deleted");
+    let signed_out = token_event("alice", AuditAction::SignedOut);
+    assert!(store.delete_session(&next.id_hash, &signed_out).await.unwrap());
+    assert!(!store.delete_session(&next.id_hash, &signed_out).await.unwrap());
+    assert!(store.session(&next.id_hash, t0() + secs(4001)).await.unwrap().is_none());
+
+    let sign_in = PendingSignIn {
+        state: "state-1".to_owned(),
+        browser_hash: "12".repeat(32),
+        nonce: "nonce".to_owned(),
+        pkce_verifier: "verifier".to_owned(),
+        return_to: "/grants".to_owned(),
+        created_at: t0(),
+    };
+    assert!(store.insert_sign_in(&sign_in, t0() - secs(600)).await.unwrap());
+    assert_eq!(store.take_sign_in("state-1").await.unwrap(), Some(sign_in.clone()));
+    assert_eq!(store.take_sign_in("state-1").await.unwrap(), None, "taken once");
+    // A lapsed sign-in is cleared by the next one.
+    assert!(store.insert_sign_in(&sign_in, t0() - secs(600)).await.unwrap());
+    let later = PendingSignIn {
+        state: "state-2".to_owned(),
+        created_at: t0() + secs(700),
+        ..sign_in.clone()
+    };
+    assert!(store.insert_sign_in(&later, t0() + secs(100)).await.unwrap());
+    assert_eq!(store.take_sign_in("state-1").await.unwrap(), None, "lapsed, cleared");
+    let actions: Vec<AuditAction> = store
+        .audit(&AuditQuery::default())
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [AuditAction::SignedIn, AuditAction::SignedIn, AuditAction::SignedOut]
+    );
 }
 
 async fn tokens_are_unique_by_name_and_revocable(backend: &Backend) {

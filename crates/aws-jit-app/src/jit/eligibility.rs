@@ -23,6 +23,11 @@ type Looked = (Timestamp, Vec<String>);
 #[derive(Debug, Default, Clone)]
 pub(crate) struct GroupCache(Arc<Mutex<HashMap<String, Looked>>>);
 
+/// Listings made this minute (policies may read the hour and minute, never finer): by
+/// person, groups and channel, the indices of the catalog's accesses they could request.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ListingCache(Arc<Mutex<HashMap<String, (i64, Arc<Vec<usize>>)>>>);
+
 /// What a person asks, besides who and what.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Asked<'a> {
@@ -190,7 +195,9 @@ impl Jit {
         })
     }
 
-    /// The accesses `person` could request now (listings show each person only these).
+    /// The accesses `person` could request now (listings show each person only these),
+    /// worked out once a minute per person, groups and channel: every request is decided
+    /// again in full.
     pub async fn requestable(
         &self,
         person: &Person,
@@ -200,10 +207,43 @@ impl Jit {
         let engine = self.policies()?;
         let groups = self.policy_groups(person).await?;
         let now = self.clock.now();
-        Ok(catalog
-            .accesses()
-            .iter()
-            .filter(|a| engine.may_request(person, &groups, a, channel, now))
-            .collect())
+        let all: Vec<&Access> = catalog.accesses().iter().collect();
+        let minute = now.as_second().div_euclid(60);
+        let key = format!(
+            "{}|{}|{channel}",
+            person.id.as_deref().unwrap_or(&person.email),
+            groups.join(",")
+        );
+        let cached = self.listings.0.lock().ok().and_then(|cache| {
+            cache
+                .get(&key)
+                .filter(|(at, _)| *at == minute)
+                .map(|(_, listed)| listed.clone())
+        });
+        let listed = match cached {
+            Some(listed) => listed,
+            None => {
+                let by_key: HashMap<&str, usize> = all
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a.key.as_str(), i))
+                    .collect();
+                let listed: Arc<Vec<usize>> = Arc::new(
+                    engine
+                        .requestable(person, &groups, &all, channel, now)
+                        .iter()
+                        .filter_map(|a| by_key.get(a.key.as_str()).copied())
+                        .collect(),
+                );
+                if let Ok(mut cache) = self.listings.0.lock() {
+                    cache.retain(|_, (at, _)| *at == minute);
+                    if cache.len() < 10_000 {
+                        cache.insert(key, (minute, listed.clone()));
+                    }
+                }
+                listed
+            }
+        };
+        Ok(listed.iter().filter_map(|i| all.get(*i).copied()).collect())
     }
 }

@@ -1,6 +1,10 @@
 //! The Cedar entities and contexts of a question: the person (with their groups), the
 //! access (with its tags), and what is asked, as Cedar's JSON forms.
 
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
@@ -12,28 +16,82 @@ pub(crate) fn user_id(person: &Person) -> String {
     person.id.clone().unwrap_or_else(|| person.email.clone())
 }
 
-fn uid(kind: &str, id: &str) -> Value {
-    json!({ "type": kind, "id": id })
+/// The entity types of the schema, parsed once (Cedar's parser is far too slow to run per
+/// question).
+#[derive(Debug, Clone)]
+pub(crate) struct Types {
+    user: EntityTypeName,
+    group: EntityTypeName,
+    access: EntityTypeName,
+    action: EntityTypeName,
+}
+
+impl Types {
+    pub(crate) fn new() -> Result<Types, String> {
+        let parse = |name: &str| {
+            EntityTypeName::from_str(name).map_err(|e| format!("entity type `{name}`: {e}"))
+        };
+        Ok(Types {
+            user: parse("AwsJit::User")?,
+            group: parse("AwsJit::Group")?,
+            access: parse("AwsJit::Access")?,
+            action: parse("AwsJit::Action")?,
+        })
+    }
+
+    fn uid(kind: &EntityTypeName, id: &str) -> EntityUid {
+        EntityUid::from_type_name_and_id(kind.clone(), EntityId::new(id))
+    }
+
+    /// The person's uid.
+    pub(crate) fn user(&self, person: &Person) -> EntityUid {
+        Self::uid(&self.user, &user_id(person))
+    }
+
+    /// An action's uid.
+    pub(crate) fn action(&self, name: &str) -> EntityUid {
+        Self::uid(&self.action, name)
+    }
+
+    /// An access's uid.
+    pub(crate) fn access(&self, key: &str) -> EntityUid {
+        Self::uid(&self.access, key)
+    }
+}
+
+fn string(text: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(text.to_owned())
 }
 
 /// The entities: the person in their groups, the groups, and the access.
-pub(crate) fn entities(person: &Person, groups: &[String], access: &Access) -> Value {
+pub(crate) fn entities(types: &Types, person: &Person, groups: &[String], access: &Access) -> Result<Vec<Entity>, String> {
+    let mut all = person_entities(types, person, groups)?;
+    all.push(access_entity(types, access)?);
+    Ok(all)
+}
+
+/// The person in their groups, and the groups.
+pub(crate) fn person_entities(types: &Types, person: &Person, groups: &[String]) -> Result<Vec<Entity>, String> {
     let mut names: Vec<String> = std::iter::once(person.email.to_lowercase())
         .chain(person.aliases.iter().map(|a| a.to_lowercase()))
         .collect();
     names.sort();
     names.dedup();
-    let parents: Vec<Value> = groups.iter().map(|g| uid("AwsJit::Group", g)).collect();
-    let mut all = vec![json!({
-        "uid": uid("AwsJit::User", &user_id(person)),
-        "attrs": { "email": person.email, "names": names },
-        "parents": parents,
-    })];
-    all.extend(
-        groups
-            .iter()
-            .map(|g| json!({ "uid": uid("AwsJit::Group", g), "attrs": {}, "parents": [] })),
-    );
+    let parents: HashSet<EntityUid> = groups.iter().map(|g| Types::uid(&types.group, g)).collect();
+    let attrs = HashMap::from([
+        ("email".to_owned(), string(&person.email)),
+        (
+            "names".to_owned(),
+            RestrictedExpression::new_set(names.iter().map(|n| string(n))),
+        ),
+    ]);
+    let mut all = vec![Entity::new(types.user(person), attrs, parents).map_err(|e| e.to_string())?];
+    all.extend(groups.iter().map(|g| Entity::with_uid(Types::uid(&types.group, g))));
+    Ok(all)
+}
+
+/// The access, with its attributes and tags.
+pub(crate) fn access_entity(types: &Types, access: &Access) -> Result<Entity, String> {
     let (kind, account, permission_set, buckets) = match &access.target {
         AccessTarget::IdentityCenter {
             account_id,
@@ -57,20 +115,35 @@ pub(crate) fn entities(person: &Person, groups: &[String], access: &Access) -> V
             buckets.iter().map(ToString::to_string).collect(),
         ),
     };
-    all.push(json!({
-        "uid": uid("AwsJit::Access", &access.key),
-        "attrs": {
-            "name": access.name,
-            "kind": kind,
-            "account": account,
-            "permission_set": permission_set,
-            "buckets": buckets,
-            "max_duration_seconds": access.session_duration.as_seconds(),
-        },
-        "parents": [],
-        "tags": access.tags,
-    }));
-    Value::Array(all)
+    let attrs = HashMap::from([
+        ("name".to_owned(), string(&access.name)),
+        ("kind".to_owned(), string(kind)),
+        ("account".to_owned(), string(&account)),
+        ("permission_set".to_owned(), string(&permission_set)),
+        (
+            "buckets".to_owned(),
+            RestrictedExpression::new_set(buckets.iter().map(|b| string(b))),
+        ),
+        (
+            "max_duration_seconds".to_owned(),
+            RestrictedExpression::new_long(
+                i64::try_from(access.session_duration.as_seconds()).unwrap_or(i64::MAX),
+            ),
+        ),
+    ]);
+    let tags = access.tags.iter().map(|(k, v)| (k.clone(), string(v)));
+    Entity::new_with_tags(types.access(&access.key), attrs, HashSet::new(), tags)
+        .map_err(|e| e.to_string())
+}
+
+/// A context value from its JSON form (numbers, strings and booleans only).
+pub(crate) fn restricted(value: &Value) -> RestrictedExpression {
+    match value {
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => RestrictedExpression::new_long(n.as_i64().unwrap_or_default()),
+        Value::String(s) => string(s),
+        other => string(&other.to_string()),
+    }
 }
 
 /// The time fields every context has.

@@ -155,7 +155,7 @@ pub struct Submitted {
     break_glass: Option<String>,
 }
 
-fn form_page(
+pub(crate) fn form_page(
     visitor: &Visitor,
     access: &Access,
     global_max: Option<AccessDuration>,
