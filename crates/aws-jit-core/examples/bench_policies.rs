@@ -138,11 +138,16 @@ fn main() {
     let listing = t.elapsed();
     let all: Vec<_> = catalog.accesses().iter().collect();
     // The listing is timed over several rounds (the last is reported).
-    let rounds: usize = std::env::args().nth(4).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let rounds: usize = std::env::args()
+        .nth(4)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1);
     let (mut batch, mut batched) = (0, std::time::Duration::ZERO);
     for _ in 0..rounds.max(1) {
         let t = Instant::now();
-        batch = engine.requestable(&people[0], &groups[0], &all, "api", at).len();
+        batch = engine
+            .requestable(&people[0], &groups[0], &all, "api", at)
+            .len();
         batched = t.elapsed();
     }
     assert_eq!(batch, listed, "the batched listing agrees");

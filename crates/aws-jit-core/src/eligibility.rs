@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Effect, Entities, Policy, PolicyId, PolicySet, RestrictedExpression,
-    Request, Schema, ValidationMode, Validator,
+    Authorizer, Context, Decision, Effect, Entities, Policy, PolicyId, PolicySet, Request,
+    RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -494,8 +494,13 @@ impl PolicyEngine {
                     requester: None,
                     at,
                 };
-                self.decide_among(&self.slices.get(&access.key).listing, &ask, &entities, false)
-                    .allowed
+                self.decide_among(
+                    &self.slices.get(&access.key).listing,
+                    &ask,
+                    &entities,
+                    false,
+                )
+                .allowed
             })
             .collect()
     }
@@ -537,11 +542,19 @@ impl PolicyEngine {
             self.types.access(&ask.access.key),
         );
         let mut context: Vec<(String, RestrictedExpression)> = vec![
-            ("reason".to_owned(), RestrictedExpression::new_string(ask.reason.to_owned())),
-            ("channel".to_owned(), RestrictedExpression::new_string(ask.channel.to_owned())),
+            (
+                "reason".to_owned(),
+                RestrictedExpression::new_string(ask.reason.to_owned()),
+            ),
+            (
+                "channel".to_owned(),
+                RestrictedExpression::new_string(ask.channel.to_owned()),
+            ),
             (
                 "duration_seconds".to_owned(),
-                RestrictedExpression::new_long(i64::try_from(ask.duration_seconds).unwrap_or(i64::MAX)),
+                RestrictedExpression::new_long(
+                    i64::try_from(ask.duration_seconds).unwrap_or(i64::MAX),
+                ),
             ),
         ];
         for (k, v) in entities::time_fields(ask.at) {
@@ -549,10 +562,19 @@ impl PolicyEngine {
         }
         if ask.action.is_decision() {
             let requester = ask.requester.map(|p| p.email.clone()).unwrap_or_default();
-            context.push(("requester_email".to_owned(), RestrictedExpression::new_string(requester)));
+            context.push((
+                "requester_email".to_owned(),
+                RestrictedExpression::new_string(requester),
+            ));
         } else {
-            context.push(("break_glass".to_owned(), RestrictedExpression::new_bool(ask.break_glass)));
-            context.push(("on_behalf".to_owned(), RestrictedExpression::new_bool(ask.on_behalf)));
+            context.push((
+                "break_glass".to_owned(),
+                RestrictedExpression::new_bool(ask.break_glass),
+            ));
+            context.push((
+                "on_behalf".to_owned(),
+                RestrictedExpression::new_bool(ask.on_behalf),
+            ));
         }
         let context = match Context::from_pairs(context) {
             Ok(c) => c,

@@ -535,24 +535,68 @@ async fn web_sessions_live_until_they_end_and_sign_ins_are_taken_once(backend: &
         expires_at: t0() + secs(3600),
     };
     let signed_in = token_event("alice", AuditAction::SignedIn);
-    store.insert_session(&session, &signed_in, t0()).await.unwrap();
-    let found = store.session(&session.id_hash, t0() + secs(10)).await.unwrap();
+    store
+        .insert_session(&session, &signed_in, t0())
+        .await
+        .unwrap();
+    let found = store
+        .session(&session.id_hash, t0() + secs(10))
+        .await
+        .unwrap();
     assert_eq!(found.as_ref(), Some(&session));
-    assert!(store.session(&"00".repeat(32), t0()).await.unwrap().is_none());
+    assert!(
+        store
+            .session(&"00".repeat(32), t0())
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Past its end it opens nothing, and the next sign-in clears it away.
-    assert!(store.session(&session.id_hash, t0() + secs(3600)).await.unwrap().is_none());
+    assert!(
+        store
+            .session(&session.id_hash, t0() + secs(3600))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let next = WebSession {
         id_hash: "ab".repeat(32),
         created_at: t0() + secs(4000),
         expires_at: t0() + secs(8000),
         ..session.clone()
     };
-    store.insert_session(&next, &signed_in, t0() + secs(4000)).await.unwrap();
-    assert!(store.session(&session.id_hash, t0()).await.unwrap().is_none(), "ended sessions are deleted");
+    store
+        .insert_session(&next, &signed_in, t0() + secs(4000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .session(&session.id_hash, t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "ended sessions are deleted"
+    );
     let signed_out = token_event("alice", AuditAction::SignedOut);
-    assert!(store.delete_session(&next.id_hash, &signed_out).await.unwrap());
-    assert!(!store.delete_session(&next.id_hash, &signed_out).await.unwrap());
-    assert!(store.session(&next.id_hash, t0() + secs(4001)).await.unwrap().is_none());
+    assert!(
+        store
+            .delete_session(&next.id_hash, &signed_out)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_session(&next.id_hash, &signed_out)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .session(&next.id_hash, t0() + secs(4001))
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let sign_in = PendingSignIn {
         state: "state-1".to_owned(),
@@ -562,18 +606,44 @@ async fn web_sessions_live_until_they_end_and_sign_ins_are_taken_once(backend: &
         return_to: "/grants".to_owned(),
         created_at: t0(),
     };
-    assert!(store.insert_sign_in(&sign_in, t0() - secs(600)).await.unwrap());
-    assert_eq!(store.take_sign_in("state-1").await.unwrap(), Some(sign_in.clone()));
-    assert_eq!(store.take_sign_in("state-1").await.unwrap(), None, "taken once");
+    assert!(
+        store
+            .insert_sign_in(&sign_in, t0() - secs(600))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.take_sign_in("state-1").await.unwrap(),
+        Some(sign_in.clone())
+    );
+    assert_eq!(
+        store.take_sign_in("state-1").await.unwrap(),
+        None,
+        "taken once"
+    );
     // A lapsed sign-in is cleared by the next one.
-    assert!(store.insert_sign_in(&sign_in, t0() - secs(600)).await.unwrap());
+    assert!(
+        store
+            .insert_sign_in(&sign_in, t0() - secs(600))
+            .await
+            .unwrap()
+    );
     let later = PendingSignIn {
         state: "state-2".to_owned(),
         created_at: t0() + secs(700),
         ..sign_in.clone()
     };
-    assert!(store.insert_sign_in(&later, t0() + secs(100)).await.unwrap());
-    assert_eq!(store.take_sign_in("state-1").await.unwrap(), None, "lapsed, cleared");
+    assert!(
+        store
+            .insert_sign_in(&later, t0() + secs(100))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.take_sign_in("state-1").await.unwrap(),
+        None,
+        "lapsed, cleared"
+    );
     let actions: Vec<AuditAction> = store
         .audit(&AuditQuery::default())
         .await
@@ -583,7 +653,11 @@ async fn web_sessions_live_until_they_end_and_sign_ins_are_taken_once(backend: &
         .collect();
     assert_eq!(
         actions,
-        [AuditAction::SignedIn, AuditAction::SignedIn, AuditAction::SignedOut]
+        [
+            AuditAction::SignedIn,
+            AuditAction::SignedIn,
+            AuditAction::SignedOut
+        ]
     );
 }
 

@@ -64,14 +64,23 @@ fn string(text: &str) -> RestrictedExpression {
 }
 
 /// The entities: the person in their groups, the groups, and the access.
-pub(crate) fn entities(types: &Types, person: &Person, groups: &[String], access: &Access) -> Result<Vec<Entity>, String> {
+pub(crate) fn entities(
+    types: &Types,
+    person: &Person,
+    groups: &[String],
+    access: &Access,
+) -> Result<Vec<Entity>, String> {
     let mut all = person_entities(types, person, groups)?;
     all.push(access_entity(types, access)?);
     Ok(all)
 }
 
 /// The person in their groups, and the groups.
-pub(crate) fn person_entities(types: &Types, person: &Person, groups: &[String]) -> Result<Vec<Entity>, String> {
+pub(crate) fn person_entities(
+    types: &Types,
+    person: &Person,
+    groups: &[String],
+) -> Result<Vec<Entity>, String> {
     let mut names: Vec<String> = std::iter::once(person.email.to_lowercase())
         .chain(person.aliases.iter().map(|a| a.to_lowercase()))
         .collect();
@@ -86,7 +95,11 @@ pub(crate) fn person_entities(types: &Types, person: &Person, groups: &[String])
         ),
     ]);
     let mut all = vec![Entity::new(types.user(person), attrs, parents).map_err(|e| e.to_string())?];
-    all.extend(groups.iter().map(|g| Entity::with_uid(Types::uid(&types.group, g))));
+    all.extend(
+        groups
+            .iter()
+            .map(|g| Entity::with_uid(Types::uid(&types.group, g))),
+    );
     Ok(all)
 }
 

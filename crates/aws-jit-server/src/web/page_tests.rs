@@ -19,7 +19,7 @@ use super::session::Visitor;
 
 const CATALOG: &str = r#"{
   "staging_db": {"name": "Staging database", "description": "Read <b>staging</b> & more", "account_id": "876809951775", "permission_set": "DBRead", "session_duration": "PT3H", "require_reason": true},
-  "prod_admin": {"name": "Prod admin", "description": "Break glass only", "account_id": "123456789012", "permission_set": "Admin", "session_duration": "PT1H", "approvers": ["bob@example.com"], "approvals_required": 2, "break_glass": true, "break_glass_duration": "15m"}
+  "prod_admin": {"name": "Prod admin", "description": "Break glass only", "account_id": "123456789012", "permission_set": "Admin", "session_duration": "PT1H", "approvers": ["bob@example.com", "carol@example.com"], "approvals_required": 2, "break_glass": true, "break_glass_duration": "15m"}
 }"#;
 
 fn catalog() -> Catalog {
@@ -55,11 +55,17 @@ fn the_request_list_page() {
     let alice = visitor("alice@example.com", Role::Requester);
     let page = list_page(Nav::of(&alice, "request"), &accesses, "", None);
     let html = page.render().unwrap();
-    assert!(html.contains("Read &#60;b&#62;staging&#60;/b&#62; &#38; more"), "{html}");
+    assert!(
+        html.contains("Read &#60;b&#62;staging&#60;/b&#62; &#38; more"),
+        "{html}"
+    );
     insta::assert_snapshot!("request_list", html);
     let searched = list_page(Nav::of(&alice, "request"), &accesses, "prod ADMIN", None);
     let html = searched.render().unwrap();
-    assert!(html.contains("prod_admin") && !html.contains("staging_db"), "{html}");
+    assert!(
+        html.contains("prod_admin") && !html.contains("staging_db"),
+        "{html}"
+    );
 }
 
 #[test]
@@ -79,8 +85,14 @@ fn the_request_form_offers_only_what_the_access_allows() {
     )
     .render()
     .unwrap();
-    assert!(capped.contains(r#"<option value="45m" selected>"#), "{capped}");
-    assert!(!capped.contains(r#"value="1h""#), "never above the cap: {capped}");
+    assert!(
+        capped.contains(r#"<option value="45m" selected>"#),
+        "{capped}"
+    );
+    assert!(
+        !capped.contains(r#"value="1h""#),
+        "never above the cap: {capped}"
+    );
     assert!(capped.contains("Reason (required)") && !capped.contains("Break glass"));
 }
 
@@ -115,10 +127,22 @@ fn the_approvals_page() {
         required: 2,
     }];
     let bob = visitor("bob@example.com", Role::Approver);
-    let html = approvals_page(Nav::of(&bob, "approvals"), None, &bob.session.csrf, &queue, now())
-        .render()
-        .unwrap();
-    assert!(html.contains("incident &#60;42&#62; &#34;rollback&#34;"), "{html}");
-    assert!(html.contains("Approvals: 1 of 2 (by carol@example.com)"), "{html}");
+    let html = approvals_page(
+        Nav::of(&bob, "approvals"),
+        None,
+        &bob.session.csrf,
+        &queue,
+        now(),
+    )
+    .render()
+    .unwrap();
+    assert!(
+        html.contains("incident &#60;42&#62; &#34;rollback&#34;"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Approvals: 1 of 2 (by carol@example.com)"),
+        "{html}"
+    );
     insta::assert_snapshot!("approvals", html);
 }
