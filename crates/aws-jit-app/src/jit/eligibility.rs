@@ -26,7 +26,10 @@ pub(crate) struct GroupCache(Arc<Mutex<HashMap<String, Looked>>>);
 /// Listings made this minute (policies may read the hour and minute, never finer): by
 /// person, groups and channel, the indices of the catalog's accesses they could request.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct ListingCache(Arc<Mutex<HashMap<String, (i64, Arc<Vec<usize>>)>>>);
+pub(crate) struct ListingCache(Arc<Mutex<HashMap<String, Listed>>>);
+
+/// The minute a listing was made in, and the indices of the accesses it holds.
+type Listed = (i64, Arc<Vec<usize>>);
 
 /// What a person asks, besides who and what.
 #[derive(Debug, Clone, Copy)]

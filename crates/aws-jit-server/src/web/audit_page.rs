@@ -280,9 +280,8 @@ pub async fn page(
         Ok(scope) => scope,
         Err(e) => return failed(&e),
     };
-    let after = match query.after.as_deref().map(str::parse::<i64>).transpose() {
-        Ok(after) => after,
-        Err(_) => return failed(&AppError::Invalid("`after` is an event number".to_owned())),
+    let Ok(after) = query.after.as_deref().map(str::parse::<i64>).transpose() else {
+        return failed(&AppError::Invalid("`after` is an event number".to_owned()));
     };
     if let Some(format) = query.format.as_deref() {
         let csv = match format {

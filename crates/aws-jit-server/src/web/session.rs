@@ -175,6 +175,10 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
 }
 
 /// A form body as `T`, or the page that says what is wrong with it.
+#[expect(
+    clippy::result_large_err,
+    reason = "the page is what the handler answers with"
+)]
 pub fn form_of<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
     serde_urlencoded::from_bytes(bytes).map_err(|e| {
         error_page(
