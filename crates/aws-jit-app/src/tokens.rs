@@ -45,7 +45,8 @@ pub enum TokenError {
 #[error("{0}")]
 pub struct Unauthenticated(pub String);
 
-fn token_event(
+/// An audit event about no grant (tokens, sign-ins, refused calls).
+pub(crate) fn plain_event(
     actor: &Actor,
     action: AuditAction,
     user: &str,
@@ -119,7 +120,7 @@ impl Jit {
                 ""
             }
         );
-        let event = token_event(
+        let event = plain_event(
             actor,
             AuditAction::TokenCreated,
             user.as_deref().unwrap_or_default(),
@@ -135,7 +136,7 @@ impl Jit {
 
     /// Revokes a live token by name.
     pub async fn revoke_token(&self, name: &str, actor: &Actor) -> Result<(), TokenError> {
-        let event = token_event(
+        let event = plain_event(
             actor,
             AuditAction::TokenRevoked,
             "",
@@ -180,7 +181,7 @@ impl Jit {
         user: &str,
         detail: String,
     ) -> Result<(), StoreError> {
-        let event = token_event(who, AuditAction::ApiRefused, user, detail, self);
+        let event = plain_event(who, AuditAction::ApiRefused, user, detail, self);
         self.store().append_audit(&event).await
     }
 }

@@ -5,9 +5,10 @@
 
 use aws_jit_core::auth::{Role, equal_in_constant_time, hash_secret};
 use aws_jit_core::web_session::{PendingSignIn, SIGN_IN_WINDOW, WebSession};
-use aws_jit_core::{Actor, AuditAction, AuditEvent, Channel, Person, Rights};
+use aws_jit_core::{Actor, AuditAction, Channel, Person, Rights};
 
 use crate::ports::StoreError;
+use crate::tokens::plain_event;
 use crate::{AppError, Jit};
 
 /// Why a sign-in did not open a session (the page says so; the audit log keeps it).
@@ -59,27 +60,6 @@ pub fn random_secret() -> String {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
-}
-
-fn web_event(
-    actor: &Actor,
-    action: AuditAction,
-    user: &str,
-    detail: String,
-    jit: &Jit,
-) -> AuditEvent {
-    AuditEvent {
-        seq: 0,
-        time: jit.now(),
-        actor: actor.to_stored(),
-        action,
-        grant_id: String::new(),
-        access: String::new(),
-        user: user.to_owned(),
-        detail,
-        prev_hash: String::new(),
-        hash: String::new(),
-    }
 }
 
 impl Jit {
@@ -156,7 +136,7 @@ impl Jit {
             expires_at: now + lifetime,
         };
         let actor = session_actor(&session);
-        let event = web_event(
+        let event = plain_event(
             &actor,
             AuditAction::SignedIn,
             &person.email,
@@ -174,7 +154,7 @@ impl Jit {
 
     /// Ends a session (sign-out).
     pub async fn close_session(&self, session: &WebSession) -> Result<(), StoreError> {
-        let event = web_event(
+        let event = plain_event(
             &session_actor(session),
             AuditAction::SignedOut,
             &session.person.email,
@@ -197,7 +177,7 @@ impl Jit {
             Some(email) => Actor::person(Person::unresolved(email), Channel::Web),
             None => Actor::anonymous(Channel::Web),
         };
-        let event = web_event(
+        let event = plain_event(
             &actor,
             AuditAction::SignInRefused,
             claimed.unwrap_or_default(),

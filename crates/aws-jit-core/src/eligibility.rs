@@ -185,6 +185,30 @@ pub struct PolicyEngine {
     open: Vec<String>,
 }
 
+/// What a listing asks of an access: could this person request it at all (its longest
+/// duration, no reason, no break-glass; the listing policies relax the rest).
+fn listing_ask<'a>(
+    person: &'a Person,
+    groups: &'a [String],
+    access: &'a Access,
+    channel: &'a str,
+    at: Timestamp,
+) -> Ask<'a> {
+    Ask {
+        action: PolicyAction::Request,
+        principal: person,
+        groups,
+        access,
+        duration_seconds: access.session_duration.as_seconds(),
+        reason: "",
+        break_glass: false,
+        channel,
+        on_behalf: false,
+        requester: None,
+        at,
+    }
+}
+
 /// 1-based line and column of a byte offset.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -437,19 +461,7 @@ impl PolicyEngine {
         channel: &str,
         at: Timestamp,
     ) -> bool {
-        let ask = Ask {
-            action: PolicyAction::Request,
-            principal: person,
-            groups,
-            access,
-            duration_seconds: access.session_duration.as_seconds(),
-            reason: "",
-            break_glass: false,
-            channel,
-            on_behalf: false,
-            requester: None,
-            at,
-        };
+        let ask = listing_ask(person, groups, access, channel, at);
         self.decide_in(&self.slices.get(&access.key).listing, &ask)
             .allowed
     }
@@ -481,19 +493,7 @@ impl PolicyEngine {
             .iter()
             .copied()
             .filter(|access| {
-                let ask = Ask {
-                    action: PolicyAction::Request,
-                    principal: person,
-                    groups,
-                    access,
-                    duration_seconds: access.session_duration.as_seconds(),
-                    reason: "",
-                    break_glass: false,
-                    channel,
-                    on_behalf: false,
-                    requester: None,
-                    at,
-                };
+                let ask = listing_ask(person, groups, access, channel, at);
                 self.decide_among(
                     &self.slices.get(&access.key).listing,
                     &ask,

@@ -96,9 +96,7 @@ impl JsonClient {
                 json,
             })
         };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| format!("no answer within {}s", self.timeout.as_secs()))?
+        self.within_timeout(exchange).await
     }
 }
 
@@ -128,6 +126,15 @@ impl JsonClient {
                 .to_bytes();
             Ok(hyper::Response::from_parts(parts, bytes.to_vec()))
         };
+        self.within_timeout(exchange).await
+    }
+}
+
+impl JsonClient {
+    async fn within_timeout<T>(
+        &self,
+        exchange: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
         tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| format!("no answer within {}s", self.timeout.as_secs()))?

@@ -16,6 +16,14 @@ use super::{AppError, GrantOutcome, Jit, system_actor, whole_seconds};
 use crate::ports::AuditQuery;
 use aws_jit_core::text::MAX_REASON_CHARS;
 
+/// How long the request being decided would last: what was asked, within the access.
+pub(crate) fn decided_seconds(grant: &Grant, access: &Access) -> u64 {
+    grant
+        .requested_duration
+        .map_or(access.session_duration, |d| d.min(access.session_duration))
+        .as_seconds()
+}
+
 /// A pending request and its access, as a decision needs them.
 #[derive(Debug)]
 struct Decision<'a> {
@@ -121,10 +129,7 @@ impl Jit {
             } else {
                 PolicyAction::Deny
             },
-            duration_seconds: grant
-                .requested_duration
-                .map_or(access.session_duration, |d| d.min(access.session_duration))
-                .as_seconds(),
+            duration_seconds: decided_seconds(grant, access),
             reason: "",
             break_glass: false,
             requester: Some(&user),

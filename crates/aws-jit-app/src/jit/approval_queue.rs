@@ -8,6 +8,7 @@ use aws_jit_core::authorize::{self, Action, PendingRequest, Subject};
 use aws_jit_core::eligibility::{Ask, PolicyAction};
 use aws_jit_core::{Actor, Grant, GrantStatus, Person};
 
+use super::approval::decided_seconds;
 use super::{AppError, Jit};
 use crate::ports::GrantFilter;
 
@@ -89,10 +90,7 @@ impl Jit {
                 principal: me,
                 groups: &groups,
                 access,
-                duration_seconds: grant
-                    .requested_duration
-                    .map_or(access.session_duration, |d| d.min(access.session_duration))
-                    .as_seconds(),
+                duration_seconds: decided_seconds(&grant, access),
                 reason: "",
                 break_glass: false,
                 channel: actor.channel.as_str(),

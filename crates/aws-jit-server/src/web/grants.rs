@@ -135,6 +135,15 @@ pub struct AfterChange {
     pub grant: Option<String>,
 }
 
+/// Back to `page` after a change (post-redirect-get), with its notice.
+pub fn after_change(page: &str, notice: &str, grant: &GrantId) -> Response {
+    Redirect::to(&format!(
+        "{page}?notice={notice}&grant={}",
+        aws_jit_http::encode(grant.as_str())
+    ))
+    .into_response()
+}
+
 /// The notice a change leaves (fixed texts; the grant id is escaped by the template).
 pub fn notice_of(after: &AfterChange) -> Option<Notice> {
     let grant = after
@@ -218,11 +227,7 @@ pub async fn revoke(
             } else {
                 "/grants"
             };
-            Redirect::to(&format!(
-                "{page}?notice=revoked&grant={}",
-                aws_jit_http::encode(id.as_str())
-            ))
-            .into_response()
+            after_change(page, "revoked", &id)
         }
         Err(e) => failed(&e),
     }
@@ -258,11 +263,7 @@ pub async fn extend(
     match state.jit.extend(&id, by, &posted.visitor.actor).await {
         Ok(_) => {
             state.wake.notify_one();
-            Redirect::to(&format!(
-                "/grants?notice=extended&grant={}",
-                aws_jit_http::encode(id.as_str())
-            ))
-            .into_response()
+            after_change("/grants", "extended", &id)
         }
         Err(e) => failed(&e),
     }

@@ -10,10 +10,10 @@ use aws_jit_core::text::MAX_REASON_CHARS;
 use aws_jit_core::{Access, AccessDuration, GrantStatus, UserEmail};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::grants::failed;
+use super::grants::{after_change, failed};
 use super::render::{Choice, Nav, Notice, choices, html};
 use super::session::{Posted, Visitor};
 use crate::AppState;
@@ -258,11 +258,7 @@ pub async fn submit(State(state): State<AppState>, posted: Posted<Submitted>) ->
             } else {
                 "granted"
             };
-            Redirect::to(&format!(
-                "/grants?notice={notice}&grant={}",
-                aws_jit_http::encode(outcome.grant.id.as_str())
-            ))
-            .into_response()
+            after_change("/grants", notice, &outcome.grant.id)
         }
         Err(e) => {
             let status = crate::api::ApiError::from_app_status(&e);

@@ -8,10 +8,10 @@ use aws_jit_core::text::MAX_REASON_CHARS;
 use aws_jit_core::{Grant, GrantId};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::grants::{AfterChange, failed, notice_of, when};
+use super::grants::{AfterChange, after_change, failed, notice_of, when};
 use super::render::{Nav, Notice, html, relative};
 use super::session::{Posted, Visitor};
 use crate::AppState;
@@ -145,11 +145,7 @@ pub async fn decide(
     match decided {
         Ok(_) => {
             state.wake.notify_one();
-            Redirect::to(&format!(
-                "/approvals?notice={notice}&grant={}",
-                aws_jit_http::encode(id.as_str())
-            ))
-            .into_response()
+            after_change("/approvals", notice, &id)
         }
         Err(e) => failed(&e),
     }
