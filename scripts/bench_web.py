@@ -19,16 +19,16 @@ def sign_in(base: str, token: str) -> str:
     """The session cookie of a dev sign-in with `token`."""
     with urllib.request.urlopen(base + "/login") as page:
         html = page.read().decode()
-        pre = re.search(r"aws_jit_sign_in=([0-9a-f]+)", page.headers.get("Set-Cookie", "")).group(1)
+        pre = re.search(r"__Host-aws_jit_form=([0-9a-f]+)", page.headers.get("Set-Cookie", "")).group(1)
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
     body = urllib.parse.urlencode({"csrf": csrf, "token": token, "return_to": "/"}).encode()
-    request = urllib.request.Request(base + "/login/token", data=body, headers={"Cookie": f"aws_jit_sign_in={pre}"})
+    request = urllib.request.Request(base + "/login/token", data=body, headers={"Cookie": f"__Host-aws_jit_form={pre}"})
     opener = urllib.request.build_opener(NoRedirect)
     try:
         opener.open(request)
     except urllib.error.HTTPError as answer:
         cookies = answer.headers.get_all("Set-Cookie")
-    return next(c.split(";")[0] for c in cookies if c.startswith("aws_jit_session="))
+    return next(c.split(";")[0] for c in cookies if c.startswith("__Host-aws_jit_session="))
 
 
 def timed(base: str, path: str, cookie: str, rounds: int, expect: str) -> tuple:
@@ -66,7 +66,7 @@ def main() -> None:
     approver = sign_in(base, bob)
     first, times, size = timed(base, "/request", requester, rounds, f"of {accesses} accesses you may request")
     report(f"GET /request ({accesses} accesses)", first, times, size)
-    first, times, size = timed(base, "/approvals", approver, rounds, f"{pending}</span> requests wait")
+    first, times, size = timed(base, "/approvals", approver, rounds, f"Waiting for your decision: <span data-count>{pending}</span>")
     report(f"GET /approvals ({pending} pending)", first, times, size)
 
 

@@ -204,7 +204,7 @@ async function endPhase(browser, grant, callback) {
   found.csrf = [bare.status(), wrong.status()];
 
   // Sign-out ends the session; signed-out browsers are sent to sign in.
-  const oldCookie = (await alice.cookies()).find((c) => c.name === "aws_jit_session");
+  const oldCookie = (await alice.cookies()).find((c) => c.name === "__Host-aws_jit_session");
   await a.getByRole("button", { name: "Sign out" }).click();
   await a.waitForURL(/\/login\?why=signed_out/);
   await a.goto(`${BASE}/grants`);

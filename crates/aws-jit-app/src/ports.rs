@@ -186,8 +186,9 @@ pub trait SessionStore: Send + Sync {
     /// Ends a session with its audit event (`web.signed_out`); `false` if there was none.
     async fn delete_session(&self, id_hash: &str, event: &AuditEvent) -> Result<bool, StoreError>;
 
-    /// Records a sign-in in progress, first deleting those older than `lapsed_before`;
-    /// `false` (nothing written) when [`MAX_PENDING_SIGN_INS`](aws_jit_core::web_session::MAX_PENDING_SIGN_INS) are in progress already.
+    /// Records a sign-in in progress, first deleting those older than `lapsed_before`, and
+    /// the oldest when [`MAX_PENDING_SIGN_INS`](aws_jit_core::web_session::MAX_PENDING_SIGN_INS)
+    /// are in progress already; `true` when it was written.
     async fn insert_sign_in(
         &self,
         sign_in: &PendingSignIn,

@@ -116,7 +116,7 @@ impl Jit {
     }
 
     /// Opens a session for `person` (as [`Jit::resolve_person`] found them), with `role`,
-    /// for `lifetime`. `via` says how they signed in (`oidc`, `token:<name>`).
+    /// for `lifetime`. `via` says how they signed in (`oidc`, `token:<id>:<name>`).
     pub async fn open_session(
         &self,
         person: Person,
@@ -147,9 +147,28 @@ impl Jit {
         Ok(OpenedSession { secret, session })
     }
 
-    /// The live session a cookie's secret opens, if any.
+    /// The live session a cookie's secret opens, if any. A dev sign-in (`token:ID:NAME`)
+    /// lasts only as long as its token: a revoked token's sessions open nothing.
     pub async fn session(&self, secret: &str) -> Result<Option<WebSession>, StoreError> {
-        self.store().session(&hash_secret(secret), self.now()).await
+        let Some(session) = self
+            .store()
+            .session(&hash_secret(secret), self.now())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if let Some(rest) = session.via.strip_prefix("token:") {
+            let id = rest.split(':').next().unwrap_or_default();
+            let live = self
+                .store()
+                .token(id)
+                .await?
+                .is_some_and(|token| token.revoked_at.is_none());
+            if !live {
+                return Ok(None);
+            }
+        }
+        Ok(Some(session))
     }
 
     /// Ends a session (sign-out).

@@ -270,6 +270,12 @@ pub const SETTINGS: &[Setting] = &[
         "the email domains whose people may sign in to the web UI (comma-separated)",
     ),
     setting(
+        "AWS_JIT_OIDC_TRUST_EMAIL",
+        Some("oidc_trust_email"),
+        "off",
+        "`1` accepts a signed-in email the provider does not mark verified (for providers that never send `email_verified`)",
+    ),
+    setting(
         "AWS_ACCOUNT_ID",
         None,
         "none",
@@ -535,28 +541,28 @@ impl Resolved {
     }
 }
 
+/// A setting that is on (`1`, `true`, `on`, `yes`) or off (`0`, `false`, `off`, `no`).
+fn flag(look: &Lookup<'_>, variable: &str, from_file: Option<bool>) -> Result<bool, SettingError> {
+    match look.text(variable, from_file.map(|b| if b { "1" } else { "0" })) {
+        None => Ok(false),
+        Some((v, source_name)) => match v.to_lowercase().as_str() {
+            "1" | "true" | "on" | "yes" => Ok(true),
+            "0" | "false" | "off" | "no" => Ok(false),
+            _ => Err(SettingError {
+                source_name,
+                message: format!("must be 1 or 0, not `{v}`"),
+            }),
+        },
+    }
+}
+
 fn resolve_web(
     look: &Lookup<'_>,
     file: &SettingsFile,
     env: &dyn Environment,
     instructions: &aws_jit_core::slack::Instructions,
 ) -> Result<WebResolved, SettingError> {
-    let dev_sign_in = match look.text(
-        "AWS_JIT_WEB_DEV_SIGN_IN",
-        file.web_dev_sign_in.map(|b| if b { "1" } else { "0" }),
-    ) {
-        None => false,
-        Some((v, source_name)) => match v.to_lowercase().as_str() {
-            "1" | "true" | "on" | "yes" => true,
-            "0" | "false" | "off" | "no" => false,
-            _ => {
-                return Err(SettingError {
-                    source_name,
-                    message: format!("must be 1 or 0, not `{v}`"),
-                });
-            }
-        },
-    };
+    let dev_sign_in = flag(look, "AWS_JIT_WEB_DEV_SIGN_IN", file.web_dev_sign_in)?;
     let url = match look.text("AWS_JIT_WEB_URL", file.web_url.as_deref()) {
         None => None,
         Some((v, source_name)) => {
@@ -570,6 +576,7 @@ fn resolve_web(
             Some(v)
         }
     };
+    let trust_unverified_email = flag(look, "AWS_JIT_OIDC_TRUST_EMAIL", file.oidc_trust_email)?;
     let oidc = match (
         look.value("AWS_JIT_OIDC_ISSUER", file.oidc_issuer.as_deref()),
         look.value("AWS_JIT_OIDC_CLIENT_ID", file.oidc_client_id.as_deref()),
@@ -588,6 +595,7 @@ fn resolve_web(
                 .map(|d| d.trim().trim_start_matches('@').to_lowercase())
                 .filter(|d| !d.is_empty())
                 .collect(),
+            trust_unverified_email,
         }),
         (None, None) => None,
         (Some(_), None) | (None, Some(_)) => {

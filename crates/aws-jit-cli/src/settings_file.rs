@@ -97,6 +97,8 @@ pub struct SettingsFile {
     pub oidc_client_id: Option<String>,
     /// `AWS_JIT_OIDC_ALLOWED_DOMAINS` (comma-separated).
     pub oidc_allowed_domains: Option<String>,
+    /// `AWS_JIT_OIDC_TRUST_EMAIL`.
+    pub oidc_trust_email: Option<bool>,
 }
 
 impl SettingsFile {

@@ -92,6 +92,29 @@ pub fn grant_view_with(grant: &Grant, key: &str, value: Option<String>) -> serde
     view
 }
 
+/// A request waiting for approval, as its approvers see it: the grant, who approved it
+/// so far, and how many approvals it needs.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PendingView {
+    #[serde(flatten)]
+    grant: GrantView,
+    /// Who approved it so far (canonical emails).
+    approved_by: Vec<String>,
+    /// How many distinct approvals it needs in all.
+    approvals_required: usize,
+}
+
+impl PendingView {
+    /// The view of `grant`, approved so far by `approved_by`, needing `required`.
+    pub fn new(grant: &Grant, approved_by: Vec<String>, required: usize) -> PendingView {
+        PendingView {
+            grant: GrantView::from(grant),
+            approved_by,
+            approvals_required: required,
+        }
+    }
+}
+
 /// An access as scripts see it.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AccessView {

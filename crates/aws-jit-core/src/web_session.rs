@@ -16,8 +16,8 @@ use crate::auth::Role;
 /// How long a sign-in may take, from the redirect to the identity provider to its answer.
 pub const SIGN_IN_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
 
-/// The most sign-ins in progress the store keeps; beyond it new ones are refused until old
-/// ones lapse (anyone can start one).
+/// The most sign-ins in progress the store keeps; beyond it the oldest make room (anyone
+/// can start one).
 pub const MAX_PENDING_SIGN_INS: i64 = 10_000;
 
 /// A signed-in browser.
@@ -29,7 +29,7 @@ pub struct WebSession {
     pub person: Person,
     /// What they may do beyond acting for themselves.
     pub role: Role,
-    /// How they signed in: `oidc` or `token:<name>` (the dev sign-in).
+    /// How they signed in: `oidc` or `token:<id>:<name>` (the dev sign-in).
     pub via: String,
     /// The token every form of this session carries.
     pub csrf: String,

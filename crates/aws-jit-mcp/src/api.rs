@@ -105,9 +105,12 @@ impl Backend for Api {
         access: &str,
         how_long: Option<&str>,
         reason: Option<String>,
+        break_glass: bool,
     ) -> Result<Value, String> {
         // No `user`: the server takes the token's.
-        let body = json!({ "access": access, "duration": how_long, "reason": reason });
+        let body = json!({
+            "access": access, "duration": how_long, "reason": reason, "break_glass": break_glass,
+        });
         self.call(Method::POST, "/api/v1/grants", Some(body)).await
     }
 
@@ -160,6 +163,23 @@ impl Backend for Api {
         self.own_grant(grant_id).await?;
         let path = format!("/api/v1/grants/{}/extend", encode(grant_id));
         self.call(Method::POST, &path, Some(json!({ "duration": how_long })))
+            .await
+    }
+
+    async fn pending_approvals(&self) -> Result<Value, String> {
+        let page = self.call(Method::GET, "/api/v1/approvals", None).await?;
+        Ok(page.get("items").cloned().unwrap_or(Value::Null))
+    }
+
+    async fn decide(
+        &self,
+        grant_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<Value, String> {
+        let verb = if approve { "approve" } else { "deny" };
+        let path = format!("/api/v1/grants/{}/{verb}", encode(grant_id));
+        self.call(Method::POST, &path, Some(json!({ "reason": reason })))
             .await
     }
 }

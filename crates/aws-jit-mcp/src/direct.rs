@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_jit_app::ports::GrantFilter;
 use aws_jit_app::{AppError, GrantRequest, Jit};
 use aws_jit_core::eligibility::PolicyEngine;
-use aws_jit_core::views::{AccessView, GrantView, grant_view_with};
+use aws_jit_core::views::{AccessView, GrantView, PendingView, grant_view_with};
 use aws_jit_core::{AccessDuration, Actor, Catalog, Channel, GrantId, Person, UserEmail};
 use serde_json::{Value, json};
 
@@ -84,6 +84,7 @@ impl Backend for Direct {
         access: &str,
         how_long: Option<&str>,
         reason: Option<String>,
+        break_glass: bool,
     ) -> Result<Value, String> {
         let outcome = self
             .jit
@@ -93,7 +94,7 @@ impl Backend for Direct {
                 actor: self.actor.clone(),
                 duration: duration(how_long)?,
                 reason,
-                break_glass: false,
+                break_glass,
             })
             .await
             .map_err(|e| e.to_string())?;
@@ -144,5 +145,32 @@ impl Backend for Direct {
             .await
             .map_err(|e| self.error(grant_id, e))?;
         Ok(serde_json::to_value(GrantView::from(&extended)).unwrap_or(Value::Null))
+    }
+
+    async fn pending_approvals(&self) -> Result<Value, String> {
+        let queue = self
+            .jit
+            .decidable(&self.actor)
+            .await
+            .map_err(|e| e.to_string())?;
+        let views: Vec<PendingView> = queue.iter().map(aws_jit_app::Decidable::view).collect();
+        Ok(json!(views))
+    }
+
+    async fn decide(
+        &self,
+        grant_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<Value, String> {
+        let id = GrantId::new(grant_id);
+        let decided = if approve {
+            self.jit.approve(&id, &self.actor, reason).await
+        } else {
+            self.jit.deny(&id, &self.actor, reason).await
+        };
+        // The decision point's refusal says why (and was audited).
+        let grant = decided.map_err(|e| e.to_string())?;
+        Ok(serde_json::to_value(GrantView::from(&grant)).unwrap_or(Value::Null))
     }
 }

@@ -38,12 +38,13 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn person(&self) -> String;
     /// The accesses (the API's access views).
     async fn accesses(&self) -> Result<Value, String>;
-    /// Grants an access to the person.
+    /// Grants an access to the person (break-glass: skipping approval in an emergency).
     async fn request(
         &self,
         access: &str,
         how_long: Option<&str>,
         reason: Option<String>,
+        break_glass: bool,
     ) -> Result<Value, String>;
     /// The person's grants.
     async fn my_grants(&self, include_ended: bool) -> Result<Value, String>;
@@ -51,6 +52,15 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     async fn revoke(&self, which: Which<'_>) -> Result<Value, String>;
     /// Extends one of the person's grants.
     async fn extend(&self, grant_id: &str, how_long: Option<&str>) -> Result<Value, String>;
+    /// The requests the person may approve or deny now.
+    async fn pending_approvals(&self) -> Result<Value, String>;
+    /// Approves (or denies) a request as the person.
+    async fn decide(
+        &self,
+        grant_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<Value, String>;
 }
 
 /// The refusal for someone else's grant.
@@ -72,7 +82,22 @@ pub struct RequestAccess {
     pub access: String,
     /// How long, e.g. `PT1H` or `30m`; capped to the access's maximum, which is the default.
     pub duration: Option<String>,
-    /// Why the access is needed (recorded in the audit log).
+    /// Why the access is needed (recorded in the audit log; required by some accesses, and
+    /// always for break-glass).
+    pub reason: Option<String>,
+    /// Break glass: skip approval in an emergency. Only where the access allows it, only
+    /// with a reason; the approvers are alerted and the grant is short.
+    #[serde(default)]
+    pub break_glass: bool,
+}
+
+/// `approve_request` and `deny_request`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// The request's grant id (from `list_pending_approvals`).
+    pub grant_id: String,
+    /// Why (recorded in the audit log and shown to the requester).
     pub reason: Option<String>,
 }
 
@@ -133,7 +158,7 @@ impl JitTools {
 
     /// Grants an access to the person, for a bounded time.
     #[tool(
-        description = "Request just-in-time AWS access for yourself. It is granted at once (within the access's maximum duration) and revoked automatically when it expires."
+        description = "Request just-in-time AWS access for yourself. It is granted at once, or waits for approval where the access needs it, within the access's maximum duration, and is revoked automatically when it expires."
     )]
     async fn request_access(
         &self,
@@ -141,7 +166,12 @@ impl JitTools {
     ) -> Result<CallToolResult, ErrorData> {
         let outcome = self
             .backend
-            .request(&request.access, request.duration.as_deref(), request.reason)
+            .request(
+                &request.access,
+                request.duration.as_deref(),
+                request.reason,
+                request.break_glass,
+            )
             .await;
         Ok(result(outcome))
     }
@@ -185,6 +215,43 @@ impl JitTools {
         let outcome = self
             .backend
             .extend(&extension.grant_id, extension.duration.as_deref())
+            .await;
+        Ok(result(outcome))
+    }
+
+    /// The requests the person may decide.
+    #[tool(
+        description = "List the access requests waiting for your approval: who asks, for what, for how long, why, and who approved so far."
+    )]
+    async fn list_pending_approvals(&self) -> Result<CallToolResult, ErrorData> {
+        let pending = self.backend.pending_approvals().await;
+        Ok(result(pending.map(|p| json!({ "requests": p }))))
+    }
+
+    /// Approves a request, as the person.
+    #[tool(
+        description = "Approve a request waiting for your approval (never your own). Once enough approvers have, the access is granted."
+    )]
+    async fn approve_request(
+        &self,
+        Parameters(decision): Parameters<DecideRequest>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .backend
+            .decide(&decision.grant_id, true, decision.reason)
+            .await;
+        Ok(result(outcome))
+    }
+
+    /// Denies a request, as the person.
+    #[tool(description = "Deny a request waiting for your approval (never your own).")]
+    async fn deny_request(
+        &self,
+        Parameters(decision): Parameters<DecideRequest>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = self
+            .backend
+            .decide(&decision.grant_id, false, decision.reason)
             .await;
         Ok(result(outcome))
     }

@@ -12,6 +12,7 @@
 //! | POST | `/api/v1/grants/{id}/revoke` | one's own; anyone's for approvers and admins |
 //! | POST | `/api/v1/grants/{id}/extend` | as for requesting |
 //! | POST | `/api/v1/grants/{id}/approve`, `/deny` | the access's approvers, never for themselves |
+//! | GET | `/api/v1/approvals` | any person's token: the requests they may decide |
 //! | GET | `/api/v1/audit` | one's own events; everyone's for approvers and admins |
 //! | GET | `/api/v1/openapi.json` | anyone: the OpenAPI 3.1 document ([`crate::openapi`]) |
 
@@ -23,7 +24,7 @@ use aws_jit_core::api_request::{
 };
 use aws_jit_core::auth::Role;
 use aws_jit_core::authorize;
-use aws_jit_core::views::{AccessView, AuditView, GrantView, grant_view_with};
+use aws_jit_core::views::{AccessView, AuditView, GrantView, PendingView, grant_view_with};
 use aws_jit_core::{AccessDuration, GrantId, GrantStatus, UserEmail};
 use aws_jit_core::{Actor, Channel};
 use axum::Router;
@@ -52,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/grants/{id}/extend", post(extend_grant))
         .route("/grants/{id}/approve", post(approve_grant))
         .route("/grants/{id}/deny", post(deny_grant))
+        .route("/approvals", get(list_approvals))
         .route("/audit", get(audit))
         .route("/openapi.json", get(openapi))
 }
@@ -395,6 +397,17 @@ async fn decide(
     };
     state.wake.notify_one();
     Ok(Json(GrantView::from(&grant)).into_response())
+}
+
+/// The requests the caller may approve or deny now, oldest first (the same rules and
+/// policies as deciding; listing audits nothing).
+async fn list_approvals(
+    State(state): State<AppState>,
+    Authed(actor): Authed,
+) -> Result<Response, ApiError> {
+    let queue = state.jit.decidable(&actor).await?;
+    let items: Vec<PendingView> = queue.iter().map(aws_jit_app::Decidable::view).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })).into_response())
 }
 
 async fn approve_grant(

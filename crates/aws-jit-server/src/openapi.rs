@@ -12,7 +12,7 @@ use schemars::{JsonSchema, Schema};
 use serde_json::{Map, Value, json};
 
 use aws_jit_core::api_request::{AuditParams, DecisionBody, ExtendBody, GrantBody, GrantsQuery};
-use aws_jit_core::views::{AccessView, AuditView, GrantView};
+use aws_jit_core::views::{AccessView, AuditView, GrantView, PendingView};
 
 /// One operation of the API.
 struct Operation {
@@ -97,6 +97,7 @@ fn operations(requests: &mut SchemaGenerator, responses: &mut SchemaGenerator) -
     let grant = responses.subschema_for::<GrantView>().to_value();
     let access = responses.subschema_for::<AccessView>().to_value();
     let event = responses.subschema_for::<AuditView>().to_value();
+    let pending = responses.subschema_for::<PendingView>().to_value();
     let grant_with_extra = json!({
         "allOf": [grant],
         "properties": {
@@ -234,6 +235,16 @@ fn operations(requests: &mut SchemaGenerator, responses: &mut SchemaGenerator) -
             request: None,
             parameters: audit_query,
             success: ("200", page(&event, json!({ "type": ["integer", "null"] }))),
+        },
+        Operation {
+            method: "get",
+            path: "/approvals",
+            id: "listApprovals",
+            summary: "The requests the caller may approve or deny now, oldest first, with who approved them so far.",
+            authed: true,
+            request: None,
+            parameters: Vec::new(),
+            success: ("200", page(&pending, json!({ "type": "null" }))),
         },
         Operation {
             method: "get",

@@ -21,6 +21,10 @@ pub(crate) const DELETE_LAPSED_SIGN_INS: &str = "DELETE FROM web_sign_ins WHERE 
 
 pub(crate) const COUNT_SIGN_INS: &str = "SELECT COUNT(*) FROM web_sign_ins";
 
+/// Makes room: the oldest sign-ins in progress go first.
+pub(crate) const EVICT_OLDEST_SIGN_INS: &str = "DELETE FROM web_sign_ins WHERE state IN \
+     (SELECT state FROM web_sign_ins ORDER BY created_at LIMIT $1)";
+
 pub(crate) const INSERT_SIGN_IN: &str = "INSERT INTO web_sign_ins (state, browser_hash, nonce, \
      pkce_verifier, return_to, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
@@ -168,7 +172,9 @@ macro_rules! impl_session_store {
             ) -> Result<bool, aws_jit_app::ports::StoreError> {
                 use aws_jit_core::web_session::MAX_PENDING_SIGN_INS;
                 use $crate::common::millis;
-                use $crate::sessions::{COUNT_SIGN_INS, DELETE_LAPSED_SIGN_INS, INSERT_SIGN_IN};
+                use $crate::sessions::{
+                    COUNT_SIGN_INS, DELETE_LAPSED_SIGN_INS, EVICT_OLDEST_SIGN_INS, INSERT_SIGN_IN,
+                };
                 let mut tx = self.begin().await?;
                 sqlx::query(sqlx::AssertSqlSafe(Self::sql(DELETE_LAPSED_SIGN_INS)))
                     .bind(millis(lapsed_before))
@@ -180,8 +186,13 @@ macro_rules! impl_session_store {
                     .await
                     .map_err(Self::db)?;
                 if pending >= MAX_PENDING_SIGN_INS {
-                    tx.commit().await.map_err(Self::db)?;
-                    return Ok(false);
+                    // Anyone can start sign-ins: the oldest make room (a tenth at a time),
+                    // so that a flood delays no one who signs in promptly.
+                    sqlx::query(sqlx::AssertSqlSafe(Self::sql(EVICT_OLDEST_SIGN_INS)))
+                        .bind(MAX_PENDING_SIGN_INS / 10)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Self::db)?;
                 }
                 sqlx::query(sqlx::AssertSqlSafe(Self::sql(INSERT_SIGN_IN)))
                     .bind(&sign_in.state)

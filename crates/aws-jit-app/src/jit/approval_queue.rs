@@ -23,6 +23,17 @@ pub struct Decidable {
     pub required: usize,
 }
 
+impl Decidable {
+    /// The view the API and MCP answer with.
+    pub fn view(&self) -> aws_jit_core::views::PendingView {
+        aws_jit_core::views::PendingView::new(
+            &self.grant,
+            self.approved_by.iter().map(|p| p.email.clone()).collect(),
+            self.required,
+        )
+    }
+}
+
 impl Jit {
     /// The pending requests `actor` may approve or deny, oldest first.
     pub async fn decidable(&self, actor: &Actor) -> Result<Vec<Decidable>, AppError> {
@@ -53,10 +64,19 @@ impl Jit {
             let Some(policy) = &access.approval else {
                 continue;
             };
+            let listed = policy.approvers.iter().any(|a| me.is_named(a));
             let member = match in_group.get(&access.key) {
                 Some(member) => *member,
+                None if listed => false,
                 None => {
-                    let member = self.in_approver_group(access, me).await?;
+                    // One access's failed lookup leaves it out, not the whole queue.
+                    let member = match self.in_approver_group(access, me).await {
+                        Ok(member) => member,
+                        Err(e) => {
+                            tracing::warn!(access = %access.key, error = %e, "approval queue: group lookup failed");
+                            false
+                        }
+                    };
                     in_group.insert(access.key.clone(), member);
                     member
                 }
@@ -78,7 +98,13 @@ impl Jit {
             }
             // A request that needs one approval has none while it waits (the first grants it).
             let approved_by = if policy.required > 1 {
-                self.approvals_so_far(&grant).await?
+                match self.approvals_so_far(&grant).await {
+                    Ok(people) => people,
+                    Err(e) => {
+                        tracing::warn!(grant_id = %grant.id, error = %e, "approval queue: approvals unreadable");
+                        continue;
+                    }
+                }
             } else {
                 Vec::new()
             };

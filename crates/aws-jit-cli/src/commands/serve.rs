@@ -84,7 +84,7 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
         aws_calls: std::sync::Arc::new(move || calls.snapshot()),
         web: web_settings(cli, listen),
     };
-    if services.web.oidc.is_some()
+    if (services.web.oidc.is_some() || services.web.dev_sign_in)
         && services.web.public_url.starts_with("http://")
         && !is_loopback_url(&services.web.public_url)
     {
@@ -131,12 +131,16 @@ fn web_settings(cli: &Cli, listen: &str) -> aws_jit_server::web::WebSettings {
 }
 
 fn is_loopback_url(url: &str) -> bool {
-    let host = url
-        .trim_start_matches("http://")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or_default();
-    matches!(host, "127.0.0.1" | "localhost" | "[")
+    let rest = url.trim_start_matches("http://");
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        rest.split(['/', ':']).next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Installs the SIGTERM and Ctrl-C handlers now; the future resolves on either.

@@ -363,7 +363,7 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 10, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 11, "{:?}", paths.keys().collect::<Vec<_>>());
     for (path, methods) in paths {
         for method in methods.as_object().unwrap().keys() {
             let concrete = format!("/api/v1{}", path.replace("{id}", "no-such-grant"));

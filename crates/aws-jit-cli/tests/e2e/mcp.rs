@@ -46,9 +46,12 @@ async fn an_agent_requests_lists_and_revokes_its_users_access_and_cannot_act_for
     assert_eq!(
         names,
         [
+            "approve_request",
+            "deny_request",
             "extend_my_access",
             "list_accesses",
             "list_my_grants",
+            "list_pending_approvals",
             "request_access",
             "revoke_my_access"
         ]
@@ -228,4 +231,128 @@ async fn through_a_server_the_person_is_the_tokens_user_and_the_servers_rules_ap
             .iter()
             .any(is_refusal)
     );
+}
+
+/// An MCP client over `aws-jit mcp` acting for `person`.
+async fn agent_for(
+    tool: &Tool,
+    person: &str,
+) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let command = tokio::process::Command::from(tool.command(&["mcp"])).configure(|c| {
+        c.env("KUBIYA_USER_EMAIL", person);
+    });
+    ().serve(TokioChildProcess::new(command).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn call_tool(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    name: &'static str,
+    arguments: Value,
+) -> CallToolResult {
+    client
+        .call_tool(CallToolRequestParams::new(name).with_arguments(args(arguments)))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_approvers_agent_decides_requests_and_the_requesters_agent_cannot() {
+    let f = Fixture::new().await;
+    let approver = format!("{}@example.com", unique("lead"));
+    f.aws.create_user(&approver).await;
+    let config = serde_json::json!({
+        "jit": {
+            "name": "JIT Test Access",
+            "description": "test",
+            "account_id": f.account,
+            "permission_set": f.permission_set,
+            "session_duration": "PT1H",
+            "approvers": [approver],
+            "break_glass": true,
+            "break_glass_duration": "15m",
+        }
+    });
+    let tool = Tool::with_config(&f.aws, "access_configs.json", &config);
+    let requester = agent_for(&tool, &f.email).await;
+    let lead = agent_for(&tool, &approver).await;
+
+    let asked = call_tool(
+        &requester,
+        "request_access",
+        serde_json::json!({"access": "jit", "duration": "30m", "reason": "deploy"}),
+    )
+    .await;
+    let request = structured(&asked).clone();
+    assert_eq!(request["status"], "pending");
+    let id = request["id"].as_str().unwrap().to_owned();
+    assert_eq!(f.assignments().await, 0);
+
+    // The requester's agent sees nothing to decide and may not approve its own request.
+    let own_queue = call_tool(&requester, "list_pending_approvals", serde_json::json!({})).await;
+    assert_eq!(structured(&own_queue)["requests"], serde_json::json!([]));
+    let self_approval = call_tool(
+        &requester,
+        "approve_request",
+        serde_json::json!({"grant_id": id}),
+    )
+    .await;
+    assert!(
+        error_text(&self_approval).contains("own request"),
+        "{self_approval:?}"
+    );
+    assert_eq!(f.assignments().await, 0);
+
+    // The approver's agent sees it, with who approved so far, and approves it.
+    let queue = call_tool(&lead, "list_pending_approvals", serde_json::json!({})).await;
+    let pending = structured(&queue)["requests"].as_array().unwrap().clone();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["id"], id.as_str());
+    assert_eq!(pending[0]["approvals_required"], 1);
+    assert_eq!(pending[0]["approved_by"], serde_json::json!([]));
+    let approved = call_tool(
+        &lead,
+        "approve_request",
+        serde_json::json!({"grant_id": id, "reason": "ok"}),
+    )
+    .await;
+    assert_eq!(structured(&approved)["status"], "active");
+    assert_eq!(f.assignments().await, 1);
+    let revoked = call_tool(
+        &requester,
+        "revoke_my_access",
+        serde_json::json!({"grant_id": id}),
+    )
+    .await;
+    assert_eq!(structured(&revoked)["status"], "revoked");
+
+    // Break-glass, with a reason, is granted at once; without one it is refused.
+    let bare = call_tool(
+        &requester,
+        "request_access",
+        serde_json::json!({"access": "jit", "break_glass": true}),
+    )
+    .await;
+    assert!(error_text(&bare).contains("reason"), "{bare:?}");
+    let urgent = call_tool(
+        &requester,
+        "request_access",
+        serde_json::json!({"access": "jit", "break_glass": true, "reason": "prod is down"}),
+    )
+    .await;
+    assert_eq!(structured(&urgent)["status"], "active");
+    assert_eq!(f.assignments().await, 1);
+    requester.cancel().await.unwrap();
+    lead.cancel().await.unwrap();
+
+    let events = tool.json(&["audit", "--all"]);
+    let events = events.as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["action"] == "access.refused"
+            && e["detail"].as_str().unwrap().contains("own request")),
+        "the refused self-approval is audited"
+    );
+    assert!(events.iter().any(|e| e["action"] == "approval.approved"));
+    assert!(events.iter().any(|e| e["action"] == "grant.break_glass"));
 }

@@ -35,6 +35,10 @@ pub struct OidcSettings {
     pub client_secret: Option<String>,
     /// Email domains whose people may sign in (empty: any the provider vouches for).
     pub allowed_domains: Vec<String>,
+    /// Accept an email the provider does not say it verified (`email_verified` absent):
+    /// for providers that never send the claim. An email marked unverified is always
+    /// refused.
+    pub trust_unverified_email: bool,
 }
 
 impl std::fmt::Debug for OidcSettings {
@@ -261,10 +265,19 @@ impl Oidc {
                 )
             }
         };
-        if verified == Some(false) {
-            return Err(OidcError::Untrusted(
-                "the identity provider has not verified this account's email".to_owned(),
-            ));
+        match verified {
+            Some(true) => {}
+            None if self.settings.trust_unverified_email => {}
+            Some(false) => {
+                return Err(OidcError::Untrusted(
+                    "the identity provider has not verified this account's email".to_owned(),
+                ));
+            }
+            None => {
+                return Err(OidcError::Untrusted(
+                    "the identity provider does not say this account's email is verified (no `email_verified`): an administrator may set AWS_JIT_OIDC_TRUST_EMAIL=1 for a provider that never sends it".to_owned(),
+                ));
+            }
         }
         let email = email.map(|e| e.trim().to_lowercase()).ok_or_else(|| {
             OidcError::Untrusted(

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::session::{SIGN_IN_COOKIE, Visitor, set_cookie};
+use super::session::{FORM_COOKIE, Visitor, set_cookie};
 use crate::AppState;
 
 /// A message at the top of a page.
@@ -136,7 +136,7 @@ pub fn sign_in_page(
         },
     );
     if let Some(secret) = &secret
-        && let Ok(value) = HeaderValue::from_str(&set_cookie(SIGN_IN_COOKIE, secret, 600))
+        && let Ok(value) = HeaderValue::from_str(&set_cookie(FORM_COOKIE, secret, 600))
     {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

@@ -17,10 +17,13 @@ use super::MAX_FORM_BYTES;
 use super::render::{Notice, error_page, sign_in_page};
 use crate::AppState;
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "aws_jit_session";
-/// The cookie that binds a sign-in in progress (and the dev sign-in form) to its browser.
-pub const SIGN_IN_COOKIE: &str = "aws_jit_sign_in";
+/// The session cookie's name. `__Host-`: the browser takes it only from this host, over a
+/// secure connection, for the whole site, so a sibling domain cannot plant one.
+pub const SESSION_COOKIE: &str = "__Host-aws_jit_session";
+/// The cookie that binds a single sign-on in progress to the browser that started it.
+pub const SIGN_IN_COOKIE: &str = "__Host-aws_jit_sign_in";
+/// The dev sign-in form's double-submit token.
+pub const FORM_COOKIE: &str = "__Host-aws_jit_form";
 
 /// A `Set-Cookie` value: `HttpOnly; Secure; SameSite=Lax; Path=/`, for `max_age` seconds
 /// (0 deletes it).

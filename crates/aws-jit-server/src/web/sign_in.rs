@@ -14,7 +14,9 @@ use serde::Deserialize;
 
 use super::oidc::OidcError;
 use super::render::{Notice, error_page, sign_in_page};
-use super::session::{Posted, SESSION_COOKIE, SIGN_IN_COOKIE, form_of, request_cookie, set_cookie};
+use super::session::{
+    FORM_COOKIE, Posted, SESSION_COOKIE, SIGN_IN_COOKIE, form_of, request_cookie, set_cookie,
+};
 use crate::AppState;
 
 /// `?return_to=…&why=…` of the sign-in page.
@@ -44,7 +46,8 @@ pub async fn page(
         Some("signed_out") => Some(Notice::ok("You are signed out.")),
         _ => None,
     };
-    sign_in_page(&state, StatusCode::OK, notice, &back, None)
+    let form_secret = request_cookie(&headers, FORM_COOKIE);
+    sign_in_page(&state, StatusCode::OK, notice, &back, form_secret)
 }
 
 /// A refused sign-in: audited (within the budget when nobody is known), and the sign-in
@@ -286,7 +289,7 @@ pub async fn with_token(
         Ok(form) => form,
         Err(page) => return page,
     };
-    let cookie = request_cookie(&headers, SIGN_IN_COOKIE);
+    let cookie = request_cookie(&headers, FORM_COOKIE);
     if !cookie.is_some_and(|c| equal_in_constant_time(c, &form.csrf)) {
         return refuse(&state, StatusCode::FORBIDDEN, None, "the sign-in form did not come from this site's sign-in page (no valid CSRF token): reload it and try again").await;
     }
@@ -329,15 +332,12 @@ pub async fn with_token(
         aws_jit_core::Channel::Api { token } => token.clone(),
         _ => String::new(),
     };
+    let token_id = aws_jit_core::auth::parse_token(form.token.trim())
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_default();
     let back = return_to(Some(&form.return_to));
-    open(
-        &state,
-        person,
-        actor.rights.role,
-        &format!("token:{token_name}"),
-        &back,
-    )
-    .await
+    let via = format!("token:{token_id}:{token_name}");
+    open(&state, person, actor.rights.role, &via, &back).await
 }
 
 /// The sign-out form (its CSRF token only).
