@@ -14,6 +14,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+/// The largest JSON answer read (Slack's and the API's are far smaller).
+const MAX_JSON_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 /// A reusable client.
 #[derive(Clone)]
 pub struct JsonClient {
@@ -71,32 +74,15 @@ impl JsonClient {
             request = request.header(header::CONTENT_TYPE, "application/json; charset=utf-8");
         }
         let request = request
-            .body(Full::new(Bytes::from(
-                body.map(Value::to_string).unwrap_or_default(),
-            )))
+            .body(body.map(Value::to_string).unwrap_or_default().into_bytes())
             .map_err(|e| e.to_string())?;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| format!("cannot reach the server: {e}"))?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            Ok(Answer {
-                status,
-                headers,
-                json,
-            })
-        };
-        self.within_timeout(exchange).await
+        let answer = self.exchange(request, MAX_JSON_ANSWER_BYTES).await?;
+        let (parts, bytes) = answer.into_parts();
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        })
     }
 }
 
