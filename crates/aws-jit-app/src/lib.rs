@@ -21,5 +21,5 @@ pub use jit::{
     Jit, MAX_DELIVERY_ATTEMPTS, NotifySettings, Plan, PlannedChange, ReconcileReport,
     RevokeOutcome, Settings, SweepReport, TAG_GRANT, WhatIf, WhatIfAnswer, system_actor,
 };
-pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated};
-pub use web_sessions::{NewSignIn, OpenedSession, SignInError, random_secret, session_actor};
+pub use tokens::{AuthFailure, NewToken, TokenError, Unauthenticated, random_secret};
+pub use web_sessions::{NewSignIn, OpenedSession, SignInError, session_actor};

@@ -71,6 +71,12 @@ fn random_hex() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// A random secret: 244 random bits as hex (two v4 UUIDs): token secrets, session cookies,
+/// CSRF tokens.
+pub fn random_secret() -> String {
+    format!("{}{}", random_hex(), random_hex())
+}
+
 impl Jit {
     /// Creates a token; returns it and the token string, which is never shown again.
     pub async fn create_token(
@@ -97,7 +103,7 @@ impl Jit {
         // 12 hex characters find the record; 256 random bits (two v4 UUIDs' worth of
         // hex, 244 of them random) prove possession.
         let id = random_hex().chars().take(12).collect::<String>();
-        let secret = format!("{}{}", random_hex(), random_hex());
+        let secret = random_secret();
         let user = request.user.map(|u| u.normalized());
         let token = ApiToken {
             id: id.clone(),

@@ -8,7 +8,7 @@ use aws_jit_core::web_session::{PendingSignIn, SIGN_IN_WINDOW, WebSession};
 use aws_jit_core::{Actor, AuditAction, Channel, Person, Rights};
 
 use crate::ports::StoreError;
-use crate::tokens::plain_event;
+use crate::tokens::{plain_event, random_secret};
 use crate::{AppError, Jit};
 
 /// Why a sign-in did not open a session (the page says so; the audit log keeps it).
@@ -51,15 +51,6 @@ pub struct OpenedSession {
     pub secret: String,
     /// The record.
     pub session: WebSession,
-}
-
-/// A random secret: 244 random bits as hex (two v4 UUIDs).
-pub fn random_secret() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
 }
 
 impl Jit {

@@ -28,10 +28,7 @@ async fn an_agent_requests_lists_and_revokes_its_users_access_and_cannot_act_for
     let bob = format!("{}@example.com", unique("bob"));
     let bob_id = f.aws.create_user(&bob).await;
     let tool = f.tool("1h");
-    let command = tokio::process::Command::from(tool.command(&["mcp"])).configure(|c| {
-        c.env("KUBIYA_USER_EMAIL", &f.email);
-    });
-    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let client = agent_for(&tool, &f.email).await;
     let server = client.peer_info().unwrap();
     assert_eq!(server.server_info.as_ref().unwrap().name, "aws-jit");
 

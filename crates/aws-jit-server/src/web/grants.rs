@@ -71,7 +71,8 @@ pub fn when(grant: &Grant, now: jiff::Timestamp) -> String {
     }
 }
 
-fn target_words(grant: &Grant) -> String {
+/// What a grant changes in AWS, in a few words (`123456789012 · DBRead`).
+pub(crate) fn target_words(grant: &Grant) -> String {
     match (grant.target.account_id(), grant.target.permission_set()) {
         (Some(account), Some(set)) => format!("{account} · {set}"),
         (Some(account), None) => account.to_owned(),

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::grants::{AfterChange, after_change, failed, notice_of, when};
+use super::grants::{AfterChange, after_change, failed, notice_of, target_words, when};
 use super::render::{Nav, Notice, html, relative};
 use super::session::{Posted, Visitor};
 use crate::AppState;
@@ -59,11 +59,7 @@ pub fn approvals_page(
                 id: g.id.to_string(),
                 user: g.user.clone(),
                 access: g.access.clone(),
-                target: g
-                    .target
-                    .account_id()
-                    .map(|a| format!("{a} · {}", g.target.permission_set().unwrap_or("")))
-                    .unwrap_or_default(),
+                target: target_words(g),
                 duration: g
                     .requested_duration
                     .map_or_else(|| "its longest".to_owned(), |d| d.human()),
