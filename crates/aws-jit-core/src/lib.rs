@@ -25,6 +25,7 @@ pub mod seed_env;
 pub mod slack;
 pub mod slack_interaction;
 pub mod slack_signature;
+pub mod slack_views;
 pub mod target;
 pub mod text;
 pub mod tool_policy;

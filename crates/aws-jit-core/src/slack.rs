@@ -53,7 +53,7 @@ pub struct Instructions {
     pub account_alias: Option<String>,
 }
 
-fn cut(text: &str, max: usize) -> String {
+pub(crate) fn cut(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
@@ -62,15 +62,15 @@ fn cut(text: &str, max: usize) -> String {
     out
 }
 
-fn header(text: &str) -> Value {
+pub(crate) fn header(text: &str) -> Value {
     json!({ "type": "header", "text": { "type": "plain_text", "text": cut(text, MAX_HEADER_CHARS), "emoji": true } })
 }
 
-fn section(markdown: &str) -> Value {
+pub(crate) fn section(markdown: &str) -> Value {
     json!({ "type": "section", "text": { "type": "mrkdwn", "text": cut(markdown, MAX_SECTION_CHARS) } })
 }
 
-fn fields(pairs: &[(&str, String)]) -> Value {
+pub(crate) fn fields(pairs: &[(&str, String)]) -> Value {
     // Slack allows 10 fields of 2,000 characters each.
     let fields: Vec<Value> = pairs
         .iter()
@@ -80,21 +80,21 @@ fn fields(pairs: &[(&str, String)]) -> Value {
     json!({ "type": "section", "fields": fields })
 }
 
-fn context(markdown: &str) -> Value {
+pub(crate) fn context(markdown: &str) -> Value {
     json!({ "type": "context", "elements": [ { "type": "mrkdwn", "text": cut(markdown, MAX_SECTION_CHARS) } ] })
 }
 
 /// Escapes the three characters Slack's mrkdwn treats as control characters. Every value
 /// interpolated into a message goes through it: the blocks' and the fallback `text` (which
 /// push notifications show), so `<!channel>` or a `<https://…|link>` in a reason stays text.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
 /// "in 1h 30m" / "2m ago", for a person reading the message now.
-fn relative(at: Timestamp, now: Timestamp) -> String {
+pub(crate) fn relative(at: Timestamp, now: Timestamp) -> String {
     let seconds = at.as_second() - now.as_second();
     let span = seconds.unsigned_abs();
     let text = match span {
@@ -110,7 +110,7 @@ fn relative(at: Timestamp, now: Timestamp) -> String {
     }
 }
 
-fn what(grant: &Grant) -> String {
+pub(crate) fn what(grant: &Grant) -> String {
     let target = &grant.target;
     match (
         target.account_id(),
@@ -372,6 +372,69 @@ pub fn request_closed(grant: &Grant, detail: &str) -> Message {
     }
 }
 
+/// A request was approved and the access is in place: a DM to the requester.
+pub fn request_approved(grant: &Grant, now: Timestamp) -> Message {
+    let expires = rfc3339(grant.expires_at);
+    let blocks = vec![
+        header(&format!("✅ Request approved: {}", grant.access)),
+        section(&format!(
+            "You have {} until *{expires}* ({}).",
+            what(grant),
+            relative(grant.expires_at, now)
+        )),
+        context(&format!(
+            "The request channel shows how to use it; the app's Home tab lists your grants. Grant `{}`.",
+            grant.id
+        )),
+    ];
+    Message {
+        text: esc(&format!(
+            "Your request for {} was approved: access until {expires}",
+            grant.access
+        )),
+        blocks,
+    }
+}
+
+/// A grant ends soon: a DM to its user, with an Extend button when it can be extended.
+pub fn expiry_warning(grant: &Grant, extendable: bool, now: Timestamp) -> Message {
+    let expires = rfc3339(grant.expires_at);
+    let when = relative(grant.expires_at, now);
+    let mut blocks = vec![
+        header(&format!("⏰ Access ending {when}: {}", grant.access)),
+        section(&format!(
+            "Your access to {} ends at *{expires}* ({when}).",
+            what(grant)
+        )),
+    ];
+    if extendable {
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": "aws_jit_expiry",
+            "elements": [{
+                "type": "button", "action_id": crate::slack_views::EXTEND_ACTION, "style": "primary",
+                "text": { "type": "plain_text", "text": "Extend" }, "value": grant.id.to_string(),
+            }],
+        }));
+        blocks.push(context(&format!(
+            "Extend keeps it up to the access's longest from when it was granted. Grant `{}`.",
+            grant.id
+        )));
+    } else {
+        blocks.push(context(&format!(
+            "It cannot be extended: request it again if you still need it. Grant `{}`.",
+            grant.id
+        )));
+    }
+    Message {
+        text: esc(&format!(
+            "Your access {} ends at {expires} ({when})",
+            grant.access
+        )),
+        blocks,
+    }
+}
+
 /// Someone skipped approval in an emergency: an alert.
 pub fn break_glass(grant: &Grant) -> Message {
     let reason = grant.reason.as_deref().unwrap_or("no reason given");
@@ -531,6 +594,39 @@ mod tests {
         grant.status = GrantStatus::Expired;
         grant.ended_at = Some(grant.expires_at);
         insta::assert_json_snapshot!("expired", ended(&grant, now()).body("D1", None));
+    }
+
+    #[test]
+    fn approved_and_expiring_dms_and_the_home_tab() {
+        let (catalog, grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        insta::assert_json_snapshot!(
+            "request_approved",
+            request_approved(&grant, now()).body("D1", None)
+        );
+        let soon = now() + jiff::SignedDuration::from_secs(5_400 - 600);
+        let extendable = crate::slack_views::extendable(&grant, catalog.accesses().first());
+        assert!(extendable);
+        insta::assert_json_snapshot!(
+            "expiry_warning",
+            expiry_warning(&grant, extendable, soon).body("D1", None)
+        );
+        let mut pending = grant.clone();
+        pending.id = GrantId::new("01a3-pending");
+        pending.status = GrantStatus::Pending;
+        let home = crate::slack_views::home(
+            &[crate::slack_views::HomeGrant {
+                grant: &grant,
+                extendable,
+            }],
+            &[crate::slack_views::HomeRequest {
+                grant: &pending,
+                approvals: 1,
+                required: 2,
+            }],
+            Some("Extended <grant> until later"),
+            now(),
+        );
+        insta::assert_json_snapshot!("home", home);
     }
 
     #[test]
