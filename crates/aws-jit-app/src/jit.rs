@@ -57,6 +57,8 @@ pub const TAG_GRANT: &str = "aws-jit:grant-id";
 pub(crate) struct Op {
     pub(crate) actor: Actor,
     pub(crate) holder: String,
+    /// The operation carries out an approved request (the requester is told).
+    pub(crate) approved: bool,
 }
 
 /// Tunables of the use cases.
@@ -94,6 +96,9 @@ pub struct NotifySettings {
     pub instructions: aws_jit_core::slack::Instructions,
     /// `AWS_JIT_SLACK_ADMIN_CHANNEL`: where failed revocations are raised.
     pub admin_channel: Option<String>,
+    /// `AWS_JIT_EXPIRY_WARNING`: how long before its expiry a grant's user is warned (with
+    /// an Extend button); `None` sends no warnings.
+    pub expiry_warning: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -335,6 +340,7 @@ impl Jit {
         let op = Op {
             actor: Actor::system("write"),
             holder: String::new(),
+            approved: false,
         };
         let change = change(
             current,
@@ -354,6 +360,7 @@ impl Jit {
         Op {
             actor: actor.clone(),
             holder: new_grant_id(self.clock.now()),
+            approved: false,
         }
     }
 

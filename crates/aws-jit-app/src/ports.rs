@@ -200,9 +200,33 @@ pub trait SessionStore: Send + Sync {
     async fn take_sign_in(&self, state: &str) -> Result<Option<PendingSignIn>, StoreError>;
 }
 
+/// The pre-expiry warnings: each grant's users are warned once per expiry (an extended
+/// grant is warned again before its new expiry), however many servers look.
+#[async_trait]
+pub trait WarningStore: Send + Sync {
+    /// Active grants expiring after `now` and by `before` that have not been warned of
+    /// that expiry, soonest first, at most `limit`.
+    async fn expiring_unwarned(
+        &self,
+        now: Timestamp,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Grant>, StoreError>;
+
+    /// Records that `grant` was warned of its current expiry and queues `message` in the
+    /// same transaction (none: recorded as warned, nothing sent); `false` when it already
+    /// was (another server got there first).
+    async fn record_warning(
+        &self,
+        grant: &Grant,
+        message: Option<&OutboxMessage>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Durable storage for grants, the audit log and small caches.
 #[async_trait]
-pub trait GrantStore: SessionStore + Send + Sync + std::fmt::Debug {
+pub trait GrantStore: SessionStore + WarningStore + Send + Sync + std::fmt::Debug {
     /// Records a new grant, its first audit event and its notifications, taking the
     /// target's lock for `holder`.
     async fn insert_grant(
@@ -628,4 +652,27 @@ pub trait Messenger: Send + Sync + std::fmt::Debug {
 
     /// Answers an interaction through the URL the platform gave with it (`body`: JSON).
     async fn respond(&self, response_url: &str, body: &str) -> Result<(), DeliveryError>;
+
+    /// Shows a view (`view`: JSON): a modal opened or updated, or a person's Home tab.
+    async fn show_view(&self, place: ViewPlace<'_>, view: &str) -> Result<(), DeliveryError>;
+}
+
+/// Where a view goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewPlace<'a> {
+    /// A new modal, for the trigger of a command or click (valid for three seconds).
+    Open {
+        /// The trigger id.
+        trigger_id: &'a str,
+    },
+    /// An open modal, replaced.
+    Update {
+        /// The modal's id.
+        view_id: &'a str,
+    },
+    /// A person's Home tab.
+    Home {
+        /// Their platform user id.
+        user_id: &'a str,
+    },
 }

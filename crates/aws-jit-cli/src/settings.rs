@@ -6,6 +6,8 @@
 //! or a test's) and the [`SettingsFile`]. [`SETTINGS`] is the one table of them all: the
 //! README's table is checked against it. Nothing else in the binary reads the environment.
 
+use std::time::Duration;
+
 use aws_jit_app::ports::Instance;
 use aws_jit_app::{NotifySettings, Settings};
 use aws_jit_aws::AwsSettings;
@@ -216,6 +218,18 @@ pub const SETTINGS: &[Setting] = &[
         "where failed revocations and break-glass grants are raised",
     ),
     setting(
+        "SLACK_COMMAND",
+        Some("slack_command"),
+        "/jit",
+        "the slash command that opens the request modal (`serve`)",
+    ),
+    setting(
+        "AWS_JIT_EXPIRY_WARNING",
+        Some("expiry_warning"),
+        "10m",
+        "how long before its expiry a grant's user gets a Slack DM with Extend (`off`: none)",
+    ),
+    setting(
         "AWS_JIT_SSO_START_URL",
         Some("sso_start_url"),
         "none",
@@ -336,6 +350,8 @@ pub struct SlackSettings {
     pub signing_secret: Option<String>,
     /// The only workspace whose clicks are accepted, when set.
     pub team_id: Option<String>,
+    /// The slash command that opens the request modal.
+    pub command: String,
 }
 
 /// Every setting, resolved.
@@ -483,6 +499,37 @@ impl Resolved {
             account_alias: None,
         };
         let web = resolve_web(&look, file, env, &instructions)?;
+        let expiry_warning =
+            match look.text("AWS_JIT_EXPIRY_WARNING", file.expiry_warning.as_deref()) {
+                None => Some(Duration::from_secs(600)),
+                Some((off, _)) if off.trim().eq_ignore_ascii_case("off") => None,
+                Some((text, source_name)) => Some(
+                    AccessDuration::parse(&text)
+                        .map_err(|e| SettingError {
+                            source_name,
+                            message: format!("{e} (or `off`)"),
+                        })?
+                        .to_std(),
+                ),
+            };
+        let command = look
+            .value("SLACK_COMMAND", file.slack_command.as_deref())
+            .unwrap_or_else(|| "/jit".to_owned());
+        if !command.starts_with('/')
+            || command.len() > 32
+            || command
+                .chars()
+                .skip(1)
+                .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            return Err(SettingError {
+                source_name: "SLACK_COMMAND".to_owned(),
+                message: format!(
+                    "`{}` is not a slash command: a `/` and up to 31 letters, digits, `-` or `_` (e.g. `/jit`)",
+                    aws_jit_core::text::printable(&command)
+                ),
+            });
+        }
         let slack = env.var("SLACK_API_TOKEN").map(|token| SlackSettings {
             token,
             api_url: look.value("SLACK_API_URL", file.slack_api_url.as_deref()),
@@ -494,9 +541,11 @@ impl Resolved {
                     "AWS_JIT_SLACK_ADMIN_CHANNEL",
                     file.slack_admin_channel.as_deref(),
                 ),
+                expiry_warning,
             },
             signing_secret: env.var("SLACK_SIGNING_SECRET"),
             team_id: look.value("SLACK_TEAM_ID", file.slack_team_id.as_deref()),
+            command,
         });
         use_cases.notify = slack.as_ref().map(|s| s.notify.clone());
         let default_requesters = look

@@ -81,6 +81,10 @@ pub struct SettingsFile {
     pub slack_thread_ts: Option<String>,
     /// `AWS_JIT_SLACK_ADMIN_CHANNEL`.
     pub slack_admin_channel: Option<String>,
+    /// `SLACK_COMMAND`.
+    pub slack_command: Option<String>,
+    /// `AWS_JIT_EXPIRY_WARNING` (a duration, or `off`).
+    pub expiry_warning: Option<String>,
     /// `AWS_JIT_SSO_START_URL`.
     pub sso_start_url: Option<String>,
     /// `AWS_JIT_SSO_REGION`.

@@ -93,6 +93,11 @@ pub(crate) fn esc(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A text for a Slack message, with mrkdwn's control characters escaped.
+pub fn escaped(text: &str) -> String {
+    esc(text)
+}
+
 /// "in 1h 30m" / "2m ago", for a person reading the message now.
 pub(crate) fn relative(at: Timestamp, now: Timestamp) -> String {
     let seconds = at.as_second() - now.as_second();
@@ -604,7 +609,7 @@ mod tests {
             request_approved(&grant, now()).body("D1", None)
         );
         let soon = now() + jiff::SignedDuration::from_secs(5_400 - 600);
-        let extendable = crate::slack_views::extendable(&grant, catalog.accesses().first());
+        let extendable = crate::slack_views::extendable(&grant, catalog.accesses().first(), None);
         assert!(extendable);
         insta::assert_json_snapshot!(
             "expiry_warning",

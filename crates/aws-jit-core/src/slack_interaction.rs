@@ -427,7 +427,7 @@ mod tests {
         assert_eq!(s.reason.chars().count(), MAX_TEXT_CHARS);
         assert!(s.break_glass);
         // Another app's modal is nothing.
-        let mut other = p.clone();
+        let mut other = p;
         other["view"]["callback_id"] = "someone_else".into();
         assert_eq!(parse_interaction(&body(&other)), None);
     }

@@ -218,16 +218,34 @@ pub fn request_failed(why: &str) -> Value {
     modal(
         "Not granted",
         None,
-        vec![section(&format!("🚫 Your request was not carried out: {}", esc(why)))],
+        vec![section(&format!(
+            "🚫 Your request was not carried out: {}",
+            esc(why)
+        ))],
     )
 }
 
-/// Whether an active grant can be extended from Slack: not when its access needs
-/// approval (request it again) or its policy carries the expiry.
-pub fn extendable(grant: &Grant, access: Option<&Access>) -> bool {
+/// Whether an active grant can be extended (what the extend use case would allow, for
+/// offering the button): not when its access needs approval (request it again), its
+/// policy carries the expiry, or it already ends at the access's longest after it started.
+pub fn extendable(
+    grant: &Grant,
+    access: Option<&Access>,
+    global_max: Option<crate::AccessDuration>,
+) -> bool {
+    let Some(access) = access else {
+        return false;
+    };
+    let longest = crate::duration::effective_duration(None, access.session_duration, global_max)
+        .duration
+        .to_signed();
+    let started = grant.granted_at.unwrap_or(grant.requested_at);
     grant.status == GrantStatus::Active
         && !grant.target.carries_expiry()
-        && access.is_some_and(|a| a.approval.is_none())
+        && access.approval.is_none()
+        && started
+            .checked_add(longest)
+            .is_ok_and(|limit| limit > grant.expires_at)
 }
 
 /// One of my grants on the App Home.
@@ -277,17 +295,38 @@ pub fn home(
     for item in mine.iter().take(HOME_ITEMS) {
         let g = item.grant;
         let state = if g.status == GrantStatus::Pending {
-            format!("waiting for approval (lapses {})", relative(g.expires_at, now))
+            format!(
+                "waiting for approval (lapses {})",
+                relative(g.expires_at, now)
+            )
         } else {
-            format!("until *{}* ({})", rfc3339(g.expires_at), relative(g.expires_at, now))
+            format!(
+                "until *{}* ({})",
+                rfc3339(g.expires_at),
+                relative(g.expires_at, now)
+            )
         };
-        blocks.push(section(&format!("*{}*: {}, {state}.", esc(&g.access), what(g))));
+        blocks.push(section(&format!(
+            "*{}*: {}, {state}.",
+            esc(&g.access),
+            what(g)
+        )));
         let mut buttons = Vec::new();
         if item.extendable {
-            buttons.push(button("Extend", EXTEND_ACTION, g.id.as_str(), Some("primary")));
+            buttons.push(button(
+                "Extend",
+                EXTEND_ACTION,
+                g.id.as_str(),
+                Some("primary"),
+            ));
         }
         if g.status == GrantStatus::Active {
-            buttons.push(button("Revoke", REVOKE_ACTION, g.id.as_str(), Some("danger")));
+            buttons.push(button(
+                "Revoke",
+                REVOKE_ACTION,
+                g.id.as_str(),
+                Some("danger"),
+            ));
         }
         if !buttons.is_empty() {
             blocks.push(json!({ "type": "actions", "elements": buttons }));
@@ -370,7 +409,12 @@ mod tests {
 
     #[test]
     fn an_empty_home_offers_the_request_button() {
-        let home = home(&[], &[], None, Timestamp::from_second(1_800_000_000).unwrap());
+        let home = home(
+            &[],
+            &[],
+            None,
+            Timestamp::from_second(1_800_000_000).unwrap(),
+        );
         assert!(home["blocks"].to_string().contains(OPEN_REQUEST_ACTION));
         assert!(home["blocks"].as_array().unwrap().len() <= MAX_VIEW_BLOCKS);
     }

@@ -8,8 +8,8 @@
 
 pub mod api;
 mod bounds;
-pub mod interactions;
 pub mod openapi;
+pub mod slack;
 pub mod web;
 
 pub use bounds::HttpLimits;
@@ -170,8 +170,12 @@ pub struct SlackApp {
     pub team_id: Option<String>,
     /// Clicks being decided at once, at most.
     pub decisions: Arc<tokio::sync::Semaphore>,
-    /// The Slack users with a click being decided: one at a time each.
+    /// The Slack users with work in progress: one at a time each.
     pub deciding: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    /// The slash command that opens the request modal (`SLACK_COMMAND`).
+    pub command: Arc<str>,
+    /// Slack users recently looked up.
+    pub people: Arc<slack::People>,
 }
 
 /// How many Slack clicks are decided at once.
@@ -207,6 +211,8 @@ pub struct Services {
     pub slack_signing_secret: Option<String>,
     /// `SLACK_TEAM_ID`: the only workspace whose clicks are accepted, when set.
     pub slack_team_id: Option<String>,
+    /// `SLACK_COMMAND`: the slash command that opens the request modal.
+    pub slack_command: String,
     /// AWS calls so far, for `/metrics`.
     pub aws_calls: AwsCalls,
     /// The web UI's settings.
@@ -239,7 +245,15 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .route(
             "/slack/interactions",
-            axum::routing::post(interactions::slack_interactions),
+            axum::routing::post(slack::slack_interactions),
+        )
+        .route(
+            "/slack/commands",
+            axum::routing::post(slack::request_modal::slack_commands),
+        )
+        .route(
+            "/slack/events",
+            axum::routing::post(slack::home::slack_events),
         )
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
@@ -488,6 +502,12 @@ pub async fn run_outbox(
         if *shutdown.borrow() {
             return;
         }
+        // Warnings of grants about to expire are queued here, and sent just below.
+        match jit.warn_expiring(100).await {
+            Ok(0) => {}
+            Ok(queued) => tracing::info!(queued, "expiry warnings queued"),
+            Err(e) => tracing::error!(error = %e, "expiry warnings failed"),
+        }
         match jit.deliver_outbox(messenger.as_ref(), 50).await {
             Ok(report) if report.sent > 0 => {
                 tracing::info!(sent = report.sent, "notifications delivered")
@@ -571,6 +591,7 @@ pub async fn serve(
         messenger,
         slack_signing_secret,
         slack_team_id,
+        slack_command,
         aws_calls,
         web,
     } = services;
@@ -592,6 +613,8 @@ pub async fn serve(
             team_id: slack_team_id,
             decisions: Arc::new(tokio::sync::Semaphore::new(SLACK_DECISIONS_AT_ONCE)),
             deciding: Arc::default(),
+            command: slack_command.into(),
+            people: Arc::default(),
         }),
         _ => None,
     };
@@ -608,7 +631,12 @@ pub async fn serve(
     let outbox = messenger.map(|messenger| {
         // Its own wake-up: a grant made here should wake the expiry worker, not this.
         let nudge = Arc::new(Notify::new());
-        tokio::spawn(run_outbox(worker_jit, messenger, nudge, stop_rx.clone()))
+        // The catalog tells the expiry warnings which grants can be extended.
+        let outbox_jit = match &catalog {
+            Some(catalog) => worker_jit.with_catalog(catalog.clone()),
+            None => worker_jit,
+        };
+        tokio::spawn(run_outbox(outbox_jit, messenger, nudge, stop_rx.clone()))
     });
     let app = router(AppState {
         jit,

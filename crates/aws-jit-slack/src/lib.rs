@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_jit_app::ports::{ChatUser, DeliveryError, Messenger, Recipient};
+use aws_jit_app::ports::{ChatUser, DeliveryError, Messenger, Recipient, ViewPlace};
 use aws_jit_http::{JsonClient, Method, StatusCode, encode, header};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -195,6 +195,27 @@ impl Messenger for Slack {
                 None,
             ))
         }
+    }
+
+    async fn show_view(&self, place: ViewPlace<'_>, view: &str) -> Result<(), DeliveryError> {
+        let view: Value = serde_json::from_str(view).map_err(|e| DeliveryError {
+            message: format!("unreadable view: {e}"),
+            retry_after: None,
+            permanent: true,
+        })?;
+        let (method, body) = match place {
+            ViewPlace::Open { trigger_id } => (
+                "views.open",
+                json!({ "trigger_id": trigger_id, "view": view }),
+            ),
+            ViewPlace::Update { view_id } => {
+                ("views.update", json!({ "view_id": view_id, "view": view }))
+            }
+            ViewPlace::Home { user_id } => {
+                ("views.publish", json!({ "user_id": user_id, "view": view }))
+            }
+        };
+        self.call(method, "", Some(&body)).await.map(|_| ())
     }
 
     async fn deliver(&self, recipient: &Recipient, body: &str) -> Result<(), DeliveryError> {

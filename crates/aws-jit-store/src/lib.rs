@@ -14,6 +14,7 @@ mod rows;
 mod sessions;
 mod sql;
 mod sqlite;
+mod warnings;
 
 use std::sync::Arc;
 

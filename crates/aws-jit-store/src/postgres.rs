@@ -21,6 +21,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use crate::backend;
 use crate::common::{impl_grant_store, pending_migrations};
 use crate::sessions::impl_session_store;
+use crate::warnings::impl_warning_store;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_schema.sql"),
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_grant_target.sql"),
     include_str!("../migrations/postgres/0006_audit_no_truncate.sql"),
     include_str!("../migrations/postgres/0007_web_sessions.sql"),
+    include_str!("../migrations/postgres/0008_expiry_warnings.sql"),
 ];
 
 /// The notification channel of grant changes in `schema` (channels are per database, so
@@ -209,3 +211,4 @@ impl PostgresStore {
 
 impl_grant_store!(PostgresStore, Postgres);
 impl_session_store!(PostgresStore);
+impl_warning_store!(PostgresStore);

@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 use crate::backend;
 use crate::common::{impl_grant_store, pending_migrations, sqlite_placeholders};
 use crate::sessions::impl_session_store;
+use crate::warnings::impl_warning_store;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_grants.sql"),
@@ -23,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_requested_duration.sql"),
     include_str!("../migrations/sqlite/0008_grant_target.sql"),
     include_str!("../migrations/sqlite/0009_web_sessions.sql"),
+    include_str!("../migrations/sqlite/0010_expiry_warnings.sql"),
 ];
 
 /// A grant store in one SQLite file.
@@ -124,6 +126,7 @@ impl SqliteStore {
 
 impl_grant_store!(SqliteStore, Sqlite);
 impl_session_store!(SqliteStore);
+impl_warning_store!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

@@ -20,4 +20,4 @@ pub use clock::FixedClock;
 pub use fault_proxy::{ChaosFigures, Fault, FaultProxy};
 pub use moto::{Moto, MotoAws, aws_env, start_moto, unique, unique_account, workspace_root};
 pub use postgres::{PgSchema, TEST_PG_VAR};
-pub use slack::{FAKE_OTHER_TEAM, FAKE_TEAM, FakeSlack};
+pub use slack::{FAKE_OTHER_TEAM, FAKE_TEAM, FakeSlack, check_options};

@@ -10,7 +10,8 @@ pub const FAKE_TEAM: &str = "T0AWSJIT";
 pub const FAKE_OTHER_TEAM: &str = "T0OTHER";
 
 /// A local Slack-compatible Web API for tests: it checks what Slack checks (the bot token,
-/// required fields, block limits), answers errors in Slack's shape (`ok: false`,
+/// required fields, block limits; for views, trigger ids that lapse after three seconds,
+/// modal and Home limits and field lengths), answers errors in Slack's shape (`ok: false`,
 /// `error: code`), and can be rate limited (429 `ratelimited` with `Retry-After`) or down
 /// (503). It records every message posted.
 #[derive(Debug)]
@@ -28,6 +29,12 @@ struct SlackState {
     kinds: std::collections::HashMap<String, &'static str>,
     posts: Vec<serde_json::Value>,
     responses: Vec<serde_json::Value>,
+    /// Trigger ids handed out, with when: Slack's are valid for three seconds.
+    triggers: std::collections::HashMap<String, std::time::Instant>,
+    /// Open modals by view id.
+    modals: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Published Home tabs by user id.
+    homes: std::collections::HashMap<String, serde_json::Value>,
     down: bool,
     hang: bool,
     rate_limited: u32,
@@ -110,6 +117,31 @@ impl FakeSlack {
         format!("{}/respond", self.url)
     }
 
+    /// A trigger id, as Slack sends with a slash command or a click: `views.open` accepts
+    /// it for three seconds.
+    pub fn trigger(&self) -> String {
+        self.with(|s| {
+            let id = format!(
+                "{}.{}.fake{:04}",
+                1_700_000_000 + s.triggers.len(),
+                42,
+                s.triggers.len()
+            );
+            s.triggers.insert(id.clone(), std::time::Instant::now());
+            id
+        })
+    }
+
+    /// The open modals (the views opened or updated), oldest first, with their `id`.
+    pub fn modals(&self) -> Vec<serde_json::Value> {
+        self.with(|s| s.modals.values().cloned().collect())
+    }
+
+    /// The Home tab last published for `user_id`.
+    pub fn home(&self, user_id: &str) -> Option<serde_json::Value> {
+        self.with(|s| s.homes.get(user_id).cloned())
+    }
+
     /// What was posted to the `response_url` so far.
     pub fn responses(&self) -> Vec<serde_json::Value> {
         self.with(|s| s.responses.clone())
@@ -147,6 +179,106 @@ fn check_message(body: &serde_json::Value) -> Result<(), &'static str> {
             .unwrap_or("");
         if text.chars().count() > limit || kind.is_empty() {
             return Err("invalid_blocks");
+        }
+    }
+    Ok(())
+}
+
+fn chars(value: Option<&serde_json::Value>) -> usize {
+    value
+        .and_then(|v| v.as_str())
+        .map_or(0, |t| t.chars().count())
+}
+
+/// Slack's checks on a view (a modal or a Home tab): its type, at most 100 blocks, a
+/// modal's title and buttons of at most 24 characters, labels and hints of 2,000, text
+/// inputs of at most 3,000, options of 75 (text) and 150 (value), block ids of 255.
+fn check_view(view: &serde_json::Value, kind: &str) -> Result<(), &'static str> {
+    if view.get("type").and_then(|t| t.as_str()) != Some(kind) {
+        return Err("invalid_arguments");
+    }
+    if kind == "modal" {
+        let title = view.pointer("/title/text");
+        if chars(title) == 0 || chars(title) > 24 {
+            return Err("invalid_arguments");
+        }
+        for button in ["submit", "close"] {
+            if chars(view.pointer(&format!("/{button}/text"))) > 24 {
+                return Err("invalid_arguments");
+            }
+        }
+        if chars(view.get("private_metadata")) > 3_000 || chars(view.get("callback_id")) > 255 {
+            return Err("invalid_arguments");
+        }
+    }
+    let blocks = view
+        .get("blocks")
+        .and_then(|b| b.as_array())
+        .ok_or("invalid_arguments")?;
+    if blocks.len() > 100 {
+        return Err("invalid_blocks");
+    }
+    for block in blocks {
+        let kind = block.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        if kind.is_empty() || chars(block.get("block_id")) > 255 {
+            return Err("invalid_blocks");
+        }
+        let limit = if kind == "header" { 150 } else { 3_000 };
+        if chars(block.pointer("/text/text")) > limit {
+            return Err("invalid_blocks");
+        }
+        if kind == "input" {
+            if chars(block.pointer("/label/text")) == 0
+                || chars(block.pointer("/label/text")) > 2_000
+                || chars(block.pointer("/hint/text")) > 2_000
+            {
+                return Err("invalid_blocks");
+            }
+            let element = block.get("element").ok_or("invalid_blocks")?;
+            let max = element.get("max_length").and_then(|m| m.as_u64());
+            if max.is_some_and(|m| m == 0 || m > 3_000) {
+                return Err("invalid_blocks");
+            }
+            check_options(element).map_err(|_| "invalid_blocks")?;
+        }
+        for element in block
+            .get("elements")
+            .and_then(|e| e.as_array())
+            .into_iter()
+            .flatten()
+        {
+            if element.get("type").and_then(|t| t.as_str()) == Some("button")
+                && (chars(element.pointer("/text/text")) > 75
+                    || chars(element.get("value")) > 2_000)
+            {
+                return Err("invalid_blocks");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Slack's checks on options (a static select's, or an external select's answer): at
+/// most 100, each with a text of at most 75 characters and a value of at most 150.
+pub fn check_options(holder: &serde_json::Value) -> Result<(), String> {
+    let Some(options) = holder.get("options") else {
+        return Ok(());
+    };
+    let options = options.as_array().ok_or("options is not a list")?;
+    if options.len() > 100 {
+        return Err(format!(
+            "{} options, Slack shows at most 100",
+            options.len()
+        ));
+    }
+    for option in options {
+        let text = chars(option.pointer("/text/text"));
+        let value = chars(option.get("value"));
+        if text == 0 || text > 75 || chars(option.pointer("/description/text")) > 75 {
+            return Err(format!("option text out of bounds: {option}"));
+        }
+        if value == 0 || value > 150 {
+            return Err(format!("option value out of bounds: {option}"));
         }
     }
     Ok(())
@@ -250,6 +382,66 @@ async fn slack_method(
             let ts = format!("1700000000.{:06}", s.posts.len());
             axum::Json(serde_json::json!({ "ok": true, "channel": channel, "ts": ts }))
                 .into_response()
+        }
+        "views.open" => {
+            let trigger = json
+                .get("trigger_id")
+                .and_then(|t| t.as_str())
+                .unwrap_or("");
+            match s.triggers.get(trigger) {
+                None => return slack_error("invalid_trigger_id"),
+                Some(at) if at.elapsed() > Duration::from_secs(3) => {
+                    return slack_error("expired_trigger_id");
+                }
+                Some(_) => {}
+            }
+            let mut view = json.get("view").cloned().unwrap_or_default();
+            if let Err(code) = check_view(&view, "modal") {
+                return slack_error(code);
+            }
+            // A trigger opens one modal.
+            s.triggers.remove(trigger);
+            let id = format!("V{:04}", s.modals.len() + 1);
+            if let Some(map) = view.as_object_mut() {
+                map.insert("id".to_owned(), serde_json::json!(id));
+            }
+            s.modals.insert(id, view.clone());
+            axum::Json(serde_json::json!({ "ok": true, "view": view })).into_response()
+        }
+        "views.update" => {
+            let id = json
+                .get("view_id")
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+                .to_owned();
+            if !s.modals.contains_key(&id) {
+                return slack_error("not_found");
+            }
+            let mut view = json.get("view").cloned().unwrap_or_default();
+            if let Err(code) = check_view(&view, "modal") {
+                return slack_error(code);
+            }
+            if let Some(map) = view.as_object_mut() {
+                map.insert("id".to_owned(), serde_json::json!(id));
+            }
+            s.modals.insert(id, view.clone());
+            axum::Json(serde_json::json!({ "ok": true, "view": view })).into_response()
+        }
+        "views.publish" => {
+            let user = json
+                .get("user_id")
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+                .to_owned();
+            if !s.users.values().any(|id| *id == user) {
+                return slack_error("user_not_found");
+            }
+            let view = json.get("view").cloned().unwrap_or_default();
+            if let Err(code) = check_view(&view, "home") {
+                return slack_error(code);
+            }
+            s.homes.insert(user, view.clone());
+            axum::Json(serde_json::json!({ "ok": true, "view": view })).into_response()
         }
         _ => slack_error("unknown_method"),
     }

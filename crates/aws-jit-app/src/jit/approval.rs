@@ -316,7 +316,8 @@ impl Jit {
         next.target = resolved.target.clone();
         next.user_id.clone_from(&person.id);
         self.finish_interrupted(&grant.target_key).await?;
-        let op = self.op(&approver);
+        let mut op = self.op(&approver);
+        op.approved = true;
         let provisioning = self.write_locked(&op, &grant, next, Some(event)).await?;
         let (active, _) = self
             .provision(&provisioning, access, &resolved.blueprint, &op)

@@ -100,7 +100,10 @@ impl Jit {
         );
         let created_now = origin == AccessOrigin::CreatedByTool && !exists;
         let alias = self.account_alias(&active).await;
-        let outbox = self.granted_messages(&active, access, alias);
+        let mut outbox = self.granted_messages(&active, access, alias);
+        if op.approved {
+            outbox.extend(self.approved_messages(&active));
+        }
         match self
             .write_with(
                 op,

@@ -49,6 +49,61 @@ impl Jit {
         }]
     }
 
+    /// The requester learns that their request was approved and the access is in place.
+    pub(crate) fn approved_messages(&self, grant: &Grant) -> Vec<OutboxMessage> {
+        if self.settings.notify.is_none() {
+            return Vec::new();
+        }
+        let message = aws_jit_core::slack::request_approved(grant, self.clock.now());
+        vec![OutboxMessage {
+            grant_id: grant.id.to_string(),
+            recipient: Recipient::Person {
+                email: grant.user.clone(),
+            },
+            body: message_body(&message),
+        }]
+    }
+
+    /// Warns the users of grants that expire within the lead time
+    /// (`AWS_JIT_EXPIRY_WARNING`), once per expiry, with an Extend button where the grant
+    /// can be extended. A grant no longer than the lead time is not warned (it would be
+    /// warned as it starts). Returns how many warnings were queued.
+    pub async fn warn_expiring(&self, limit: usize) -> Result<usize, AppError> {
+        let Some(lead) = self.settings.notify.as_ref().and_then(|n| n.expiry_warning) else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let before = now.checked_add(lead).unwrap_or(now);
+        let mut queued = 0;
+        for grant in self.store.expiring_unwarned(now, before, limit).await? {
+            let lasts = grant.granted_at.map_or(Duration::ZERO, |at| {
+                grant.expires_at.duration_since(at).unsigned_abs()
+            });
+            let message = (lasts > lead).then(|| {
+                let access = self.access(&grant.access).ok();
+                let extendable =
+                    aws_jit_core::slack_views::extendable(&grant, access, self.settings.global_max);
+                let message = aws_jit_core::slack::expiry_warning(&grant, extendable, now);
+                OutboxMessage {
+                    grant_id: grant.id.to_string(),
+                    recipient: Recipient::Person {
+                        email: grant.user.clone(),
+                    },
+                    body: message_body(&message),
+                }
+            });
+            if self
+                .store
+                .record_warning(&grant, message.as_ref(), now)
+                .await?
+                && message.is_some()
+            {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
     /// A break-glass grant is announced in the admin channel, or else the channel.
     pub(crate) fn break_glass_alert(&self, grant: &Grant) -> Vec<OutboxMessage> {
         let Some(notify) = &self.settings.notify else {

@@ -81,6 +81,11 @@ pub(super) async fn serve(cli: &Cli, listen: &str) -> Result<(), Failure> {
             .as_ref()
             .and_then(|s| s.signing_secret.clone()),
         slack_team_id: cli.resolved.slack.as_ref().and_then(|s| s.team_id.clone()),
+        slack_command: cli
+            .resolved
+            .slack
+            .as_ref()
+            .map_or_else(|| "/jit".to_owned(), |s| s.command.clone()),
         aws_calls: std::sync::Arc::new(move || calls.snapshot()),
         web: web_settings(cli, listen),
     };

@@ -323,7 +323,6 @@ pub(super) fn click_answer(
     user_id: &str,
     response_url: &str,
 ) -> (u16, String) {
-    use std::io::{Read, Write};
     let payload = serde_json::json!({
         "type": "block_actions",
         "team": { "id": aws_jit_testkit::FAKE_TEAM },
@@ -331,33 +330,11 @@ pub(super) fn click_answer(
         "response_url": response_url,
         "actions": [ { "action_id": action, "value": grant_id } ],
     });
-    let encoded: String = payload
-        .to_string()
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let body = format!("payload={encoded}");
-    let timestamp = at.to_string();
-    let signature = aws_jit_core::slack_signature::sign(secret, &timestamp, body.as_bytes());
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST /slack/interactions HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Slack-Request-Timestamp: {timestamp}\r\nX-Slack-Signature: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or_else(String::new, |(_, b)| b.to_owned());
-    (status, body)
+    let body = format!(
+        "payload={}",
+        super::slack_requests::form_encode(&payload.to_string())
+    );
+    super::slack_requests::signed_post(addr, secret, at, "/slack/interactions", &body)
 }
 
 /// Posts a signed Slack interaction (a button click) to the server; its status.

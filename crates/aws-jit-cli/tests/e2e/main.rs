@@ -258,4 +258,5 @@ mod mcp;
 mod s3;
 mod serve;
 mod slack;
+mod slack_requests;
 mod web;
