@@ -143,6 +143,17 @@ pub enum Command {
         after_help = "Examples:\n  aws-jit revoke \"DB Access to Staging\" --user alice@example.com\n  aws-jit revoke --grant 0190d4c2-…"
     )]
     Revoke(RevokeArgs),
+    /// Extend a live grant: by access and user, or by grant id.
+    #[command(
+        after_help = "Examples:\n  aws-jit extend \"DB Access to Staging\" --user alice@example.com --by 30m\n  aws-jit extend --grant 0190d4c2-…"
+    )]
+    Extend(ExtendArgs),
+    /// List the requests waiting for approval that a person may decide.
+    Approvals {
+        /// Who decides (default: KUBIYA_USER_EMAIL).
+        #[arg(long = "as", value_name = "EMAIL", env = "KUBIYA_USER_EMAIL")]
+        approver: Option<String>,
+    },
     /// List grants (live ones unless --all).
     Grants {
         /// Include ended grants.
@@ -357,23 +368,58 @@ pub struct GrantArgs {
     /// Why the access is needed (recorded in the audit log).
     #[arg(long)]
     pub reason: Option<String>,
+    /// The reason, percent-encoded (what the Kubiya tools pass).
+    #[arg(long, hide = true, conflicts_with = "reason")]
+    pub reason_urlencoded: Option<String>,
     /// Skip approval in an emergency (the access must allow it; needs --reason; the
     /// channel is alerted).
     #[arg(long)]
     pub break_glass: bool,
+    /// Break-glass as a percent-encoded `true` or `false` (what the Kubiya tools pass).
+    #[arg(long, hide = true, conflicts_with = "break_glass")]
+    pub break_glass_urlencoded: Option<String>,
+}
+
+/// `aws-jit extend`.
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// The access whose live grant to extend (key, name or slug), for the user.
+    #[arg(conflicts_with = "grant")]
+    pub access: Option<String>,
+    /// Whose grant (default: KUBIYA_USER_EMAIL).
+    #[arg(long, visible_alias = "user-email", env = "KUBIYA_USER_EMAIL")]
+    pub user: Option<String>,
+    /// The grant's id.
+    #[arg(long)]
+    pub grant: Option<String>,
+    /// How much longer (e.g. 30m); never beyond the access's maximum after the grant
+    /// started, which is the default.
+    #[arg(long)]
+    pub by: Option<String>,
+    /// How much longer, percent-encoded (what the Kubiya tools pass).
+    #[arg(long, hide = true, conflicts_with = "by")]
+    pub by_urlencoded: Option<String>,
 }
 
 /// `aws-jit approve` and `aws-jit deny`.
 #[derive(Debug, Args)]
 pub struct DecisionArgs {
-    /// The request's id (from `aws-jit grants` or the approval message).
-    pub request: String,
+    /// The request's id (from `aws-jit approvals`, `aws-jit grants` or the approval
+    /// message).
+    #[arg(required_unless_present = "request_urlencoded")]
+    pub request: Option<String>,
+    /// The request's id, percent-encoded (what the Kubiya tools pass).
+    #[arg(long, hide = true, conflicts_with = "request")]
+    pub request_urlencoded: Option<String>,
     /// Who decides (an approver of the access; never the requester).
     #[arg(long = "as", value_name = "EMAIL", env = "KUBIYA_USER_EMAIL")]
     pub approver: Option<String>,
     /// Why (recorded in the audit log and told to the requester).
     #[arg(long)]
     pub reason: Option<String>,
+    /// The reason, percent-encoded (what the Kubiya tools pass).
+    #[arg(long, hide = true, conflicts_with = "reason")]
+    pub reason_urlencoded: Option<String>,
 }
 
 /// `aws-jit revoke`.

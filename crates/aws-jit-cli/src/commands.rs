@@ -14,7 +14,7 @@ use aws_jit_core::{
 use serde::Serialize;
 
 use crate::Failure;
-use crate::cli::{Cli, Command, GrantArgs, Output, RevokeArgs, SchemaFile};
+use crate::cli::{Cli, Command, ExtendArgs, GrantArgs, Output, RevokeArgs, SchemaFile};
 use crate::context::{
     deliver_now, load_catalog, load_configs, load_policies, log_call_counts, open_store,
     open_warning, wire,
@@ -70,6 +70,18 @@ fn actor(cli: &Cli) -> Actor {
     })
 }
 
+/// A value the Kubiya tools pass percent-encoded (`--…-urlencoded`): decoded, and `None`
+/// when the template left it unset (empty, `<no value>`, `<nil>`).
+fn templated(flag: &str, value: Option<&str>) -> Result<Option<String>, Failure> {
+    value
+        .map(|v| {
+            aws_jit_core::kubiya::template_value(v)
+                .map_err(|e| invalid(anyhow!("--{flag}-urlencoded: {e}")))
+        })
+        .transpose()
+        .map(Option::flatten)
+}
+
 fn parse_user(user: Option<&str>) -> Result<UserEmail, Failure> {
     let user = user.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
         invalid(anyhow!(
@@ -100,6 +112,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(args) => plan(&cli, args).await,
         Command::IamPolicy { resolve } => iam_policy(&cli, *resolve).await,
         Command::Revoke(args) => revoke(&cli, args).await,
+        Command::Extend(args) => extend(&cli, args).await,
+        Command::Approvals { approver } => approvals(&cli, approver.as_deref()).await,
         Command::Grants {
             all,
             user,

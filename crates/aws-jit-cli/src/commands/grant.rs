@@ -1,4 +1,4 @@
-//! `grant`, `plan`, `approve` and `deny`.
+//! `grant`, `plan`, `approve`, `deny` and `approvals`.
 
 use anyhow::anyhow;
 use std::sync::Arc;
@@ -13,14 +13,7 @@ pub(super) fn grant_request(
 ) -> Result<GrantRequest, Failure> {
     let access = catalog.find(query).map_err(invalid)?.key.clone();
     let user = parse_user(args.user.as_deref())?;
-    let decoded = args
-        .duration_urlencoded
-        .as_deref()
-        .map(|d| {
-            aws_jit_core::ids::percent_decode(d)
-                .ok_or_else(|| invalid(anyhow!("--duration-urlencoded: malformed")))
-        })
-        .transpose()?;
+    let decoded = templated("duration", args.duration_urlencoded.as_deref())?;
     let duration = decoded
         .as_deref()
         .or(args.duration.as_deref())
@@ -33,8 +26,13 @@ pub(super) fn grant_request(
         user,
         actor: actor(cli),
         duration,
-        reason: args.reason.clone(),
-        break_glass: args.break_glass,
+        reason: templated("reason", args.reason_urlencoded.as_deref())?
+            .or_else(|| args.reason.clone()),
+        break_glass: match templated("break-glass", args.break_glass_urlencoded.as_deref())? {
+            None => args.break_glass,
+            Some(flag) => aws_jit_core::kubiya::template_flag(&flag)
+                .map_err(|e| invalid(anyhow!("--break-glass-urlencoded: {e}")))?,
+        },
     })
 }
 
@@ -158,7 +156,16 @@ pub(super) async fn decide(
     let wired = wire(cli).await?;
     let policies = Arc::new(load_policies(cli, &catalog)?);
     let jit = wired.jit_over(Arc::new(catalog), policies);
-    let id = GrantId::new(args.request.clone());
+    let request = templated("request", args.request_urlencoded.as_deref())?
+        .or_else(|| args.request.clone())
+        .ok_or_else(|| {
+            invalid(anyhow!(
+                "say which request: its id (from `aws-jit approvals`)"
+            ))
+        })?;
+    let reason =
+        templated("reason", args.reason_urlencoded.as_deref())?.or_else(|| args.reason.clone());
+    let id = GrantId::new(request.trim());
     let channel = if cli.resolved.acting_person.is_some() {
         Channel::Kubiya
     } else {
@@ -166,9 +173,9 @@ pub(super) async fn decide(
     };
     let decider = Actor::person(Person::unresolved(approver.as_str()), channel);
     let outcome = if approve {
-        jit.approve(&id, &decider, args.reason.clone()).await
+        jit.approve(&id, &decider, reason).await
     } else {
-        jit.deny(&id, &decider, args.reason.clone()).await
+        jit.deny(&id, &decider, reason).await
     };
     log_call_counts(&wired.aws);
     deliver_now(&wired).await;
@@ -190,6 +197,47 @@ pub(super) async fn decide(
                     grant.id
                 ),
                 _ => outln!("denied: request {} for {} ended", grant.id, grant.user),
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) async fn approvals(cli: &Cli, approver: Option<&str>) -> Result<(), Failure> {
+    let approver = parse_user(approver).map_err(|_| {
+        invalid(anyhow!(
+            "say who decides: --as EMAIL (or KUBIYA_USER_EMAIL)"
+        ))
+    })?;
+    let catalog = load_catalog(&cli.config_dir)?;
+    let wired = wire(cli).await?;
+    let policies = Arc::new(load_policies(cli, &catalog)?);
+    let jit = wired.jit_over(Arc::new(catalog), policies);
+    let channel = if cli.resolved.acting_person.is_some() {
+        Channel::Kubiya
+    } else {
+        Channel::Cli
+    };
+    let decider = Actor::person(Person::unresolved(approver.as_str()), channel);
+    let decidable = jit.decidable(&decider).await?;
+    match cli.output {
+        Output::Json => print_json(&decidable.iter().map(|d| d.view()).collect::<Vec<_>>()),
+        Output::Human => {
+            if decidable.is_empty() {
+                eprintln!("no requests wait for {}'s decision", approver.normalized());
+            }
+            for d in &decidable {
+                let g = &d.grant;
+                outln!(
+                    "{}  {} for {} ({} of {} approvals; reason: {}); `aws-jit approve {}`",
+                    g.id,
+                    g.access,
+                    g.user,
+                    d.approved_by.len(),
+                    d.required,
+                    g.reason.as_deref().unwrap_or("none"),
+                    g.id
+                );
             }
             Ok(())
         }

@@ -1,4 +1,4 @@
-//! `revoke`, and `grants`, which lists them.
+//! `revoke`, `extend`, and `grants`, which lists them.
 
 use anyhow::anyhow;
 use std::sync::Arc;
@@ -11,15 +11,7 @@ pub(super) async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> 
         Some(id) => GrantId::new(id.clone()),
         None => {
             let (catalog, query) = catalog_and_query(cli, args.access.as_deref())?;
-            let encoded = args
-                .user_urlencoded
-                .as_deref()
-                .map(|u| {
-                    aws_jit_core::ids::percent_decode(u)
-                        .ok_or_else(|| invalid(anyhow!("--user-urlencoded: malformed")))
-                })
-                .transpose()?
-                .filter(|u| !u.trim().is_empty());
+            let encoded = templated("user", args.user_urlencoded.as_deref())?;
             let user = args
                 .user
                 .clone()
@@ -52,6 +44,45 @@ pub(super) async fn revoke(cli: &Cli, args: &RevokeArgs) -> Result<(), Failure> 
     }
 }
 
+pub(super) async fn extend(cli: &Cli, args: &ExtendArgs) -> Result<(), Failure> {
+    let by = templated("by", args.by_urlencoded.as_deref())?
+        .or_else(|| args.by.clone())
+        .map(|d| AccessDuration::parse(d.trim()))
+        .transpose()
+        .map_err(|e| invalid(anyhow::Error::new(e).context("--by")))?;
+    let (catalog, query) = match &args.grant {
+        Some(_) => (load_catalog(&cli.config_dir)?, String::new()),
+        None => catalog_and_query(cli, args.access.as_deref())?,
+    };
+    let wired = wire(cli).await?;
+    let policies = Arc::new(load_policies(cli, &catalog)?);
+    let jit = wired.jit_over(Arc::new(catalog), policies);
+    let id = match &args.grant {
+        Some(id) => GrantId::new(id.clone()),
+        None => {
+            let user = parse_user(args.user.as_deref())?;
+            jit.find_live_grant(&query, &user).await?.id
+        }
+    };
+    let outcome = jit.extend(&id, by, &actor(cli)).await;
+    log_call_counts(&wired.aws);
+    deliver_now(&wired).await;
+    let g = outcome?;
+    match cli.output {
+        Output::Json => print_json(&GrantView::from(&g)),
+        Output::Human => {
+            outln!(
+                "extended `{}` for {} until {} (grant {})",
+                g.access,
+                g.user,
+                GrantView::from(&g).expires_at_str(),
+                g.id
+            );
+            Ok(())
+        }
+    }
+}
+
 pub(super) async fn grants(
     cli: &Cli,
     all: bool,
@@ -72,11 +103,20 @@ pub(super) async fn grants(
             .unwrap_or_else(|_| query.to_owned()),
         Err(_) => query.to_owned(),
     });
+    // Acting for a person (KUBIYA_USER_EMAIL): whose grants they may list is decided,
+    // and a refusal audited, as on every other path.
+    let user = match &cli.resolved.acting_person {
+        Some(_) => {
+            let wired = wire(cli).await?;
+            wired.jit.scope(&actor(cli), user).await?
+        }
+        None => user.map(str::to_lowercase),
+    };
     let store = open_store(&cli.db).await?;
     let list = store
         .grants(&GrantFilter {
             include_ended: all || !statuses.is_empty(),
-            user: user.map(str::to_lowercase),
+            user,
             access,
             statuses,
             ..GrantFilter::default()

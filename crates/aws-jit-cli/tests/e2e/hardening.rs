@@ -379,14 +379,14 @@ async fn slack_clicks_are_decided_a_few_at_a_time_and_one_per_person() {
     assert!(!first.contains("Not done"), "{first}");
     let (status, again) = click("U0001");
     assert_eq!(status, 200);
-    assert!(again.contains("still being decided"), "{again}");
+    assert!(again.contains("still being carried out"), "{again}");
     for n in 2..=aws_jit_server::SLACK_DECISIONS_AT_ONCE {
         let (_, answer) = click(&format!("U{n:04}"));
         assert!(!answer.contains("Not done"), "click {n}: {answer}");
     }
     let (status, over) = click("U0999");
     assert_eq!(status, 200);
-    assert!(over.contains("deciding other clicks"), "{over}");
+    assert!(over.contains("busy with other requests"), "{over}");
     slack.set_hanging(false);
 }
 
@@ -525,7 +525,7 @@ async fn slack_clicks_from_guests_strangers_and_deactivated_accounts_are_refused
         .collect();
     // Decided concurrently: the answers come in any order.
     for expected in [
-        "guests do not decide",
+        "guests do not use aws-jit",
         "deactivated",
         "only members of this workspace",
     ] {
