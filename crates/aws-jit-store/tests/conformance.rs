@@ -94,6 +94,7 @@ conformance!(
     another_handles_change_wakes_a_waiter_where_the_backend_can_tell,
     queued_notifications_are_claimed_once_retried_and_given_up,
     web_sessions_live_until_they_end_and_sign_ins_are_taken_once,
+    a_grant_is_warned_once_per_expiry_by_any_number_of_replicas,
 );
 
 fn t0() -> Timestamp {
@@ -751,6 +752,67 @@ async fn another_handles_change_wakes_a_waiter_where_the_backend_can_tell(backen
         }
         Backend::Sqlite(_) => assert!(!woken, "SQLite cannot tell; the poll finds it"),
     }
+}
+
+async fn a_grant_is_warned_once_per_expiry_by_any_number_of_replicas(backend: &Backend) {
+    let stores = [backend.open().await, backend.open().await];
+    let soon = active(stores[0].as_ref(), "g-w1", 0, 300).await;
+    let later = active(stores[0].as_ref(), "g-w2", 0, 3_600).await;
+    let now = t0() + secs(60);
+    let before = now + secs(600);
+    let expiring = stores[0].expiring_unwarned(now, before, 10).await.unwrap();
+    assert_eq!(
+        ids(&expiring),
+        ["g-w1"],
+        "only what expires within the lead time"
+    );
+    let message = OutboxMessage {
+        grant_id: "g-w1".to_owned(),
+        recipient: Recipient::Person {
+            email: "g-w1@example.com".to_owned(),
+        },
+        body: "{\"text\": \"ends soon\"}".to_owned(),
+    };
+    // Two replicas warn at once: one records it, and one message is queued.
+    let (a, b) = tokio::join!(
+        stores[0].record_warning(&soon, Some(&message), now),
+        stores[1].record_warning(&soon, Some(&message), now)
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()].iter().filter(|w| **w).count(),
+        1,
+        "warned once"
+    );
+    assert_eq!(stores[0].outbox_counts().await.unwrap(), (1, 0));
+    assert!(
+        stores[1]
+            .expiring_unwarned(now, before, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Extended: its new expiry is warned again.
+    let mut extended = change(&soon, "", LockOp::Ignore, GrantStatus::Active);
+    extended.grant.expires_at = soon.expires_at + secs(120);
+    stores[0].apply(&extended, now).await.unwrap();
+    let again = stores[0].expiring_unwarned(now, before, 10).await.unwrap();
+    assert_eq!(ids(&again), ["g-w1"]);
+    // Recorded without a message (too short to warn): nothing queued, never listed again.
+    assert!(
+        stores[0]
+            .record_warning(&again[0], None, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(stores[0].outbox_counts().await.unwrap(), (1, 0));
+    assert!(
+        stores[0]
+            .expiring_unwarned(now, later.expires_at, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|g| g.id.as_str() == "g-w2")
+    );
 }
 
 async fn queued_notifications_are_claimed_once_retried_and_given_up(backend: &Backend) {
