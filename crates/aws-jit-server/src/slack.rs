@@ -199,6 +199,26 @@ pub(crate) async fn slack_person(
     Ok((actor, email))
 }
 
+/// The person behind a Slack user, as the directory knows them (see [`slack_person`]):
+/// an actor whose own person is resolved, for listings.
+pub(crate) async fn identified(
+    state: &AppState,
+    slack: &SlackApp,
+    user: &SlackUser,
+) -> Result<(Actor, Person), String> {
+    let (actor, _) = slack_person(slack, user).await?;
+    let actor = state
+        .jit
+        .identify(&actor)
+        .await
+        .map_err(|e| e.to_string())?;
+    let person = actor
+        .own_person()
+        .cloned()
+        .ok_or_else(|| "no person is signed in".to_owned())?;
+    Ok((actor, person))
+}
+
 /// Audits something refused before any decision could be asked for (the decision point
 /// audits its own refusals).
 pub(crate) async fn audit_refusal(state: &AppState, user: &SlackUser, what: &str, why: &str) {

@@ -147,15 +147,7 @@ pub(super) async fn decide(
     args: &crate::cli::DecisionArgs,
     approve: bool,
 ) -> Result<(), Failure> {
-    let approver = parse_user(args.approver.as_deref()).map_err(|_| {
-        invalid(anyhow!(
-            "say who decides: --as EMAIL (or KUBIYA_USER_EMAIL)"
-        ))
-    })?;
-    let catalog = load_catalog(&cli.config_dir)?;
-    let wired = wire(cli).await?;
-    let policies = Arc::new(load_policies(cli, &catalog)?);
-    let jit = wired.jit_over(Arc::new(catalog), policies);
+    let (wired, jit, decider, approver) = as_decider(cli, args.approver.as_deref()).await?;
     let request = templated("request", args.request_urlencoded.as_deref())?
         .or_else(|| args.request.clone())
         .ok_or_else(|| {
@@ -166,12 +158,6 @@ pub(super) async fn decide(
     let reason =
         templated("reason", args.reason_urlencoded.as_deref())?.or_else(|| args.reason.clone());
     let id = GrantId::new(request.trim());
-    let channel = if cli.resolved.acting_person.is_some() {
-        Channel::Kubiya
-    } else {
-        Channel::Cli
-    };
-    let decider = Actor::person(Person::unresolved(approver.as_str()), channel);
     let outcome = if approve {
         jit.approve(&id, &decider, reason).await
     } else {
@@ -203,7 +189,11 @@ pub(super) async fn decide(
     }
 }
 
-pub(super) async fn approvals(cli: &Cli, approver: Option<&str>) -> Result<(), Failure> {
+/// The use cases, and the person deciding (`--as`, or KUBIYA_USER_EMAIL).
+async fn as_decider(
+    cli: &Cli,
+    approver: Option<&str>,
+) -> Result<(crate::context::Wired, aws_jit_app::Jit, Actor, UserEmail), Failure> {
     let approver = parse_user(approver).map_err(|_| {
         invalid(anyhow!(
             "say who decides: --as EMAIL (or KUBIYA_USER_EMAIL)"
@@ -219,6 +209,11 @@ pub(super) async fn approvals(cli: &Cli, approver: Option<&str>) -> Result<(), F
         Channel::Cli
     };
     let decider = Actor::person(Person::unresolved(approver.as_str()), channel);
+    Ok((wired, jit, decider, approver))
+}
+
+pub(super) async fn approvals(cli: &Cli, approver: Option<&str>) -> Result<(), Failure> {
+    let (_wired, jit, decider, approver) = as_decider(cli, approver).await?;
     let decidable = jit.decidable(&decider).await?;
     match cli.output {
         Output::Json => print_json(&decidable.iter().map(|d| d.view()).collect::<Vec<_>>()),

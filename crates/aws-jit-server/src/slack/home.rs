@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{audit_refusal, slack_person, start_work, verified};
+use super::{audit_refusal, identified, start_work, verified};
 use crate::{AppState, SlackApp};
 
 /// `POST /slack/events`: the Request URL check, and the Home being opened.
@@ -80,15 +80,7 @@ async fn home_view(
     user: &SlackUser,
     notice: Option<&str>,
 ) -> Result<serde_json::Value, String> {
-    let (actor, _) = slack_person(slack, user).await?;
-    let actor = state
-        .jit
-        .identify(&actor)
-        .await
-        .map_err(|e| e.to_string())?;
-    let person = actor
-        .own_person()
-        .ok_or_else(|| "no person is signed in".to_owned())?;
+    let (actor, person) = identified(state, slack, user).await?;
     let filter = GrantFilter {
         user: Some(person.email.clone()),
         statuses: vec![GrantStatus::Active, GrantStatus::Pending],

@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{audit_refusal, slack_person, start_work, verified};
+use super::{audit_refusal, identified, slack_person, start_work, verified};
 use crate::{AppState, SlackApp};
 
 /// How long a submission may take before the modal is answered with "working on it"
@@ -110,18 +110,10 @@ fn ephemeral(text: &str) -> Response {
 /// The access search: what the person may request, matching what they typed.
 pub(crate) async fn suggest(state: &AppState, slack: &SlackApp, search: &Suggestion) -> Response {
     let listed = async {
-        let (actor, _) = slack_person(slack, &search.user).await?;
-        let actor = state
-            .jit
-            .identify(&actor)
-            .await
-            .map_err(|e| e.to_string())?;
-        let person = actor
-            .own_person()
-            .ok_or_else(|| "no person is signed in".to_owned())?;
+        let (_, person) = identified(state, slack, &search.user).await?;
         let accesses = state
             .jit
-            .requestable(person, "slack")
+            .requestable(&person, "slack")
             .await
             .map_err(|e| e.to_string())?;
         Ok::<_, String>(access_options(&accesses, &search.query))
