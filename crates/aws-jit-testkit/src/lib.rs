@@ -21,3 +21,9 @@ pub use fault_proxy::{ChaosFigures, Fault, FaultProxy};
 pub use moto::{Moto, MotoAws, aws_env, start_moto, unique, unique_account, workspace_root};
 pub use postgres::{PgSchema, TEST_PG_VAR};
 pub use slack::{FAKE_OTHER_TEAM, FAKE_TEAM, FakeSlack, check_options};
+/// Slack's payloads, as the fake Slack's users send them.
+pub mod slack_payloads {
+    pub use crate::slack::{
+        block_suggestion, form_encode, home_click, home_opened, interaction_body, view_submission,
+    };
+}

@@ -132,6 +132,35 @@ impl FakeSlack {
         })
     }
 
+    /// A trigger id handed out longer ago than Slack keeps one: `views.open` refuses it
+    /// (`expired_trigger_id`).
+    pub fn expired_trigger(&self) -> String {
+        let id = self.trigger();
+        self.with(|s| {
+            let past = std::time::Instant::now()
+                .checked_sub(Duration::from_secs(4))
+                .unwrap_or_else(std::time::Instant::now);
+            s.triggers.insert(id.clone(), past);
+        });
+        id
+    }
+
+    /// The form body Slack posts for a slash command typed by `user_id`, with `trigger`.
+    pub fn slash_command(&self, user_id: &str, command: &str, text: &str, trigger: &str) -> String {
+        [
+            ("command", command),
+            ("text", text),
+            ("user_id", user_id),
+            ("team_id", FAKE_TEAM),
+            ("trigger_id", trigger),
+            ("response_url", &self.response_url()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+
     /// The open modals (the views opened or updated), oldest first, with their `id`.
     pub fn modals(&self) -> Vec<serde_json::Value> {
         self.with(|s| s.modals.values().cloned().collect())
@@ -146,6 +175,63 @@ impl FakeSlack {
     pub fn responses(&self) -> Vec<serde_json::Value> {
         self.with(|s| s.responses.clone())
     }
+}
+
+/// Percent-encodes a form value, as Slack does.
+pub fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The form body Slack posts for an interaction payload.
+pub fn interaction_body(payload: &serde_json::Value) -> String {
+    format!("payload={}", form_encode(&payload.to_string()))
+}
+
+/// What Slack sends when `user_id` types `query` into an external select (`action_id`).
+pub fn block_suggestion(user_id: &str, action_id: &str, query: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "block_suggestion", "team": {"id": FAKE_TEAM}, "user": {"id": user_id, "team_id": FAKE_TEAM},
+        "action_id": action_id, "block_id": action_id, "value": query,
+    })
+}
+
+/// What Slack sends when `user_id` submits the modal `view_id` (`callback_id`) whose
+/// inputs hold `values` (`state.values`: block id → action id → value).
+pub fn view_submission(
+    user_id: &str,
+    view_id: &str,
+    callback_id: &str,
+    values: &serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "type": "view_submission", "team": {"id": FAKE_TEAM}, "user": {"id": user_id, "team_id": FAKE_TEAM},
+        "view": {"id": view_id, "type": "modal", "callback_id": callback_id, "state": {"values": values}},
+    })
+}
+
+/// What Slack sends when `user_id` clicks a button (`action_id`, `value`) on their App
+/// Home: no `response_url`, a fresh trigger.
+pub fn home_click(user_id: &str, action_id: &str, value: &str, trigger: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "block_actions", "team": {"id": FAKE_TEAM}, "user": {"id": user_id, "team_id": FAKE_TEAM},
+        "container": {"type": "view", "view_id": "VHOME"}, "trigger_id": trigger,
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    })
+}
+
+/// The Events API delivery Slack sends when `user_id` opens the app's Home tab.
+pub fn home_opened(user_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "type": "event_callback", "team_id": FAKE_TEAM,
+        "event": {"type": "app_home_opened", "user": user_id, "tab": "home"},
+    })
 }
 
 fn slack_error(code: &str) -> axum::response::Response {

@@ -330,10 +330,7 @@ pub(super) fn click_answer(
         "response_url": response_url,
         "actions": [ { "action_id": action, "value": grant_id } ],
     });
-    let body = format!(
-        "payload={}",
-        super::slack_requests::form_encode(&payload.to_string())
-    );
+    let body = aws_jit_testkit::slack_payloads::interaction_body(&payload);
     super::slack_requests::signed_post(addr, secret, at, "/slack/interactions", &body)
 }
 

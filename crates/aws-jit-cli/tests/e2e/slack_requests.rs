@@ -4,20 +4,11 @@
 //! user is warned once before it expires. Every request is signed, as Slack's are.
 
 use super::*;
-use aws_jit_testkit::{FAKE_TEAM, FakeSlack, check_options};
+use aws_jit_testkit::slack_payloads::{
+    block_suggestion, home_click, home_opened, interaction_body, view_submission,
+};
+use aws_jit_testkit::{FakeSlack, check_options};
 use std::time::{Duration, Instant};
-
-/// Percent-encodes a form value.
-pub(super) fn form_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
 /// Posts a form body to `path`, signed as Slack signs; the status and body.
 pub(super) fn signed_post(
@@ -64,8 +55,7 @@ impl SlackPerson<'_> {
     }
 
     fn interact(&self, payload: &Value) -> Value {
-        let body = format!("payload={}", form_encode(&payload.to_string()));
-        let (status, answer) = self.post("/slack/interactions", &body);
+        let (status, answer) = self.post("/slack/interactions", &interaction_body(payload));
         assert_eq!(status, 200, "{answer}");
         if answer.is_empty() {
             Value::Null
@@ -74,43 +64,36 @@ impl SlackPerson<'_> {
         }
     }
 
-    fn command(&self, text: &str) -> (u16, String) {
-        let body = format!(
-            "command=%2Fjit&text={}&user_id={}&team_id={FAKE_TEAM}&trigger_id={}&response_url={}",
-            form_encode(text),
-            self.id,
-            self.slack.trigger(),
-            form_encode(&self.slack.response_url())
-        );
+    fn command_with(&self, text: &str, trigger: &str) -> (u16, String) {
+        let body = self.slack.slash_command(&self.id, "/jit", text, trigger);
         self.post("/slack/commands", &body)
     }
 
+    fn command(&self, text: &str) -> (u16, String) {
+        self.command_with(text, &self.slack.trigger())
+    }
+
     fn search(&self, query: &str) -> Value {
-        self.interact(&serde_json::json!({
-            "type": "block_suggestion", "team": {"id": FAKE_TEAM}, "user": {"id": self.id},
-            "action_id": "access", "block_id": "access", "value": query,
-        }))
+        self.interact(&block_suggestion(&self.id, "access", query))
     }
 
     fn submit(&self, view_id: &str, access: &str, duration: &str, reason: &str) -> Value {
-        self.interact(&serde_json::json!({
-            "type": "view_submission", "team": {"id": FAKE_TEAM}, "user": {"id": self.id},
-            "view": {"id": view_id, "callback_id": "aws_jit_request", "state": {"values": {
+        self.interact(&view_submission(
+            &self.id,
+            view_id,
+            "aws_jit_request",
+            &serde_json::json!({
                 "access": {"access": {"type": "external_select", "selected_option": {"value": access}}},
                 "duration": {"duration": {"type": "plain_text_input", "value": duration}},
                 "reason": {"reason": {"type": "plain_text_input", "value": reason}},
                 "break_glass": {"break_glass": {"type": "checkboxes", "selected_options": []}},
-            }}},
-        }))
+            }),
+        ))
     }
 
     fn open_home(&self) -> Value {
         let before = self.slack.home(&self.id);
-        let event = serde_json::json!({
-            "type": "event_callback", "team_id": FAKE_TEAM,
-            "event": {"type": "app_home_opened", "user": self.id, "tab": "home"},
-        });
-        let (status, _) = self.post("/slack/events", &event.to_string());
+        let (status, _) = self.post("/slack/events", &home_opened(&self.id).to_string());
         assert_eq!(status, 200);
         self.wait_for_home(before.as_ref())
     }
@@ -118,11 +101,12 @@ impl SlackPerson<'_> {
     /// Clicks a button on the Home tab; the Home published after it.
     fn click_home(&self, action: &str, grant_id: &str) -> Value {
         let before = self.slack.home(&self.id);
-        self.interact(&serde_json::json!({
-            "type": "block_actions", "team": {"id": FAKE_TEAM}, "user": {"id": self.id},
-            "container": {"type": "view", "view_id": "VHOME"}, "trigger_id": self.slack.trigger(),
-            "actions": [{"action_id": action, "value": grant_id}],
-        }));
+        self.interact(&home_click(
+            &self.id,
+            action,
+            grant_id,
+            &self.slack.trigger(),
+        ));
         self.wait_for_home(before.as_ref())
     }
 
@@ -208,6 +192,18 @@ async fn from_slack_a_person_requests_in_a_modal_and_manages_grants_on_the_home_
     let modal = wait_until(|| slack.modals().pop());
     let view_id = modal["id"].as_str().unwrap().to_owned();
     assert_eq!(modal["callback_id"], "aws_jit_request");
+    // A trigger Slack no longer honours: the person is told, and no modal opens.
+    let (status, _) = me.command_with("", &slack.expired_trigger());
+    assert_eq!(status, 200);
+    let told = wait_until(|| slack.responses().pop());
+    assert!(
+        told["text"]
+            .as_str()
+            .unwrap()
+            .contains("expired_trigger_id"),
+        "{told}"
+    );
+    assert_eq!(slack.modals().len(), 1);
 
     // The search lists what I may request, within Slack's limits; not `restricted`.
     let options = me.search("");
