@@ -215,7 +215,8 @@ pub trait WarningStore: Send + Sync {
 
     /// Records that `grant` was warned of its current expiry and queues `message` in the
     /// same transaction (none: recorded as warned, nothing sent); `false` when it already
-    /// was (another server got there first).
+    /// was (another server got there first) or the grant no longer is active with that
+    /// expiry.
     async fn record_warning(
         &self,
         grant: &Grant,

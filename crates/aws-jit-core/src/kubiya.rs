@@ -56,6 +56,13 @@ fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
+/// Text for the script that Kubiya's templates must pass through as it is: a `{{` in it
+/// (an access key, say) would otherwise start a template action, and with it an
+/// argument's value unescaped. Go templates print `{{"{{"}}` as `{{`.
+fn go_literal(text: &str) -> String {
+    text.replace("{{", "{{\"{{\"}}")
+}
+
 /// What Go templates render for an optional argument left unset, depending on how it is
 /// left out (absent key, nil, empty string).
 pub const UNSET_RENDERINGS: [&str; 3] = ["", "<no value>", "<nil>"];
@@ -257,7 +264,7 @@ fn script(lines: &[String], default_requesters: Option<&str>) -> String {
         // Baked in: the tools decide with the same default as the bundle was checked with.
         script.push(format!(
             "export AWS_JIT_DEFAULT_REQUESTERS={}",
-            sh_quote(list)
+            go_literal(&sh_quote(list))
         ));
     }
     script.extend(lines.iter().cloned());
@@ -265,7 +272,7 @@ fn script(lines: &[String], default_requesters: Option<&str>) -> String {
 }
 
 fn content(access: &Access, action: ToolAction) -> String {
-    let key = sh_quote(&access.key);
+    let key = go_literal(&sh_quote(&access.key));
     match action {
         ToolAction::Grant => {
             let mut command = format!(
@@ -677,6 +684,28 @@ mod tests {
             "exec aws-jit grant 'DB Access to Staging' --user \"$KUBIYA_USER_EMAIL\" --duration-urlencoded '{{ .duration | urlquery }}' --reason-urlencoded '{{ .reason | urlquery }}'"
         ));
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn template_syntax_in_an_access_key_stays_text() {
+        let text = r#"{"{{ .reason }}": {"name": "Odd", "description": "d", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H"}}"#;
+        let catalog = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text,
+        }])
+        .unwrap();
+        let b = bundle(
+            &catalog,
+            &[(ConfigFile::AccessConfigs, text)],
+            None,
+            None,
+            "i",
+        );
+        let grant = b["tools"][0]["content"].as_str().unwrap();
+        assert!(
+            grant.contains(r#"exec aws-jit grant '{{"{{"}} .reason }}' --user"#),
+            "{grant}"
+        );
     }
 
     #[test]

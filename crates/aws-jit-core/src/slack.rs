@@ -377,6 +377,14 @@ pub fn request_closed(grant: &Grant, detail: &str) -> Message {
     }
 }
 
+/// A plain notice (one section, escaped): what happened to something the person did.
+pub fn notice(text: &str) -> Message {
+    Message {
+        text: esc(text),
+        blocks: vec![section(&esc(text))],
+    }
+}
+
 /// A request was approved and the access is in place: a DM to the requester.
 pub fn request_approved(grant: &Grant, now: Timestamp) -> Message {
     let expires = rfc3339(grant.expires_at);
@@ -603,13 +611,17 @@ mod tests {
 
     #[test]
     fn approved_and_expiring_dms_and_the_home_tab() {
-        let (catalog, grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        let (catalog, mut grant) = fixture(ConfigFile::AccessConfigs, SSO);
+        // Half of the access's hour: it can be extended.
+        grant.granted_at = Some(now());
+        grant.expires_at = now() + jiff::SignedDuration::from_secs(1_800);
         insta::assert_json_snapshot!(
             "request_approved",
             request_approved(&grant, now()).body("D1", None)
         );
-        let soon = now() + jiff::SignedDuration::from_secs(5_400 - 600);
-        let extendable = crate::slack_views::extendable(&grant, catalog.accesses().first(), None);
+        let soon = now() + jiff::SignedDuration::from_secs(1_800 - 600);
+        let extendable =
+            crate::slack_views::extendable(&grant, catalog.accesses().first(), None, false);
         assert!(extendable);
         insta::assert_json_snapshot!(
             "expiry_warning",
@@ -619,6 +631,7 @@ mod tests {
         pending.id = GrantId::new("01a3-pending");
         pending.status = GrantStatus::Pending;
         let home = crate::slack_views::home(
+            "/jit",
             &[crate::slack_views::HomeGrant {
                 grant: &grant,
                 extendable,

@@ -80,8 +80,7 @@ fn clamp(mut blocks: Vec<Value>) -> Vec<Value> {
 }
 
 /// The request modal: an access (searched as the person types: only what they may
-/// request is offered), a duration, a reason and break-glass. `command` is the slash
-/// command, named in the hint.
+/// request is offered), a duration, a reason and break-glass.
 pub fn request_modal() -> Value {
     let input = |block: &str, label: &str, optional: bool, element: Value, hint: &str| {
         json!({
@@ -185,7 +184,7 @@ pub fn request_outcome(grant: Option<&Grant>, now: Timestamp) -> Value {
     let (title, text) = match grant {
         None => (
             "Working on it",
-            "⏳ Your request is being carried out. You will get a direct message when it is done, and your grants are on the app's Home tab.".to_owned(),
+            "⏳ Your request is being carried out: this window shows the outcome when it is done (or, if you close it, a direct message does). Your grants are on the app's Home tab.".to_owned(),
         ),
         Some(g) if g.status == GrantStatus::Pending => (
             "Request sent",
@@ -226,13 +225,19 @@ pub fn request_failed(why: &str) -> Value {
 }
 
 /// Whether an active grant can be extended (what the extend use case would allow, for
-/// offering the button): not when its access needs approval (request it again), its
-/// policy carries the expiry, or it already ends at the access's longest after it started.
+/// offering the button): not a break-glass grant, nor when its access needs approval
+/// (request it again), its policy carries the expiry, or it already ends at the access's
+/// longest after it started.
 pub fn extendable(
     grant: &Grant,
     access: Option<&Access>,
     global_max: Option<crate::AccessDuration>,
+    break_glass: bool,
 ) -> bool {
+    if break_glass {
+        // Short by design: request it again.
+        return false;
+    }
     let Some(access) = access else {
         return false;
     };
@@ -274,6 +279,7 @@ pub const HOME_ITEMS: usize = 20;
 /// The App Home: a Request button, my live grants (Extend, Revoke), and the requests I
 /// may decide (Approve, Deny). `notice` is the outcome of the last click, if any.
 pub fn home(
+    command: &str,
     mine: &[HomeGrant<'_>],
     decidable: &[HomeRequest<'_>],
     notice: Option<&str>,
@@ -290,7 +296,10 @@ pub fn home(
     }));
     blocks.push(header("Your grants"));
     if mine.is_empty() {
-        blocks.push(context("No live grants. Use *Request access*, or `/jit`."));
+        blocks.push(context(&format!(
+            "No live grants. Use *Request access*, or `{}`.",
+            esc(command)
+        )));
     }
     for item in mine.iter().take(HOME_ITEMS) {
         let g = item.grant;
@@ -343,10 +352,15 @@ pub fn home(
             .reason
             .as_deref()
             .map_or_else(String::new, |r| format!("\n*Reason:* {}", esc(r)));
+        let asked = g
+            .requested_duration
+            .map_or_else(|| "its longest".to_owned(), |d| d.human());
         blocks.push(section(&format!(
-            "{} asks for {} ({} of {} approvals; lapses {}).{reason}",
-            esc(&g.requested_by.to_string()),
+            "*{}* for *{}*: {}, for {asked}.\nAsked by {} ({} of {} approvals; lapses {}).{reason}",
+            esc(&g.access),
+            esc(&g.user),
             what(g),
+            esc(&g.requested_by.to_string()),
             item.approvals,
             item.required,
             relative(g.expires_at, now)
@@ -366,8 +380,7 @@ pub fn home(
 fn more(blocks: &mut Vec<Value>, total: usize, command: &str) {
     if total > HOME_ITEMS {
         blocks.push(context(&format!(
-            "And {} more: see the web UI or {command}.",
-            total - HOME_ITEMS
+            "There are more: see the web UI or {command}."
         )));
     }
 }
@@ -410,12 +423,14 @@ mod tests {
     #[test]
     fn an_empty_home_offers_the_request_button() {
         let home = home(
+            "/access",
             &[],
             &[],
             None,
             Timestamp::from_second(1_800_000_000).unwrap(),
         );
         assert!(home["blocks"].to_string().contains(OPEN_REQUEST_ACTION));
+        assert!(home["blocks"].to_string().contains("`/access`"));
         assert!(home["blocks"].as_array().unwrap().len() <= MAX_VIEW_BLOCKS);
     }
 }

@@ -176,7 +176,12 @@ pub struct SlackApp {
     pub command: Arc<str>,
     /// Slack users recently looked up.
     pub people: Arc<slack::People>,
+    /// Access searches answered at once, at most.
+    pub searches: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many of the request modal's access searches are answered at once.
+pub const SLACK_SEARCHES_AT_ONCE: usize = 4;
 
 /// How many Slack clicks are decided at once.
 pub const SLACK_DECISIONS_AT_ONCE: usize = 8;
@@ -615,6 +620,7 @@ pub async fn serve(
             deciding: Arc::default(),
             command: slack_command.into(),
             people: Arc::default(),
+            searches: Arc::new(tokio::sync::Semaphore::new(SLACK_SEARCHES_AT_ONCE)),
         }),
         _ => None,
     };

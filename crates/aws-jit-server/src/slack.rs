@@ -35,9 +35,38 @@ const PEOPLE_TTL: Duration = Duration::from_secs(60);
 /// At most this many Slack users are remembered; beyond, the memory starts afresh.
 const MAX_PEOPLE: usize = 10_000;
 
-/// Slack users recently looked up.
+/// Slack users recently looked up, and the directory people behind them: for the access
+/// search only (it asks on every keystroke); acting always looks the person up afresh.
 #[derive(Debug, Default)]
-pub struct People(Mutex<HashMap<String, (Instant, ChatUser)>>);
+pub struct People {
+    chat: Mutex<HashMap<String, (Instant, ChatUser)>>,
+    resolved: Mutex<HashMap<String, (Instant, Person)>>,
+}
+
+fn recall<T: Clone>(map: &Mutex<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
+    let map = map.lock().ok()?;
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < PEOPLE_TTL)
+        .map(|(_, value)| value.clone())
+}
+
+fn remember<T>(map: &Mutex<HashMap<String, (Instant, T)>>, key: &str, value: T) {
+    if let Ok(mut map) = map.lock() {
+        if map.len() >= MAX_PEOPLE {
+            map.clear();
+        }
+        map.insert(key.to_owned(), (Instant::now(), value));
+    }
+}
+
+/// How a Slack user is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Ask Slack now: for anything that acts (their standing may have just changed).
+    Fresh,
+    /// What Slack said within the last minute will do: for the access search.
+    Recent,
+}
 
 /// Checks the signature; the Slack app, or the 401 (audited, within the refusal budget).
 pub(crate) async fn verified(
@@ -139,6 +168,7 @@ pub(crate) fn start_work(slack: &SlackApp, user: &str) -> Result<Work, &'static 
 pub(crate) async fn slack_person(
     slack: &SlackApp,
     user: &SlackUser,
+    lookup: Lookup,
 ) -> Result<(Actor, UserEmail), String> {
     if let Some(ours) = &slack.team_id
         && user.team_id != *ours
@@ -148,12 +178,10 @@ pub(crate) async fn slack_person(
             user.team_id
         ));
     }
-    let known = slack.people.0.lock().ok().and_then(|people| {
-        people
-            .get(&user.user_id)
-            .filter(|(at, _)| at.elapsed() < PEOPLE_TTL)
-            .map(|(_, who)| who.clone())
-    });
+    let known = match lookup {
+        Lookup::Recent => recall(&slack.people.chat, &user.user_id),
+        Lookup::Fresh => None,
+    };
     let who = match known {
         Some(who) => who,
         None => {
@@ -162,12 +190,7 @@ pub(crate) async fn slack_person(
                 .person(&user.user_id)
                 .await
                 .map_err(|e| e.message)?;
-            if let Ok(mut people) = slack.people.0.lock() {
-                if people.len() >= MAX_PEOPLE {
-                    people.clear();
-                }
-                people.insert(user.user_id.clone(), (Instant::now(), who.clone()));
-            }
+            remember(&slack.people.chat, &user.user_id, who.clone());
             who
         }
     };
@@ -205,8 +228,18 @@ pub(crate) async fn identified(
     state: &AppState,
     slack: &SlackApp,
     user: &SlackUser,
+    lookup: Lookup,
 ) -> Result<(Actor, Person), String> {
-    let (actor, _) = slack_person(slack, user).await?;
+    let (actor, _) = slack_person(slack, user, lookup).await?;
+    if lookup == Lookup::Recent
+        && let Some(person) = recall(&slack.people.resolved, &user.user_id)
+    {
+        let mut actor = actor;
+        if let Some(own) = actor.own_person_mut() {
+            own.clone_from(&person);
+        }
+        return Ok((actor, person));
+    }
     let actor = state
         .jit
         .identify(&actor)
@@ -216,7 +249,23 @@ pub(crate) async fn identified(
         .own_person()
         .cloned()
         .ok_or_else(|| "no person is signed in".to_owned())?;
+    remember(&slack.people.resolved, &user.user_id, person.clone());
     Ok((actor, person))
+}
+
+/// Audits a refused listing (the access search, the Home, a command from elsewhere)
+/// within the refusal budget: these come on every keystroke or visit.
+pub(crate) async fn audit_listing_refusal(
+    state: &AppState,
+    user: &SlackUser,
+    what: &str,
+    why: &str,
+) {
+    if state.refusals.take() {
+        audit_refusal(state, user, what, why).await;
+    } else {
+        tracing::warn!(slack_user = %user.user_id, what, reason = %why, "Slack request refused (not audited: over the budget)");
+    }
 }
 
 /// Audits something refused before any decision could be asked for (the decision point

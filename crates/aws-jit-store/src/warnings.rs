@@ -13,8 +13,11 @@ pub(crate) fn expiring_unwarned() -> String {
     )
 }
 
+/// Recorded only while the grant is still active with that expiry (extended or ended in
+/// the meantime, it is not warned of an expiry it no longer has).
 pub(crate) const RECORD_WARNING: &str = "INSERT INTO expiry_warnings (grant_id, expires_at, \
-     queued_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+     queued_at) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM grants WHERE id = $1 \
+     AND status = 'active' AND expires_at = $2) ON CONFLICT DO NOTHING";
 
 /// Warnings of expiries long past are of no more use.
 pub(crate) const PURGE_WARNINGS: &str = "DELETE FROM expiry_warnings WHERE expires_at < $1";

@@ -797,6 +797,16 @@ async fn a_grant_is_warned_once_per_expiry_by_any_number_of_replicas(backend: &B
     stores[0].apply(&extended, now).await.unwrap();
     let again = stores[0].expiring_unwarned(now, before, 10).await.unwrap();
     assert_eq!(ids(&again), ["g-w1"]);
+    // A copy whose expiry the grant no longer has is not warned.
+    let mut stale = soon.clone();
+    stale.expires_at = soon.expires_at + secs(999);
+    assert!(
+        !stores[1]
+            .record_warning(&stale, Some(&message), now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(stores[0].outbox_counts().await.unwrap(), (1, 0));
     // Recorded without a message (too short to warn): nothing queued, never listed again.
     assert!(
         stores[0]

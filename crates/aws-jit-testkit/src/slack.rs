@@ -97,7 +97,8 @@ impl FakeSlack {
         self.with(|s| s.down = down);
     }
 
-    /// Makes every call hang (accepted, never answered) while `true`.
+    /// Makes every Web API call hang (accepted, never answered) while `true`; the
+    /// `response_url` hooks (another host at Slack) still answer.
     pub fn set_hanging(&self, hang: bool) {
         self.with(|s| s.hang = hang);
     }
@@ -379,7 +380,7 @@ async fn slack_method(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let hang = state.lock().expect("fake Slack state").hang;
-    if hang {
+    if hang && method != "respond" {
         tokio::time::sleep(Duration::from_secs(120)).await;
     }
     let mut s = state.lock().expect("fake Slack state");

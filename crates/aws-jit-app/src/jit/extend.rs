@@ -10,6 +10,22 @@ use super::{AppError, Jit, whole_seconds};
 use crate::ports::AuditQuery;
 
 impl Jit {
+    /// Whether a grant began by break-glass (its first audit event says so): such grants
+    /// are short by design and never extended.
+    pub async fn began_by_break_glass(&self, grant: &Grant) -> Result<bool, AppError> {
+        let first = self
+            .store
+            .audit(&AuditQuery {
+                grant_id: Some(grant.id.to_string()),
+                limit: 1,
+                ..AuditQuery::default()
+            })
+            .await?;
+        Ok(first
+            .first()
+            .is_some_and(|e| e.action == AuditAction::BreakGlass))
+    }
+
     /// Moves an active grant's expiry later by `by` (default: the access's maximum), never
     /// beyond its start plus the access's maximum. Touches nothing in AWS: the expiry is
     /// the tool's to enforce. Refused for grants whose generated policy carries the expiry
@@ -52,18 +68,7 @@ impl Jit {
                 "its access needs approval: request it again, and approvers decide".to_owned(),
             ));
         }
-        let first = self
-            .store
-            .audit(&AuditQuery {
-                grant_id: Some(grant.id.to_string()),
-                limit: 1,
-                ..AuditQuery::default()
-            })
-            .await?;
-        if first
-            .first()
-            .is_some_and(|e| e.action == AuditAction::BreakGlass)
-        {
+        if self.began_by_break_glass(&grant).await? {
             return Err(refuse(
                 "break-glass grants are short by design: request it again".to_owned(),
             ));

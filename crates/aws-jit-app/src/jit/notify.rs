@@ -79,10 +79,15 @@ impl Jit {
             let lasts = grant.granted_at.map_or(Duration::ZERO, |at| {
                 grant.expires_at.duration_since(at).unsigned_abs()
             });
+            let break_glass = lasts > lead && self.began_by_break_glass(&grant).await?;
             let message = (lasts > lead).then(|| {
                 let access = self.access(&grant.access).ok();
-                let extendable =
-                    aws_jit_core::slack_views::extendable(&grant, access, self.settings.global_max);
+                let extendable = aws_jit_core::slack_views::extendable(
+                    &grant,
+                    access,
+                    self.settings.global_max,
+                    break_glass,
+                );
                 let message = aws_jit_core::slack::expiry_warning(&grant, extendable, now);
                 OutboxMessage {
                     grant_id: grant.id.to_string(),

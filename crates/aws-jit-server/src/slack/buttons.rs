@@ -15,14 +15,38 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{audit_refusal, home, slack_person, start_work};
+use super::{Lookup, audit_refusal, home, slack_person, start_work};
 use crate::{AppState, SlackApp};
 
 /// Acknowledges a click and carries it out after.
 pub(crate) fn clicked(state: AppState, slack: SlackApp, click: Click) -> Response {
+    if click.action == ButtonAction::OpenRequest {
+        // Harmless and urgent (the trigger lasts three seconds): not queued behind the
+        // person's other work, only within the work at once.
+        if let Ok(slot) = slack.decisions.clone().try_acquire_owned() {
+            tokio::spawn(async move {
+                let _slot = slot;
+                carry_out(state, slack, click).await;
+            });
+        }
+        return StatusCode::OK.into_response();
+    }
     let work = match start_work(&slack, &click.user.user_id) {
         Ok(work) => work,
-        Err(why) => return axum::Json(decision_refused(why)).into_response(),
+        Err(why) => {
+            // Slack ignores a button's HTTP answer: say it where the button is.
+            tracing::info!(slack_user = %click.user.user_id, why, "Slack click not taken");
+            if let Some(url) = click.response_url.clone() {
+                let messenger = slack.messenger.clone();
+                tokio::spawn(async move {
+                    let answer = decision_refused(why).to_string();
+                    if let Err(e) = messenger.respond(&url, &answer).await {
+                        tracing::error!(error = %e, "could not answer Slack");
+                    }
+                });
+            }
+            return StatusCode::OK.into_response();
+        }
     };
     tokio::spawn(async move {
         // Dropped however the work ends (a panic included): the person may click again.
@@ -65,7 +89,7 @@ async fn carry_out(state: AppState, slack: SlackApp, click: Click) {
 
 async fn outcome(state: &AppState, slack: &SlackApp, click: &Click) -> Outcome {
     let verb = click.action.verb();
-    let (clicker, email) = match slack_person(slack, &click.user).await {
+    let (clicker, email) = match slack_person(slack, &click.user, Lookup::Fresh).await {
         Ok(found) => found,
         Err(why) => {
             audit_refusal(state, &click.user, verb, &why).await;

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{audit_refusal, identified, start_work, verified};
+use super::{Lookup, audit_listing_refusal, identified, start_work, verified};
 use crate::{AppState, SlackApp};
 
 /// `POST /slack/events`: the Request URL check, and the Home being opened.
@@ -57,8 +57,9 @@ pub(crate) async fn publish(
     let view = match home_view(state, slack, user, notice).await {
         Ok(view) => view,
         Err(why) => {
-            audit_refusal(state, user, "home", &why).await;
+            audit_listing_refusal(state, user, "home", &why).await;
             home(
+                &slack.command,
                 &[],
                 &[],
                 Some(&format!("Not available: {why}")),
@@ -80,7 +81,7 @@ async fn home_view(
     user: &SlackUser,
     notice: Option<&str>,
 ) -> Result<serde_json::Value, String> {
-    let (actor, person) = identified(state, slack, user).await?;
+    let (actor, person) = identified(state, slack, user, Lookup::Fresh).await?;
     let filter = GrantFilter {
         user: Some(person.email.clone()),
         statuses: vec![GrantStatus::Active, GrantStatus::Pending],
@@ -93,17 +94,26 @@ async fn home_view(
         .grants(&filter)
         .await
         .map_err(|e| e.to_string())?;
-    let mine: Vec<HomeGrant<'_>> = grants
-        .iter()
-        .map(|grant| HomeGrant {
+    let mut mine: Vec<HomeGrant<'_>> = Vec::with_capacity(grants.len());
+    for grant in &grants {
+        let offered = extendable(
             grant,
-            extendable: extendable(
-                grant,
-                state.jit.access(&grant.access).ok(),
-                state.jit.settings().global_max,
-            ),
-        })
-        .collect();
+            state.jit.access(&grant.access).ok(),
+            state.jit.settings().global_max,
+            false,
+        );
+        // Only then ask the log whether it began by break-glass (never extended).
+        let break_glass = offered
+            && state
+                .jit
+                .began_by_break_glass(grant)
+                .await
+                .map_err(|e| e.to_string())?;
+        mine.push(HomeGrant {
+            grant,
+            extendable: offered && !break_glass,
+        });
+    }
     // Requests to decide: only for those the decision point lets decide some.
     let decidable = state.jit.decidable(&actor).await.unwrap_or_default();
     let requests: Vec<HomeRequest<'_>> = decidable
@@ -114,5 +124,11 @@ async fn home_view(
             required: d.required,
         })
         .collect();
-    Ok(home(&mine, &requests, notice, state.jit.now()))
+    Ok(home(
+        &slack.command,
+        &mine,
+        &requests,
+        notice,
+        state.jit.now(),
+    ))
 }

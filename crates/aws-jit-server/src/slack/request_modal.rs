@@ -23,7 +23,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{audit_refusal, identified, slack_person, start_work, verified};
+use super::{
+    Lookup, audit_listing_refusal, audit_refusal, identified, slack_person, start_work, verified,
+};
 use crate::{AppState, SlackApp};
 
 /// How long a submission may take before the modal is answered with "working on it"
@@ -62,7 +64,7 @@ pub async fn slack_commands(
             "requests from workspace `{}` are not accepted here",
             command.user.team_id
         );
-        audit_refusal(&state, &command.user, "command", &why).await;
+        audit_listing_refusal(&state, &command.user, "command", &why).await;
         return ephemeral(&why);
     }
     let work = match start_work(&slack, &command.user.user_id) {
@@ -107,10 +109,15 @@ fn ephemeral(text: &str) -> Response {
     .into_response()
 }
 
-/// The access search: what the person may request, matching what they typed.
+/// The access search: what the person may request, matching what they typed. Asked on
+/// every keystroke, so bounded: a few searches at once (beyond, an empty list until the
+/// next keystroke), and the person as Slack and the directory said within the minute.
 pub(crate) async fn suggest(state: &AppState, slack: &SlackApp, search: &Suggestion) -> Response {
+    let Ok(_slot) = slack.searches.clone().try_acquire_owned() else {
+        return axum::Json(json!({ "options": [] })).into_response();
+    };
     let listed = async {
-        let (_, person) = identified(state, slack, &search.user).await?;
+        let (_, person) = identified(state, slack, &search.user, Lookup::Recent).await?;
         let accesses = state
             .jit
             .requestable(&person, "slack")
@@ -121,7 +128,7 @@ pub(crate) async fn suggest(state: &AppState, slack: &SlackApp, search: &Suggest
     match listed.await {
         Ok(options) => axum::Json(options).into_response(),
         Err(why) => {
-            audit_refusal(state, &search.user, "access search", &why).await;
+            audit_listing_refusal(state, &search.user, "access search", &why).await;
             axum::Json(json!({ "options": [] })).into_response()
         }
     }
@@ -159,28 +166,84 @@ pub(crate) async fn submitted(
         let _work = work;
         let result = request(&later, &slack, &submission).await;
         if let Err(result) = done.send(result) {
-            // Too late for the answer: the modal shows "working on it"; give that answer
-            // a moment to reach Slack, then replace it with the outcome.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let view = match result {
-                Ok(grant) => request_outcome(Some(&grant), later.jit.now()),
-                Err(refusal) => request_failed(&refusal.why),
-            };
-            let place = ViewPlace::Update {
-                view_id: &submission.view_id,
-            };
-            if let Err(e) = slack.messenger.show_view(place, &view.to_string()).await {
-                tracing::error!(error = %e, "could not update the request modal");
-            }
+            finish_later(&later, &slack, &submission, result).await;
         }
     });
     let now = state.jit.now();
-    let answer = match tokio::time::timeout(ANSWER_WITHIN, outcome).await {
+    let mut outcome = outcome;
+    let answer = match tokio::time::timeout(ANSWER_WITHIN, &mut outcome).await {
         Ok(Ok(Ok(grant))) => update(&request_outcome(Some(&grant), now)),
         Ok(Ok(Err(refusal))) => modal_error(refusal.field, &refusal.why),
-        _ => update(&request_outcome(None, now)),
+        // The work ended without an outcome (it panicked).
+        Ok(Err(_)) => update(&request_failed("something went wrong: try again")),
+        Err(_) => {
+            // Closed first, so that an outcome arriving from now on goes to the modal
+            // later (a send after this fails); one that came just now is answered now.
+            outcome.close();
+            match outcome.try_recv() {
+                Ok(Ok(grant)) => update(&request_outcome(Some(&grant), now)),
+                Ok(Err(refusal)) => modal_error(refusal.field, &refusal.why),
+                Err(_) => update(&request_outcome(None, now)),
+            }
+        }
     };
     axum::Json(answer).into_response()
+}
+
+/// The outcome of work that outlived Slack's three seconds: the modal (showing "working
+/// on it") is updated; if it is gone (closed), the person gets a DM instead.
+async fn finish_later(
+    state: &AppState,
+    slack: &SlackApp,
+    submission: &Submission,
+    result: Result<aws_jit_core::Grant, Refusal>,
+) {
+    // Give the "working on it" answer a moment to reach Slack before replacing it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (view, text) = match &result {
+        Ok(grant) => (
+            request_outcome(Some(grant), state.jit.now()),
+            if grant.status == aws_jit_core::GrantStatus::Pending {
+                format!(
+                    "Your request for {} is waiting for approval (request {}).",
+                    grant.access, grant.id
+                )
+            } else {
+                format!(
+                    "Access granted: {} until {} (grant {}).",
+                    grant.access,
+                    aws_jit_core::views::rfc3339(grant.expires_at),
+                    grant.id
+                )
+            },
+        ),
+        Err(refusal) => (
+            request_failed(&refusal.why),
+            format!("Your request was not carried out: {}", refusal.why),
+        ),
+    };
+    let place = ViewPlace::Update {
+        view_id: &submission.view_id,
+    };
+    let Err(e) = slack.messenger.show_view(place, &view.to_string()).await else {
+        return;
+    };
+    tracing::info!(error = %e, "the request modal is gone: telling the person in a DM");
+    let email = match slack_person(slack, &submission.user, Lookup::Recent).await {
+        Ok((_, email)) => email,
+        Err(why) => {
+            tracing::warn!(reason = %why, "could not tell the person the outcome");
+            return;
+        }
+    };
+    let message = aws_jit_core::slack::notice(&text);
+    let body = json!({ "text": message.text, "blocks": message.blocks }).to_string();
+    let to = aws_jit_app::ports::Recipient::Person {
+        email: email.normalized(),
+    };
+    if let Err(e) = slack.messenger.deliver(&to, &body).await {
+        tracing::error!(error = %e, "could not tell the person the outcome");
+    }
 }
 
 fn update(view: &serde_json::Value) -> serde_json::Value {
@@ -193,27 +256,34 @@ async fn request(
     slack: &SlackApp,
     submission: &Submission,
 ) -> Result<aws_jit_core::Grant, Refusal> {
-    let (actor, email) = match slack_person(slack, &submission.user).await {
+    let (actor, email) = match slack_person(slack, &submission.user, Lookup::Fresh).await {
         Ok(found) => found,
         Err(why) => {
             audit_refusal(state, &submission.user, "request", &why).await;
             return Err(Refusal::at(ACCESS_FIELD, why));
         }
     };
-    let key = submission
-        .access
-        .as_deref()
-        .ok_or_else(|| Refusal::at(ACCESS_FIELD, "choose an access"))?;
-    let access = state
-        .jit
-        .access(key)
-        .map_err(|e| Refusal::at(ACCESS_FIELD, e.to_string()))?;
+    // Refused before the decision point: audited here, as the decision point audits its own.
+    let refuse = |refusal: Refusal| async move {
+        audit_refusal(state, &submission.user, "request", &refusal.why).await;
+        Err(refusal)
+    };
+    let Some(key) = submission.access.as_deref() else {
+        return refuse(Refusal::at(ACCESS_FIELD, "choose an access")).await;
+    };
+    let access = match state.jit.access(key) {
+        Ok(access) => access,
+        Err(e) => return refuse(Refusal::at(ACCESS_FIELD, e.to_string())).await,
+    };
     let duration = match submission.duration.trim() {
         "" => None,
-        text => Some(
-            AccessDuration::parse(text)
-                .map_err(|e| Refusal::at(DURATION_FIELD, format!("{e} (e.g. 30m, 1h or PT2H)")))?,
-        ),
+        text => match AccessDuration::parse(text) {
+            Ok(duration) => Some(duration),
+            Err(e) => {
+                let why = format!("{e} (e.g. 30m, 1h or PT2H)");
+                return refuse(Refusal::at(DURATION_FIELD, why)).await;
+            }
+        },
     };
     let reason = Some(submission.reason.trim().to_owned()).filter(|r| !r.is_empty());
     if reason.is_none() && (access.require_reason || submission.break_glass) {
@@ -222,7 +292,7 @@ async fn request(
         } else {
             "this access needs a reason: say what you need it for"
         };
-        return Err(Refusal::at(REASON_FIELD, why));
+        return refuse(Refusal::at(REASON_FIELD, why)).await;
     }
     let outcome = state
         .jit
