@@ -184,11 +184,10 @@ async fn from_slack_a_person_requests_in_a_modal_and_manages_grants_on_the_home_
         id: slack.add_user(&lead),
     };
 
-    // The command is acknowledged at once; the modal opens within the trigger's 3 seconds.
-    let started = Instant::now();
+    // The command is acknowledged at once; the modal opens within the trigger's 3 seconds
+    // (the fake Slack refuses a later `views.open`, as Slack does).
     let (status, body) = me.command("");
     assert_eq!((status, body.as_str()), (200, ""));
-    assert!(started.elapsed() < Duration::from_secs(3));
     let modal = wait_until(|| slack.modals().pop());
     let view_id = modal["id"].as_str().unwrap().to_owned();
     assert_eq!(modal["callback_id"], "aws_jit_request");
