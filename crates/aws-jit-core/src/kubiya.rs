@@ -571,6 +571,22 @@ mod tests {
         )
     }
 
+    /// The bundle of an `access_configs.json` alone.
+    fn access_configs_bundle(text: &str) -> Value {
+        let catalog = Catalog::parse(&[ConfigSource {
+            file: ConfigFile::AccessConfigs,
+            text,
+        }])
+        .unwrap();
+        bundle(
+            &catalog,
+            &[(ConfigFile::AccessConfigs, text)],
+            None,
+            None,
+            "i",
+        )
+    }
+
     #[test]
     fn the_seed_configs_give_the_seeds_tool_names_and_arguments() {
         let b = seed_bundle();
@@ -619,18 +635,7 @@ mod tests {
     #[test]
     fn approval_and_break_glass_give_their_arguments_and_the_approver_tools() {
         let text = r#"{"prod": {"name": "Prod", "description": "d", "account_id": "123456789012", "permission_set": "Admin", "session_duration": "PT1H", "approvers": ["lead@example.com"], "break_glass": true, "break_glass_duration": "15m"}}"#;
-        let catalog = Catalog::parse(&[ConfigSource {
-            file: ConfigFile::AccessConfigs,
-            text,
-        }])
-        .unwrap();
-        let b = bundle(
-            &catalog,
-            &[(ConfigFile::AccessConfigs, text)],
-            None,
-            None,
-            "i",
-        );
+        let b = access_configs_bundle(text);
         let tools = b["tools"].as_array().unwrap();
         let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
         assert_eq!(
@@ -689,18 +694,7 @@ mod tests {
     #[test]
     fn template_syntax_in_an_access_key_stays_text() {
         let text = r#"{"{{ .reason }}": {"name": "Odd", "description": "d", "account_id": "123456789012", "permission_set": "P", "session_duration": "PT1H"}}"#;
-        let catalog = Catalog::parse(&[ConfigSource {
-            file: ConfigFile::AccessConfigs,
-            text,
-        }])
-        .unwrap();
-        let b = bundle(
-            &catalog,
-            &[(ConfigFile::AccessConfigs, text)],
-            None,
-            None,
-            "i",
-        );
+        let b = access_configs_bundle(text);
         let grant = b["tools"][0]["content"].as_str().unwrap();
         assert!(
             grant.contains(r#"exec aws-jit grant '{{"{{"}} .reason }}' --user"#),

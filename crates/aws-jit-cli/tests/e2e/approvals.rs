@@ -303,13 +303,7 @@ async fn through_the_api_a_request_waits_and_approvers_decide() {
             .contains("a request you made")
     );
 
-    let audit = tool.json(&["audit"]);
-    let refusals = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| is_refusal(e))
-        .count();
+    let refusals = tool.refusals();
     assert_eq!(refusals, 2, "both self-approvals were audited");
 }
 
@@ -468,13 +462,7 @@ async fn slack_buttons_approve_for_the_person_who_clicked_after_checking_the_sig
         actions.iter().filter(|a| *a == "approval.approved").count(),
         2
     );
-    let refusals = tool
-        .json(&["audit"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| is_refusal(e))
-        .count();
+    let refusals = tool.refusals();
     assert_eq!(refusals, 3, "two bad signatures and one self-approval");
 }
 

@@ -352,13 +352,7 @@ async fn the_same_refusals_happen_through_the_api_mcp_and_slack() {
     let text = answers[0]["text"].as_str().unwrap_or_default().to_owned();
     assert!(text.contains("no-approvals-from-slack"), "{answers:?}");
     assert_eq!(f.assignments().await, 0);
-    let refusals = tool
-        .json(&["audit"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| is_refusal(e))
-        .count();
+    let refusals = tool.refusals();
     assert_eq!(
         refusals, 3,
         "the API's, MCP's and Slack's refusals are audited"

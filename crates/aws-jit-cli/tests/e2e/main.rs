@@ -148,6 +148,16 @@ impl Tool {
         )
     }
 
+    /// How many refusals (`api.refused`, `access.refused`) the audit log holds.
+    fn refusals(&self) -> usize {
+        self.json(&["audit"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| is_refusal(e))
+            .count()
+    }
+
     fn audit_actions(&self, grant_id: &str) -> Vec<String> {
         self.json(&["audit", "--grant", grant_id])
             .as_array()

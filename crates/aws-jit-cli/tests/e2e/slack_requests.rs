@@ -238,13 +238,7 @@ async fn from_slack_a_person_requests_in_a_modal_and_manages_grants_on_the_home_
     );
     let bad = me.submit(&view_id, "jit", "forever", "x");
     assert!(bad["errors"]["duration"].is_string(), "{bad}");
-    let refusals = tool
-        .json(&["audit"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| is_refusal(e))
-        .count();
+    let refusals = tool.refusals();
     assert_eq!(refusals, 3, "every refusal is audited");
 
     // Submitted: granted, in AWS.
