@@ -16,6 +16,7 @@ pub mod authorize;
 pub mod config;
 pub mod duration;
 pub mod eligibility;
+pub mod extension;
 pub mod grant;
 pub mod ids;
 pub mod kubiya;

@@ -224,33 +224,18 @@ pub fn request_failed(why: &str) -> Value {
     )
 }
 
-/// Whether an active grant can be extended (what the extend use case would allow, for
-/// offering the button): not a break-glass grant, nor when its access needs approval
-/// (request it again), its policy carries the expiry, or it already ends at the access's
-/// longest after it started.
+/// Whether a grant can be extended, for offering the button: active, and what the extend
+/// use case would allow ([`crate::extension::cannot_extend`]).
 pub fn extendable(
     grant: &Grant,
     access: Option<&Access>,
     global_max: Option<crate::AccessDuration>,
     break_glass: bool,
 ) -> bool {
-    if break_glass {
-        // Short by design: request it again.
-        return false;
-    }
-    let Some(access) = access else {
-        return false;
-    };
-    let longest = crate::duration::effective_duration(None, access.session_duration, global_max)
-        .duration
-        .to_signed();
-    let started = grant.granted_at.unwrap_or(grant.requested_at);
     grant.status == GrantStatus::Active
-        && !grant.target.carries_expiry()
-        && access.approval.is_none()
-        && started
-            .checked_add(longest)
-            .is_ok_and(|limit| limit > grant.expires_at)
+        && access.is_some_and(|a| {
+            crate::extension::cannot_extend(grant, a, global_max, break_glass).is_none()
+        })
 }
 
 /// One of my grants on the App Home.

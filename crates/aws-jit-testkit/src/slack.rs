@@ -371,6 +371,20 @@ pub fn check_options(holder: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Keeps a modal (opened or updated) under its id; Slack's answer with the view.
+fn keep_modal(
+    s: &mut SlackState,
+    id: String,
+    mut view: serde_json::Value,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(map) = view.as_object_mut() {
+        map.insert("id".to_owned(), serde_json::json!(id));
+    }
+    s.modals.insert(id, view.clone());
+    axum::Json(serde_json::json!({ "ok": true, "view": view })).into_response()
+}
+
 async fn slack_method(
     axum::extract::State(state): axum::extract::State<Arc<Mutex<SlackState>>>,
     axum::extract::Path(method): axum::extract::Path<String>,
@@ -482,18 +496,14 @@ async fn slack_method(
                 }
                 Some(_) => {}
             }
-            let mut view = json.get("view").cloned().unwrap_or_default();
+            let view = json.get("view").cloned().unwrap_or_default();
             if let Err(code) = check_view(&view, "modal") {
                 return slack_error(code);
             }
             // A trigger opens one modal.
             s.triggers.remove(trigger);
             let id = format!("V{:04}", s.modals.len() + 1);
-            if let Some(map) = view.as_object_mut() {
-                map.insert("id".to_owned(), serde_json::json!(id));
-            }
-            s.modals.insert(id, view.clone());
-            axum::Json(serde_json::json!({ "ok": true, "view": view })).into_response()
+            keep_modal(&mut s, id, view)
         }
         "views.update" => {
             let id = json
@@ -504,15 +514,11 @@ async fn slack_method(
             if !s.modals.contains_key(&id) {
                 return slack_error("not_found");
             }
-            let mut view = json.get("view").cloned().unwrap_or_default();
+            let view = json.get("view").cloned().unwrap_or_default();
             if let Err(code) = check_view(&view, "modal") {
                 return slack_error(code);
             }
-            if let Some(map) = view.as_object_mut() {
-                map.insert("id".to_owned(), serde_json::json!(id));
-            }
-            s.modals.insert(id, view.clone());
-            axum::Json(serde_json::json!({ "ok": true, "view": view })).into_response()
+            keep_modal(&mut s, id, view)
         }
         "views.publish" => {
             let user = json

@@ -3,6 +3,7 @@
 use aws_jit_core::authorize::Action;
 use aws_jit_core::duration::effective_duration;
 use aws_jit_core::eligibility::PolicyAction;
+use aws_jit_core::extension::cannot_extend;
 use aws_jit_core::{AccessDuration, Actor, AuditAction, Grant, GrantId, GrantStatus, UserEmail};
 
 use super::eligibility::Asked;
@@ -57,21 +58,10 @@ impl Jit {
             id: id.to_string(),
             why,
         };
-        if grant.target.carries_expiry() {
-            return Err(refuse(
-                "its generated policy carries the expiry in its condition; request a new grant"
-                    .to_owned(),
-            ));
-        }
-        if access.approval.is_some() {
-            return Err(refuse(
-                "its access needs approval: request it again, and approvers decide".to_owned(),
-            ));
-        }
-        if self.began_by_break_glass(&grant).await? {
-            return Err(refuse(
-                "break-glass grants are short by design: request it again".to_owned(),
-            ));
+        let break_glass = self.began_by_break_glass(&grant).await?;
+        let rules = cannot_extend(&grant, access, self.settings.global_max, break_glass);
+        if let Some(why) = rules {
+            return Err(refuse(why));
         }
         // The same cap as a new grant: the access's maximum and MAX_DURATION.
         let max = effective_duration(None, access.session_duration, self.settings.global_max)
@@ -83,13 +73,9 @@ impl Jit {
             .expires_at
             .checked_add(by.map_or(max, AccessDuration::to_signed))
             .unwrap_or(limit);
+        // Later than now's expiry: `cannot_extend` refused a grant already at its longest,
+        // and `by` is never zero.
         let until = wanted.min(limit);
-        if until <= grant.expires_at {
-            return Err(refuse(format!(
-                "it already ends at the access's maximum of {} after it started",
-                access.session_duration.human()
-            )));
-        }
         // Eligibility for the whole grant as extended, the person as the directory knows
         // them now.
         let user =
